@@ -1,0 +1,17 @@
+//! Byte-level encodings (FORMAT.md sections 1, 2 and 7): msgpack samples, the compact n-d
+//! array encoding (and `.npy` on read), and content identifiers.
+//!
+//! Everything here works on `&[u8]` and `Vec<u8>`: no I/O. Decoders treat input as hostile:
+//! every length is checked against the bytes that remain before anything is allocated, and
+//! every failure is an [`Error::Corrupt`](crate::Error) or
+//! [`Error::SchemaMismatch`](crate::Error) whose location the callers complete.
+
+pub mod array;
+pub mod cid;
+pub mod msgpack;
+pub mod sample;
+
+pub use array::{decode_array, decode_array_view, encode_array, encoded_array_len, ArrayView};
+pub use cid::{cid_of, python_entry_cid, sha256_hex};
+pub use msgpack::MsgReader;
+pub use sample::{decode_sample, encode_sample, encode_value, validate_sample};

@@ -1,0 +1,300 @@
+//! A zero-copy msgpack pull reader over a byte slice.
+//!
+//! `rmp` classifies markers; this cursor adds what decoding hostile input needs: the byte
+//! offset of every error, lengths checked against the remaining bytes before any allocation,
+//! and a nesting limit. Strings and binaries are returned borrowed.
+
+use rmp::Marker;
+
+use crate::error::{Error, Result};
+
+/// Deepest nesting of lists and maps accepted.
+pub const MAX_DEPTH: usize = 128;
+
+/// A cursor over msgpack bytes.
+#[derive(Debug, Clone)]
+pub struct MsgReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+/// What the next value is, with its length for containers, strings and binaries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Token<'a> {
+    /// nil
+    Nil,
+    /// true / false
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer above `i64::MAX`.
+    UInt(u64),
+    /// float32 or float64.
+    Float(f64),
+    /// A UTF-8 string.
+    Str(&'a str),
+    /// A binary.
+    Bin(&'a [u8]),
+    /// An array header with its item count.
+    Array(usize),
+    /// A map header with its pair count.
+    Map(usize),
+}
+
+impl<'a> MsgReader<'a> {
+    /// A reader at the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        MsgReader { buf, pos: 0 }
+    }
+
+    /// Current byte offset.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes not yet read.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// An error at the current offset.
+    pub fn error(&self, what: impl std::fmt::Display) -> Error {
+        Error::corrupt(format!("msgpack at byte {}: {what}", self.pos))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| {
+                self.error(format!(
+                    "needs {n} more bytes, only {} remain",
+                    self.remaining()
+                ))
+            })?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn len_of(&mut self, bytes: usize) -> Result<usize> {
+        Ok(match bytes {
+            1 => self.u8()? as usize,
+            2 => u16::from_be_bytes(self.be()?) as usize,
+            _ => u32::from_be_bytes(self.be()?) as usize,
+        })
+    }
+
+    /// Containers announce their item count; each item needs at least one byte, so a count
+    /// above the remaining bytes is a lie we refuse before allocating for it.
+    fn check_count(&self, n: usize, per_item: usize) -> Result<usize> {
+        if n.saturating_mul(per_item) > self.remaining() {
+            return Err(self.error(format!(
+                "container claims {n} items but only {} bytes remain",
+                self.remaining()
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Reads the next token.
+    pub fn next(&mut self) -> Result<Token<'a>> {
+        let start = self.pos;
+        let m = Marker::from_u8(self.u8()?);
+        let t = match m {
+            Marker::Null => Token::Nil,
+            Marker::True => Token::Bool(true),
+            Marker::False => Token::Bool(false),
+            Marker::FixPos(v) => Token::Int(v as i64),
+            Marker::FixNeg(v) => Token::Int(v as i64),
+            Marker::U8 => Token::Int(self.u8()? as i64),
+            Marker::U16 => Token::Int(u16::from_be_bytes(self.be()?) as i64),
+            Marker::U32 => Token::Int(u32::from_be_bytes(self.be()?) as i64),
+            Marker::U64 => {
+                let v = u64::from_be_bytes(self.be()?);
+                i64::try_from(v).map_or(Token::UInt(v), Token::Int)
+            }
+            Marker::I8 => Token::Int(i8::from_be_bytes(self.be()?) as i64),
+            Marker::I16 => Token::Int(i16::from_be_bytes(self.be()?) as i64),
+            Marker::I32 => Token::Int(i32::from_be_bytes(self.be()?) as i64),
+            Marker::I64 => Token::Int(i64::from_be_bytes(self.be()?)),
+            Marker::F32 => Token::Float(f32::from_be_bytes(self.be()?) as f64),
+            Marker::F64 => Token::Float(f64::from_be_bytes(self.be()?)),
+            Marker::FixStr(n) => self.str_token(n as usize)?,
+            Marker::Str8 => {
+                let n = self.len_of(1)?;
+                self.str_token(n)?
+            }
+            Marker::Str16 => {
+                let n = self.len_of(2)?;
+                self.str_token(n)?
+            }
+            Marker::Str32 => {
+                let n = self.len_of(4)?;
+                self.str_token(n)?
+            }
+            Marker::Bin8 => {
+                let n = self.len_of(1)?;
+                Token::Bin(self.take(n)?)
+            }
+            Marker::Bin16 => {
+                let n = self.len_of(2)?;
+                Token::Bin(self.take(n)?)
+            }
+            Marker::Bin32 => {
+                let n = self.len_of(4)?;
+                Token::Bin(self.take(n)?)
+            }
+            Marker::FixArray(n) => Token::Array(self.check_count(n as usize, 1)?),
+            Marker::Array16 => {
+                let n = self.len_of(2)?;
+                Token::Array(self.check_count(n, 1)?)
+            }
+            Marker::Array32 => {
+                let n = self.len_of(4)?;
+                Token::Array(self.check_count(n, 1)?)
+            }
+            Marker::FixMap(n) => Token::Map(self.check_count(n as usize, 2)?),
+            Marker::Map16 => {
+                let n = self.len_of(2)?;
+                Token::Map(self.check_count(n, 2)?)
+            }
+            Marker::Map32 => {
+                let n = self.len_of(4)?;
+                Token::Map(self.check_count(n, 2)?)
+            }
+            Marker::FixExt1
+            | Marker::FixExt2
+            | Marker::FixExt4
+            | Marker::FixExt8
+            | Marker::FixExt16
+            | Marker::Ext8
+            | Marker::Ext16
+            | Marker::Ext32 => {
+                self.pos = start;
+                return Err(self.error("msgpack ext types are not used by atdata"));
+            }
+            Marker::Reserved => {
+                self.pos = start;
+                return Err(self.error("reserved marker 0xc1"));
+            }
+        };
+        Ok(t)
+    }
+
+    fn str_token(&mut self, n: usize) -> Result<Token<'a>> {
+        let at = self.pos;
+        let b = self.take(n)?;
+        std::str::from_utf8(b)
+            .map(Token::Str)
+            .map_err(|_| Error::corrupt(format!("msgpack at byte {at}: string is not UTF-8")))
+    }
+
+    /// Reads a map header.
+    pub fn read_map_len(&mut self) -> Result<usize> {
+        let at = self.pos;
+        match self.next()? {
+            Token::Map(n) => Ok(n),
+            t => Err(Error::corrupt(format!(
+                "msgpack at byte {at}: expected a map, found {}",
+                token_kind(&t)
+            ))),
+        }
+    }
+
+    /// Reads a string.
+    pub fn read_str(&mut self) -> Result<&'a str> {
+        let at = self.pos;
+        match self.next()? {
+            Token::Str(s) => Ok(s),
+            t => Err(Error::corrupt(format!(
+                "msgpack at byte {at}: expected a string, found {}",
+                token_kind(&t)
+            ))),
+        }
+    }
+
+    /// Skips one whole value, containers included.
+    pub fn skip(&mut self) -> Result<()> {
+        let mut pending: usize = 1;
+        let mut depth = 0usize;
+        while pending > 0 {
+            pending -= 1;
+            match self.next()? {
+                Token::Array(n) => {
+                    depth += 1;
+                    pending += n;
+                }
+                Token::Map(n) => {
+                    depth += 1;
+                    pending += 2 * n;
+                }
+                _ => {}
+            }
+            if depth > MAX_DEPTH * 1024 {
+                return Err(self.error("value nests too deeply"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A short name of a token's kind, for error messages.
+pub fn token_kind(t: &Token<'_>) -> &'static str {
+    match t {
+        Token::Nil => "nil",
+        Token::Bool(_) => "bool",
+        Token::Int(_) | Token::UInt(_) => "int",
+        Token::Float(_) => "float",
+        Token::Str(_) => "str",
+        Token::Bin(_) => "bytes",
+        Token::Array(_) => "list",
+        Token::Map(_) => "map",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tokens_and_refuses_lies() {
+        let buf = [0x82, 0xa1, b'a', 0x01, 0xa1, b'b', 0xc4, 0x02, 9, 8];
+        let mut r = MsgReader::new(&buf);
+        assert_eq!(r.read_map_len().unwrap(), 2);
+        assert_eq!(r.read_str().unwrap(), "a");
+        assert_eq!(r.next().unwrap(), Token::Int(1));
+        assert_eq!(r.read_str().unwrap(), "b");
+        assert_eq!(r.next().unwrap(), Token::Bin(&[9, 8]));
+        assert_eq!(r.remaining(), 0);
+
+        // array32 claiming 4 billion items in a 5-byte buffer
+        let mut r = MsgReader::new(&[0xdd, 0xff, 0xff, 0xff, 0xff]);
+        assert!(r.next().is_err());
+        // str8 longer than the buffer
+        assert!(MsgReader::new(&[0xd9, 0x10, b'a']).next().is_err());
+        // invalid UTF-8
+        assert!(MsgReader::new(&[0xa1, 0xff]).next().is_err());
+        assert!(MsgReader::new(&[0xc1]).next().is_err());
+        assert!(MsgReader::new(&[]).next().is_err());
+    }
+
+    #[test]
+    fn skip_walks_nested_values() {
+        let buf = [0x92, 0x81, 0xa1, b'k', 0x90, 0xc0, 0x07];
+        let mut r = MsgReader::new(&buf);
+        r.skip().unwrap();
+        assert_eq!(r.next().unwrap(), Token::Int(7));
+    }
+}

@@ -1,0 +1,269 @@
+//! The one error type of the core.
+//!
+//! Every failure is a named variant so that bindings (the CLI, the Python package) can map each
+//! one to an exit code or exception without string matching. Errors about data carry a
+//! [`Location`] that grows as the error rises: the codec knows the field, the shard reader adds
+//! the shard URL, byte offset and sample key, the dataset adds the dataset name.
+
+use std::fmt;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where in the data an error happened. Every part is optional; the display joins the known ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Location {
+    /// Dataset name or reference (`@local/docs-v1`).
+    pub dataset: Option<String>,
+    /// Shard URL or path.
+    pub shard: Option<String>,
+    /// Byte offset in the shard (the tar header of the member) or in a sample buffer.
+    pub offset: Option<u64>,
+    /// WebDataset sample key.
+    pub key: Option<String>,
+    /// Index of the sample in a write call or batch.
+    pub sample: Option<usize>,
+    /// Field name.
+    pub field: Option<String>,
+}
+
+impl Location {
+    /// True when nothing is known about the location.
+    pub fn is_empty(&self) -> bool {
+        *self == Location::default()
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(d) = &self.dataset {
+            parts.push(format!("dataset '{d}'"));
+        }
+        if let Some(s) = &self.shard {
+            parts.push(format!("shard '{s}'"));
+        }
+        if let Some(o) = self.offset {
+            parts.push(format!("byte offset {o}"));
+        }
+        if let Some(k) = &self.key {
+            parts.push(format!("sample key '{k}'"));
+        }
+        if let Some(i) = self.sample {
+            parts.push(format!("sample #{i}"));
+        }
+        if let Some(n) = &self.field {
+            parts.push(format!("field '{n}'"));
+        }
+        if parts.is_empty() {
+            f.write_str("<unknown location>")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// Every error the atdata core can return.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A dataset, version, schema, shard or file does not exist. `what` names it and, where
+    /// possible, lists what does exist.
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked for, and what exists instead.
+        what: String,
+    },
+    /// Something that must be created new exists already.
+    #[error("already exists: {what}")]
+    AlreadyExists {
+        /// What exists.
+        what: String,
+    },
+    /// Another writer changed the index concurrently; retrying may succeed.
+    #[error("conflict: {what}")]
+    Conflict {
+        /// What collided.
+        what: String,
+    },
+    /// Bytes that cannot be decoded: a damaged shard, msgpack or array header.
+    #[error("corrupt data at {location}: {reason}")]
+    Corrupt {
+        /// Where the bad bytes are.
+        location: Location,
+        /// What is wrong with them.
+        reason: String,
+    },
+    /// Well-formed data that does not fit the expected schema or type.
+    #[error("schema mismatch at {location}: {reason}")]
+    SchemaMismatch {
+        /// Where the value is.
+        location: Location,
+        /// What was expected and what was found.
+        reason: String,
+    },
+    /// A caller passed an argument that cannot be used (bad name, bad pattern, bad option).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// An I/O error, with the path or URL it concerns.
+    #[error("I/O error on '{path}': {source}")]
+    Io {
+        /// Path or URL being read or written.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An error from the index database engine.
+    #[error("index database error: {0}")]
+    Database(String),
+}
+
+impl Error {
+    /// A [`Error::Corrupt`] with an empty location; callers add context with the `with_*` methods.
+    pub fn corrupt(reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            location: Location::default(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`Error::SchemaMismatch`] with an empty location.
+    pub fn mismatch(reason: impl Into<String>) -> Self {
+        Error::SchemaMismatch {
+            location: Location::default(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`Error::NotFound`].
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+
+    /// An [`Error::InvalidArgument`].
+    pub fn invalid(what: impl Into<String>) -> Self {
+        Error::InvalidArgument(what.into())
+    }
+
+    /// An [`Error::Io`] about `path`.
+    pub fn io(path: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether retrying the same operation may succeed (a concurrent-writer conflict).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Conflict { .. })
+    }
+
+    /// The location of a data error, if this is one.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Error::Corrupt { location, .. } | Error::SchemaMismatch { location, .. } => {
+                Some(location)
+            }
+            _ => None,
+        }
+    }
+
+    fn map_location(mut self, f: impl FnOnce(&mut Location)) -> Self {
+        if let Error::Corrupt { location, .. } | Error::SchemaMismatch { location, .. } = &mut self
+        {
+            f(location);
+        }
+        self
+    }
+
+    /// Adds the field name (the innermost name wins: it is only set when still unknown).
+    pub fn with_field(self, field: &str) -> Self {
+        self.map_location(|l| {
+            if l.field.is_none() {
+                l.field = Some(field.to_string());
+            }
+        })
+    }
+
+    /// Adds the shard URL and the byte offset of the member's tar header.
+    pub fn with_shard(self, shard: &str, offset: u64) -> Self {
+        self.map_location(|l| {
+            if l.shard.is_none() {
+                l.shard = Some(shard.to_string());
+                l.offset = Some(offset);
+            }
+        })
+    }
+
+    /// Adds the sample key.
+    pub fn with_key(self, key: &str) -> Self {
+        self.map_location(|l| {
+            if l.key.is_none() {
+                l.key = Some(key.to_string());
+            }
+        })
+    }
+
+    /// Adds the index of the sample in a write call or batch.
+    pub fn with_sample(self, index: usize) -> Self {
+        self.map_location(|l| {
+            if l.sample.is_none() {
+                l.sample = Some(index);
+            }
+        })
+    }
+
+    /// Adds the dataset name or reference.
+    pub fn with_dataset(self, dataset: &str) -> Self {
+        self.map_location(|l| {
+            if l.dataset.is_none() {
+                l.dataset = Some(dataset.to_string());
+            }
+        })
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(code, _)
+                if matches!(
+                    code.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Error::Conflict {
+                    what: format!("index database is busy: {e}"),
+                }
+            }
+            _ => Error::Database(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_context_accumulates_innermost_first() {
+        let e = Error::corrupt("truncated array")
+            .with_field("vector")
+            .with_field("outer")
+            .with_key("000001")
+            .with_shard("/d/a.tar", 1536)
+            .with_dataset("@local/x");
+        let msg = e.to_string();
+        assert_eq!(
+            msg,
+            "corrupt data at dataset '@local/x', shard '/d/a.tar', byte offset 1536, \
+             sample key '000001', field 'vector': truncated array"
+        );
+    }
+
+    #[test]
+    fn context_does_not_touch_other_variants() {
+        let e = Error::not_found("dataset 'x'").with_field("f");
+        assert_eq!(e.to_string(), "not found: dataset 'x'");
+    }
+}

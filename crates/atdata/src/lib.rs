@@ -1,0 +1,37 @@
+//! # atdata
+//!
+//! Typed, versioned, content-addressed datasets for machine learning.
+//!
+//! Samples are msgpack maps (see `FORMAT.md`), stored as WebDataset tar shards in a data store;
+//! an index records each dataset's name, versions, schema, shards and checksums, so that a
+//! dataset can be loaded by name (`@local/docs-v1`) and streamed in columnar batches without
+//! knowing its type in advance.
+//!
+//! Layers, bottom up: [`value`] (dynamic values, n-d arrays), [`schema`] (field types, records),
+//! [`codec`] (msgpack samples, array encoding, CIDs), [`shard`] (tar writer and reader, URL
+//! expansion), [`dataset`] (iteration, batching, loading), [`store`] (where shard files live) and
+//! [`index`] (names, versions, schemas, entries).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+// Lets `#[derive(Packable)]` output, which names `::atdata`, compile inside this crate's tests.
+extern crate self as atdata;
+
+pub mod codec;
+pub mod dataset;
+pub mod error;
+pub mod index;
+pub mod packable;
+pub mod schema;
+pub mod shard;
+pub mod store;
+pub mod value;
+
+pub use error::{Error, Location, Result};
+pub use packable::Packable;
+pub use schema::{Field, FieldType, Primitive, Schema, SchemaRef};
+pub use value::{DType, Element, NdArray, Sample, Value};
+
+#[cfg(feature = "derive")]
+pub use atdata_derive::Packable;
