@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust workspace (unit, integration, doc tests), then the Python package
+# built into a fresh venv and its pytest suite. Interop tests against the real Python
+# atdata 0.7 need a Python 3.12 venv, which this script creates (scripts/ref-venv.sh); on a
+# machine without Python 3.12 those tests say so and skip, except under CI where that fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+echo "== reference venv (Python atdata 0.7) for interop tests"
+if ref_python=$(scripts/ref-venv.sh | tail -n 1) && [ -x "$ref_python" ]; then
+  export ATDATA_REF_PYTHON="$ref_python"
+  echo "using $ATDATA_REF_PYTHON"
+else
+  if [ -n "${CI:-}" ]; then
+    echo "CI: the reference venv is required but could not be created" >&2
+    exit 1
+  fi
+  echo "no Python 3.12: interop tests will skip"
+fi
+
+echo "== Rust tests"
+cargo test --workspace --locked
+
+echo "== Python package in a fresh venv"
+venv="${ATDATA_TEST_VENV:-$root/.venv-test}"
+python3 -m venv --clear "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q numpy pytest
+"$venv/bin/python" -m pip install -q "$root"
+
+echo "== pytest"
+cd "$root/tests/python"
+"$venv/bin/python" -m pytest -q -p no:cacheprovider
