@@ -41,6 +41,13 @@ pub trait FieldValue: Sized {
     fn to_value(&self) -> Value;
     /// Converts from a dynamic value; the error says what was expected.
     fn from_value(v: Value) -> Result<Self>;
+
+    /// Appends the msgpack encoding of this value, byte-identical to
+    /// `encode_value(&self.to_value(), out)`. Types that own heap data override it so the
+    /// derived [`Packable::encode`] does not clone them.
+    fn encode_msgpack(&self, out: &mut Vec<u8>) {
+        crate::codec::encode_value(&self.to_value(), out);
+    }
 }
 
 fn wrong(expected: &str, got: &Value) -> Error {
@@ -53,6 +60,9 @@ impl FieldValue for String {
     }
     fn to_value(&self) -> Value {
         Value::Str(self.clone())
+    }
+    fn encode_msgpack(&self, out: &mut Vec<u8>) {
+        rmp::encode::write_str(out, self).expect("vec write");
     }
     fn from_value(v: Value) -> Result<Self> {
         match v {
@@ -140,6 +150,9 @@ impl FieldValue for Bytes {
     fn to_value(&self) -> Value {
         Value::Bytes(self.0.clone())
     }
+    fn encode_msgpack(&self, out: &mut Vec<u8>) {
+        rmp::encode::write_bin(out, &self.0).expect("vec write");
+    }
     fn from_value(v: Value) -> Result<Self> {
         match v {
             Value::Bytes(b) => Ok(Bytes(b)),
@@ -154,6 +167,11 @@ impl FieldValue for NdArray {
     }
     fn to_value(&self) -> Value {
         Value::Array(self.clone())
+    }
+    fn encode_msgpack(&self, out: &mut Vec<u8>) {
+        let len = crate::codec::encoded_array_len(self) as u32;
+        rmp::encode::write_bin_len(out, len).expect("vec write");
+        crate::codec::encode_array(self, out);
     }
     fn from_value(v: Value) -> Result<Self> {
         match v {
@@ -177,6 +195,12 @@ impl<T: FieldValue> FieldValue for Option<T> {
             None => Value::Nil,
         }
     }
+    fn encode_msgpack(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(v) => v.encode_msgpack(out),
+            None => rmp::encode::write_nil(out).expect("vec write"),
+        }
+    }
     fn from_value(v: Value) -> Result<Self> {
         match v {
             Value::Nil => Ok(None),
@@ -191,6 +215,12 @@ impl<T: FieldValue> FieldValue for Vec<T> {
     }
     fn to_value(&self) -> Value {
         Value::List(self.iter().map(FieldValue::to_value).collect())
+    }
+    fn encode_msgpack(&self, out: &mut Vec<u8>) {
+        rmp::encode::write_array_len(out, self.len() as u32).expect("vec write");
+        for item in self {
+            item.encode_msgpack(out);
+        }
     }
     fn from_value(v: Value) -> Result<Self> {
         match v {
@@ -220,4 +250,25 @@ pub fn take_field<T: FieldValue>(sample: &mut Sample, name: &str) -> Result<T> {
         None if T::optional() => T::from_value(Value::Nil),
         None => Err(Error::mismatch(format!("sample has no field '{name}'")).with_field(name)),
     }
+}
+
+/// The schema field for a Rust field of type `T`; used by the derive.
+#[doc(hidden)]
+pub fn __field<T: FieldValue>(name: &str) -> crate::schema::Field {
+    let mut f = crate::schema::Field::new(name, T::field_type());
+    f.optional = T::optional();
+    f
+}
+
+/// Appends a msgpack map header for `n` fields; used by the derived `encode`.
+#[doc(hidden)]
+pub fn __encode_map_len(n: u32, out: &mut Vec<u8>) {
+    rmp::encode::write_map_len(out, n).expect("vec write");
+}
+
+/// Appends one `name: value` pair of a sample map; used by the derived `encode`.
+#[doc(hidden)]
+pub fn __encode_field<T: FieldValue>(name: &str, value: &T, out: &mut Vec<u8>) {
+    rmp::encode::write_str(out, name).expect("vec write");
+    value.encode_msgpack(out);
 }
