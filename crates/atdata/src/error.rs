@@ -88,8 +88,8 @@ pub enum Error {
     /// Bytes that cannot be decoded: a damaged shard, msgpack or array header.
     #[error("corrupt data at {location}: {reason}")]
     Corrupt {
-        /// Where the bad bytes are.
-        location: Location,
+        /// Where the bad bytes are (boxed: keeps `Result<T, Error>` small on hot paths).
+        location: Box<Location>,
         /// What is wrong with them.
         reason: String,
     },
@@ -97,7 +97,7 @@ pub enum Error {
     #[error("schema mismatch at {location}: {reason}")]
     SchemaMismatch {
         /// Where the value is.
-        location: Location,
+        location: Box<Location>,
         /// What was expected and what was found.
         reason: String,
     },
@@ -122,7 +122,7 @@ impl Error {
     /// A [`Error::Corrupt`] with an empty location; callers add context with the `with_*` methods.
     pub fn corrupt(reason: impl Into<String>) -> Self {
         Error::Corrupt {
-            location: Location::default(),
+            location: Box::default(),
             reason: reason.into(),
         }
     }
@@ -130,7 +130,7 @@ impl Error {
     /// A [`Error::SchemaMismatch`] with an empty location.
     pub fn mismatch(reason: impl Into<String>) -> Self {
         Error::SchemaMismatch {
-            location: Location::default(),
+            location: Box::default(),
             reason: reason.into(),
         }
     }
@@ -171,7 +171,7 @@ impl Error {
     fn map_location(mut self, f: impl FnOnce(&mut Location)) -> Self {
         if let Error::Corrupt { location, .. } | Error::SchemaMismatch { location, .. } = &mut self
         {
-            f(location);
+            f(location.as_mut());
         }
         self
     }

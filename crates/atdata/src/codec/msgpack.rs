@@ -109,7 +109,7 @@ impl<'a> MsgReader<'a> {
     }
 
     /// Reads the next token.
-    pub fn next(&mut self) -> Result<Token<'a>> {
+    pub fn next_token(&mut self) -> Result<Token<'a>> {
         let start = self.pos;
         let m = Marker::from_u8(self.u8()?);
         let t = match m {
@@ -204,7 +204,7 @@ impl<'a> MsgReader<'a> {
     /// Reads a map header.
     pub fn read_map_len(&mut self) -> Result<usize> {
         let at = self.pos;
-        match self.next()? {
+        match self.next_token()? {
             Token::Map(n) => Ok(n),
             t => Err(Error::corrupt(format!(
                 "msgpack at byte {at}: expected a map, found {}",
@@ -216,7 +216,7 @@ impl<'a> MsgReader<'a> {
     /// Reads a string.
     pub fn read_str(&mut self) -> Result<&'a str> {
         let at = self.pos;
-        match self.next()? {
+        match self.next_token()? {
             Token::Str(s) => Ok(s),
             t => Err(Error::corrupt(format!(
                 "msgpack at byte {at}: expected a string, found {}",
@@ -231,7 +231,7 @@ impl<'a> MsgReader<'a> {
         let mut depth = 0usize;
         while pending > 0 {
             pending -= 1;
-            match self.next()? {
+            match self.next_token()? {
                 Token::Array(n) => {
                     depth += 1;
                     pending += n;
@@ -274,20 +274,20 @@ mod tests {
         let mut r = MsgReader::new(&buf);
         assert_eq!(r.read_map_len().unwrap(), 2);
         assert_eq!(r.read_str().unwrap(), "a");
-        assert_eq!(r.next().unwrap(), Token::Int(1));
+        assert_eq!(r.next_token().unwrap(), Token::Int(1));
         assert_eq!(r.read_str().unwrap(), "b");
-        assert_eq!(r.next().unwrap(), Token::Bin(&[9, 8]));
+        assert_eq!(r.next_token().unwrap(), Token::Bin(&[9, 8]));
         assert_eq!(r.remaining(), 0);
 
         // array32 claiming 4 billion items in a 5-byte buffer
         let mut r = MsgReader::new(&[0xdd, 0xff, 0xff, 0xff, 0xff]);
-        assert!(r.next().is_err());
+        assert!(r.next_token().is_err());
         // str8 longer than the buffer
-        assert!(MsgReader::new(&[0xd9, 0x10, b'a']).next().is_err());
+        assert!(MsgReader::new(&[0xd9, 0x10, b'a']).next_token().is_err());
         // invalid UTF-8
-        assert!(MsgReader::new(&[0xa1, 0xff]).next().is_err());
-        assert!(MsgReader::new(&[0xc1]).next().is_err());
-        assert!(MsgReader::new(&[]).next().is_err());
+        assert!(MsgReader::new(&[0xa1, 0xff]).next_token().is_err());
+        assert!(MsgReader::new(&[0xc1]).next_token().is_err());
+        assert!(MsgReader::new(&[]).next_token().is_err());
     }
 
     #[test]
@@ -295,6 +295,6 @@ mod tests {
         let buf = [0x92, 0x81, 0xa1, b'k', 0x90, 0xc0, 0x07];
         let mut r = MsgReader::new(&buf);
         r.skip().unwrap();
-        assert_eq!(r.next().unwrap(), Token::Int(7));
+        assert_eq!(r.next_token().unwrap(), Token::Int(7));
     }
 }

@@ -77,7 +77,7 @@ pub fn decode_value(r: &mut MsgReader<'_>, ty: Option<&FieldType>, depth: usize)
     if depth > MAX_DEPTH {
         return Err(r.error("value nests too deeply"));
     }
-    Ok(match r.next()? {
+    Ok(match r.next_token()? {
         Token::Nil => Value::Nil,
         Token::Bool(b) => Value::Bool(b),
         Token::Int(i) => Value::Int(i),

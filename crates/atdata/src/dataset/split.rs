@@ -1,0 +1,94 @@
+//! Loading datasets from paths, with splits detected from file and folder names
+//! (`train`, `test`, `validation`), the way HF `datasets` does for data files.
+
+use std::collections::BTreeMap;
+
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+
+/// Split names recognised in paths, and the canonical name each maps to.
+const SPLIT_WORDS: &[(&str, &str)] = &[
+    ("train", "train"),
+    ("training", "train"),
+    ("test", "test"),
+    ("testing", "test"),
+    ("eval", "test"),
+    ("validation", "validation"),
+    ("valid", "validation"),
+    ("val", "validation"),
+    ("dev", "validation"),
+];
+
+/// Datasets by split name.
+#[derive(Debug, Clone, Default)]
+pub struct DatasetDict {
+    /// Split name -> dataset, sorted by name.
+    pub splits: BTreeMap<String, Dataset>,
+}
+
+impl DatasetDict {
+    /// The dataset of `split`, or an error listing the splits that exist.
+    pub fn split(&self, split: &str) -> Result<&Dataset> {
+        self.splits.get(split).ok_or_else(|| {
+            Error::not_found(format!(
+                "split '{split}'; available splits: {}",
+                self.splits.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    }
+}
+
+/// The split a shard path belongs to: the last path component (file name words first, then
+/// folders from the innermost) containing a split word as a whole token.
+pub fn detect_split(url: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = url.rsplit(['/', '\\']).collect();
+    for part in parts {
+        for token in part.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let token = token.to_ascii_lowercase();
+            if let Some((_, canon)) = SPLIT_WORDS.iter().find(|(w, _)| *w == token) {
+                return Some(canon);
+            }
+        }
+    }
+    None
+}
+
+/// Loads the shards at `target` (a path, brace pattern, glob or directory) grouped by split.
+/// Shards whose paths name no split form `train`.
+pub fn load_path(target: &str) -> Result<DatasetDict> {
+    let urls = crate::shard::expand(target)?;
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for u in urls {
+        let split = detect_split(&u).unwrap_or("train");
+        groups.entry(split.to_string()).or_default().push(u);
+    }
+    Ok(DatasetDict {
+        splits: groups
+            .into_iter()
+            .map(|(s, urls)| {
+                let ds = Dataset::new(urls, None).with_name(format!("{target} [{s}]"));
+                (s, ds)
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_splits() {
+        assert_eq!(detect_split("/d/train-000000.tar"), Some("train"));
+        assert_eq!(detect_split("/d/mnist_test_0001.tar"), Some("test"));
+        assert_eq!(
+            detect_split("/d/validation/shard-0.tar"),
+            Some("validation")
+        );
+        assert_eq!(detect_split("/d/val/x.tar"), Some("validation"));
+        assert_eq!(detect_split("/d/data-000000.tar"), None);
+        assert_eq!(detect_split("/d/contest/x.tar"), None);
+        // The file name wins over the folder.
+        assert_eq!(detect_split("/train/test-1.tar"), Some("test"));
+    }
+}

@@ -1,0 +1,163 @@
+//! Datasets over shards we write: ordered and shuffled iteration, batches, parts, errors.
+
+use atdata::dataset::{Column, Dataset, Order, ReadOptions, ShuffleOptions};
+use atdata::shard::{write_shards, ShardOptions};
+use atdata::{Field, FieldType, NdArray, Primitive, Schema, Value};
+
+fn schema() -> Schema {
+    Schema::new(
+        "Doc",
+        vec![
+            Field::new("text", FieldType::Primitive(Primitive::Str)),
+            Field::new("n", FieldType::Primitive(Primitive::Int)),
+            Field::new("v", FieldType::ndarray()),
+        ],
+    )
+}
+
+fn sample(i: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    atdata::codec::encode_sample(
+        &[
+            ("text", Value::from(format!("doc {i}"))),
+            ("n", Value::Int(i)),
+            (
+                "v",
+                Value::Array(NdArray::from_vec(vec![3], vec![i as f32; 3]).unwrap()),
+            ),
+        ],
+        &mut out,
+    );
+    out
+}
+
+fn make(dir: &std::path::Path, n: i64, maxcount: usize) -> Dataset {
+    let shards = write_shards(
+        dir,
+        "data",
+        (0..n).map(sample),
+        ShardOptions {
+            maxcount: Some(maxcount),
+            maxsize: None,
+        },
+    )
+    .unwrap();
+    let urls = shards
+        .iter()
+        .map(|s| s.path.display().to_string())
+        .collect();
+    Dataset::new(urls, Some(schema())).with_name("docs")
+}
+
+fn ns(ds: &Dataset, order: Order) -> Vec<i64> {
+    ds.samples(order)
+        .map(|s| match s.unwrap().get("n") {
+            Some(Value::Int(i)) => *i,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn ordered_reads_every_sample_in_order_with_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = make(dir.path(), 1000, 70);
+    assert_eq!(ds.urls().len(), 15);
+    for workers in [0, 1, 2, 4] {
+        let d = ds.clone().with_read_options(ReadOptions { workers });
+        assert_eq!(
+            ns(&d, Order::Ordered),
+            (0..1000).collect::<Vec<_>>(),
+            "workers={workers}"
+        );
+    }
+    assert_eq!(ds.len().unwrap(), 1000);
+}
+
+#[test]
+fn batches_are_columnar_and_cross_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = make(dir.path(), 25, 7);
+    let batches: Vec<_> = ds.ordered(10).map(Result::unwrap).collect();
+    assert_eq!(
+        batches.iter().map(|b| b.len()).collect::<Vec<_>>(),
+        vec![10, 10, 5]
+    );
+    let b = &batches[1];
+    assert_eq!(b.column("n"), Some(&Column::Int((10..20).collect())));
+    match b.column("text") {
+        Some(Column::Str(v)) => assert_eq!(v[0], "doc 10"),
+        other => panic!("{other:?}"),
+    }
+    let arr = b.column("v").unwrap().to_ndarray(b.len()).unwrap().unwrap();
+    assert_eq!(arr.shape(), &[10, 3]);
+    assert_eq!(arr.to_vec::<f32>().unwrap()[..3], [10.0, 10.0, 10.0]);
+    let dropped: Vec<_> = ds.ordered(10).drop_last(true).map(Result::unwrap).collect();
+    assert_eq!(dropped.len(), 2);
+}
+
+#[test]
+fn shuffled_is_seeded_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = make(dir.path(), 300, 50);
+    let opts = |seed| {
+        Order::Shuffled(ShuffleOptions {
+            seed,
+            epoch: 0,
+            buffer_size: 64,
+        })
+    };
+    let a = ns(&ds, opts(1));
+    assert_eq!(a, ns(&ds, opts(1)));
+    assert_ne!(a, ns(&ds, opts(2)));
+    assert_ne!(a, (0..300).collect::<Vec<_>>());
+    let mut sorted = a.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..300).collect::<Vec<_>>());
+    let total: usize = ds
+        .shuffled(32, ShuffleOptions::default())
+        .map(|b| b.unwrap().len())
+        .sum();
+    assert_eq!(total, 300);
+}
+
+#[test]
+fn parts_split_shards_disjointly() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = make(dir.path(), 100, 10);
+    let mut all: Vec<i64> = Vec::new();
+    for rank in 0..3 {
+        all.extend(ns(&ds.part(rank, 3).unwrap(), Order::Ordered));
+    }
+    all.sort();
+    assert_eq!(all, (0..100).collect::<Vec<_>>());
+    assert!(ds.part(3, 3).is_err());
+}
+
+#[test]
+fn a_damaged_shard_names_dataset_shard_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = make(dir.path(), 20, 10);
+    let second = ds.urls()[1].clone();
+    let mut bytes = std::fs::read(&second).unwrap();
+    // Break the msgpack of the first sample of the second shard (its data starts at 512).
+    bytes[512] = 0xc1;
+    std::fs::write(&second, &bytes).unwrap();
+    let err = ds
+        .samples(Order::Ordered)
+        .find_map(Result::err)
+        .expect("an error")
+        .to_string();
+    assert!(err.contains("dataset 'docs'"), "{err}");
+    assert!(err.contains(&second), "{err}");
+    assert!(err.contains("byte offset 0"), "{err}");
+    let berr = ds.ordered(4).find_map(Result::err).unwrap().to_string();
+    assert!(berr.contains(&second), "{berr}");
+}
+
+#[test]
+fn a_missing_shard_is_an_error() {
+    let ds = Dataset::new(vec!["/nonexistent/x.tar".into()], None).with_name("ghost");
+    let err = ds.head(1).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/x.tar"), "{err}");
+}
