@@ -1,1 +1,25 @@
-//! TODO
+//! Shards: the WebDataset tar files that hold a dataset's samples (FORMAT.md section 3).
+//!
+//! This module owns the tar layer and nothing above it: [`ShardWriter`] turns msgpack sample
+//! bytes into deterministic tar shards, hashed while written and staged in temp files that
+//! [`StagedShard::publish`] renames into place atomically without clobbering; [`ShardReader`]
+//! streams any POSIX/GNU/PAX tar (the Python writer's included) back into [`RawSample`]s by the
+//! WebDataset grouping rule, treating its input as hostile; [`expand`] turns brace patterns,
+//! globs and directories into shard lists. It does not decode samples (that is `codec`), decide
+//! where shards live (`store`) or iterate datasets (`dataset`).
+//!
+//! Why a module of its own: shard bytes are where content addressing starts (a shard's sha256
+//! feeds the dataset CID, so writing must be byte-deterministic) and where untrusted files enter
+//! (so reading must never panic or over-allocate, and must say where the damage is).
+
+mod reader;
+mod tar_header;
+mod urls;
+mod writer;
+
+pub use reader::{read_shard_bytes, RawSample, ShardReader};
+pub use tar_header::MAX_MEMBER_SIZE;
+pub use urls::{expand, expand_braces};
+pub use writer::{
+    sample_key, write_shards, PublishedShard, ShardOptions, ShardWriter, StagedShard,
+};

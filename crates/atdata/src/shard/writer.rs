@@ -1,0 +1,414 @@
+//! Writing shards: deterministic tar files, hashed while written, staged as temp files and
+//! published by an atomic no-clobber rename.
+//!
+//! Determinism is what makes content addressing work: the same samples under the same keys give
+//! byte-identical shards, hence the same sha256 and the same dataset CID. So headers carry no
+//! time, owner or PAX records. Staging in a temp file and publishing by rename means a reader
+//! never sees a partial shard, and a crash leaves at most a hidden temp file behind.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
+
+use super::tar_header::{self, archive_len, member_len, BLOCK, ZEROS};
+use crate::{Error, Result};
+
+/// Buffer between the writer and the temp file. Members at least this large bypass it (BufWriter
+/// passes big writes straight through), so large arrays are never copied twice.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// When to roll to a new shard. `None` means no limit.
+#[derive(Debug, Clone, Default)]
+pub struct ShardOptions {
+    /// Most samples in one shard.
+    pub maxcount: Option<usize>,
+    /// Most bytes in one shard file (the finished file, with headers, padding and the trailer);
+    /// a sample larger than this on its own still gets a shard.
+    pub maxsize: Option<u64>,
+}
+
+/// Writes WebDataset tar shards of msgpack samples into temporary files inside `staging_dir`
+/// (which must be on the same filesystem as the final destination so publishing is a rename).
+///
+/// Each shard is a POSIX ustar archive with one member `{key}.msgpack` per sample, ended by two
+/// zero blocks and zero-padded to a multiple of 10240 bytes, like Python's `tarfile`. Shards
+/// close when the next sample would break [`ShardOptions`]; closed shards wait in the writer
+/// until [`take_staged`](Self::take_staged) or [`finish`](Self::finish) hands them out.
+///
+/// After an error the writer refuses further samples; dropping it removes its temp files.
+pub struct ShardWriter {
+    staging_dir: PathBuf,
+    opts: ShardOptions,
+    current: Option<OpenShard>,
+    staged: Vec<StagedShard>,
+    failed: bool,
+}
+
+/// The shard being written.
+struct OpenShard {
+    out: BufWriter<File>,
+    temp: TempPath,
+    hasher: Sha256,
+    samples: u64,
+    /// Bytes written so far (members only, no trailer yet).
+    bytes: u64,
+    last_key: String,
+}
+
+impl OpenShard {
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.hasher.update(bytes);
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Error::io(self.temp.display().to_string(), e))
+    }
+
+    fn close(mut self) -> Result<StagedShard> {
+        let trailer_and_padding = archive_len(self.bytes) - self.bytes;
+        let mut left = trailer_and_padding;
+        while left > 0 {
+            let n = left.min(BLOCK as u64) as usize;
+            self.write(&ZEROS[..n])?;
+            left -= n as u64;
+        }
+        let bytes = self.bytes + trailer_and_padding;
+        let path = self.temp.display().to_string();
+        self.out
+            .into_inner()
+            .map_err(|e| Error::io(path.clone(), e.into_error()))?;
+        Ok(StagedShard {
+            sha256: hex::encode(self.hasher.finalize()),
+            samples: self.samples,
+            bytes,
+            temp: self.temp,
+        })
+    }
+}
+
+impl ShardWriter {
+    /// A writer staging shards in `staging_dir` (created if missing). A `maxcount` of 0 is
+    /// rejected: a shard always holds at least one sample.
+    pub fn new(staging_dir: impl AsRef<Path>, opts: ShardOptions) -> Result<Self> {
+        if opts.maxcount == Some(0) {
+            return Err(Error::invalid("maxcount must be at least 1"));
+        }
+        let staging_dir = staging_dir.as_ref().to_path_buf();
+        fs::create_dir_all(&staging_dir)
+            .map_err(|e| Error::io(staging_dir.display().to_string(), e))?;
+        Ok(ShardWriter {
+            staging_dir,
+            opts,
+            current: None,
+            staged: Vec::new(),
+            failed: false,
+        })
+    }
+
+    /// Appends one sample as member "{key}.msgpack". Rolls to a new shard BEFORE this sample if it
+    /// would exceed maxcount samples or maxsize bytes (a shard always holds at least one sample).
+    ///
+    /// The key must be non-empty, must not contain `.` or NUL (the grouping rule splits member
+    /// names at the first dot), must not start with `__` or end with `/`, and must differ from the
+    /// previous key in the shard (equal neighbours would merge into one sample on read).
+    pub fn write_sample(&mut self, key: &str, msgpack: &[u8]) -> Result<()> {
+        if self.failed {
+            return Err(Error::invalid(
+                "shard writer failed earlier; its shards are incomplete",
+            ));
+        }
+        validate_key(key)?;
+        if self.current.as_ref().is_some_and(|c| c.last_key == key) {
+            return Err(Error::invalid(format!(
+                "sample key '{key}' repeats the previous key"
+            )));
+        }
+        let size = msgpack.len() as u64;
+        let name = format!("{key}.msgpack");
+        let header = tar_header::ustar_header(&name, size)?;
+        let result = self.append(key, &header, msgpack);
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn append(&mut self, key: &str, header: &[u8; BLOCK], data: &[u8]) -> Result<()> {
+        let size = data.len() as u64;
+        if let Some(cur) = &self.current {
+            if cur.samples > 0 && self.would_overflow(cur, size) {
+                if let Some(full) = self.current.take() {
+                    self.staged.push(full.close()?);
+                }
+            }
+        }
+        let cur = match &mut self.current {
+            Some(cur) => cur,
+            None => self.current.insert(self.open_shard()?),
+        };
+        cur.write(header)?;
+        cur.write(data)?;
+        let pad = tar_header::padding(size) as usize;
+        cur.write(&ZEROS[..pad])?;
+        cur.samples += 1;
+        cur.bytes += member_len(size);
+        cur.last_key.clear();
+        cur.last_key.push_str(key);
+        Ok(())
+    }
+
+    fn would_overflow(&self, cur: &OpenShard, size: u64) -> bool {
+        let count_full = self
+            .opts
+            .maxcount
+            .is_some_and(|max| cur.samples >= max as u64);
+        let size_full = self
+            .opts
+            .maxsize
+            .is_some_and(|max| archive_len(cur.bytes + member_len(size)) > max);
+        count_full || size_full
+    }
+
+    fn open_shard(&self) -> Result<OpenShard> {
+        let named = tempfile::Builder::new()
+            .prefix(".atdata-shard-")
+            .suffix(".tmp")
+            .tempfile_in(&self.staging_dir)
+            .map_err(|e| Error::io(self.staging_dir.display().to_string(), e))?;
+        let (file, temp) = named.into_parts();
+        Ok(OpenShard {
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            temp,
+            hasher: Sha256::new(),
+            samples: 0,
+            bytes: 0,
+            last_key: String::new(),
+        })
+    }
+
+    /// Hands out the shards closed so far (by rolling), oldest first, so callers can publish
+    /// them while writing goes on.
+    pub fn take_staged(&mut self) -> Vec<StagedShard> {
+        std::mem::take(&mut self.staged)
+    }
+
+    /// Closes the last shard and returns every shard not yet taken; no samples -> empty vec.
+    pub fn finish(mut self) -> Result<Vec<StagedShard>> {
+        if self.failed {
+            return Err(Error::invalid(
+                "shard writer failed earlier; its shards are incomplete",
+            ));
+        }
+        if let Some(cur) = self.current.take() {
+            if cur.samples > 0 {
+                self.staged.push(cur.close()?);
+            }
+        }
+        Ok(std::mem::take(&mut self.staged))
+    }
+}
+
+fn validate_key(key: &str) -> Result<()> {
+    let basename = key.rsplit('/').next().unwrap_or(key);
+    let problem = if key.is_empty() {
+        Some("is empty")
+    } else if key.contains('.') {
+        Some("contains '.'")
+    } else if key.contains('\0') {
+        Some("contains NUL")
+    } else if basename.is_empty() {
+        Some("ends with '/'")
+    } else if basename.starts_with("__") {
+        Some("starts with '__' (readers skip such members)")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::invalid(format!("sample key {key:?} {p}"))),
+        None => Ok(()),
+    }
+}
+
+/// A closed shard in its staging temp file, with the digest computed while it was written.
+/// Dropping it deletes the temp file.
+#[derive(Debug)]
+pub struct StagedShard {
+    /// Lower-case hex sha256 of the whole tar file.
+    pub sha256: String,
+    /// Number of samples in the shard.
+    pub samples: u64,
+    /// Size of the tar file in bytes.
+    pub bytes: u64,
+    temp: TempPath,
+}
+
+impl StagedShard {
+    /// Where the staged file is now.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// fsync, create parent dirs, atomic rename to `dest` without clobbering: if `dest` exists with
+    /// the same sha256 this is Ok (temp dropped: dedup); if it exists with other content ->
+    /// Error::AlreadyExists. fsync the dir.
+    pub fn publish(self, dest: &Path) -> Result<()> {
+        let temp_name = self.temp.display().to_string();
+        File::open(&self.temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(temp_name, e))?;
+        let parent = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
+        let dest_name = dest.display().to_string();
+        match self.temp.persist_noclobber(dest) {
+            Ok(()) => {}
+            Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => {
+                // `err.path` is the temp file again; it is deleted when this scope ends.
+                let existing = file_sha256(dest)?;
+                if existing == self.sha256 {
+                    return Ok(());
+                }
+                return Err(Error::AlreadyExists {
+                    what: format!(
+                        "shard '{dest_name}' with different content (sha256 {existing}, \
+                         new shard {})",
+                        self.sha256
+                    ),
+                });
+            }
+            Err(err) => return Err(Error::io(dest_name, err.error)),
+        }
+        sync_dir(parent)
+    }
+}
+
+/// Makes a rename in `dir` durable. Some platforms cannot open directories; that is not an error.
+fn sync_dir(dir: &Path) -> Result<()> {
+    match File::open(dir) {
+        Ok(f) => f
+            .sync_all()
+            .map_err(|e| Error::io(dir.display().to_string(), e)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Hex sha256 of a file's contents, streamed.
+pub(crate) fn file_sha256(path: &Path) -> Result<String> {
+    let name = || path.display().to_string();
+    let mut file = File::open(path).map_err(|e| Error::io(name(), e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(buf.get(..n).unwrap_or(&[])),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(name(), e)),
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Deterministic sample key for the n-th sample of a dataset (e.g. format!("{n:09}")): same
+/// samples -> same bytes. Nine digits keep keys of datasets below a billion samples sortable.
+pub fn sample_key(n: u64) -> String {
+    format!("{n:09}")
+}
+
+/// A shard published by [`write_shards`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedShard {
+    /// Final path of the shard.
+    pub path: PathBuf,
+    /// Lower-case hex sha256 of the file.
+    pub sha256: String,
+    /// Number of samples in it.
+    pub samples: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// Convenience used by tests/CLI: write samples to `dir/{prefix}-{000000}.tar` files, published
+/// as each closes. Sample `n` (counting across shards) gets key [`sample_key`]`(n)`.
+pub fn write_shards(
+    dir: &Path,
+    prefix: &str,
+    samples: impl IntoIterator<Item = Vec<u8>>,
+    opts: ShardOptions,
+) -> Result<Vec<PublishedShard>> {
+    let mut writer = ShardWriter::new(dir, opts)?;
+    let mut published = Vec::new();
+    let publish = |staged: Vec<StagedShard>, published: &mut Vec<PublishedShard>| {
+        for shard in staged {
+            let path = dir.join(format!("{prefix}-{:06}.tar", published.len()));
+            let (sha256, samples, bytes) = (shard.sha256.clone(), shard.samples, shard.bytes);
+            shard.publish(&path)?;
+            published.push(PublishedShard {
+                path,
+                sha256,
+                samples,
+                bytes,
+            });
+        }
+        Ok::<(), Error>(())
+    };
+    for (n, sample) in samples.into_iter().enumerate() {
+        writer
+            .write_sample(&sample_key(n as u64), &sample)
+            .map_err(|e| e.with_sample(n))?;
+        publish(writer.take_staged(), &mut published)?;
+    }
+    publish(writer.finish()?, &mut published)?;
+    Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_would_not_read_back_are_refused() {
+        for bad in ["", "a.b", "__key__", "dir/", "a\0b", "d/__x"] {
+            assert!(validate_key(bad).is_err(), "{bad:?}");
+        }
+        for good in ["000000001", "dir/key", "a_b", "x__"] {
+            assert!(validate_key(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_key_is_refused_without_harming_the_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ShardWriter::new(dir.path(), ShardOptions::default()).unwrap();
+        w.write_sample("a", b"\x80").unwrap();
+        assert!(w.write_sample("a", b"\x80").is_err());
+        w.write_sample("b", b"\x80").unwrap();
+        let shards = w.finish().unwrap();
+        assert_eq!(shards.len(), 1);
+        assert_eq!(shards[0].samples, 2);
+    }
+
+    #[test]
+    fn maxcount_zero_is_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ShardOptions {
+            maxcount: Some(0),
+            maxsize: None,
+        };
+        assert!(ShardWriter::new(dir.path(), opts).is_err());
+    }
+
+    #[test]
+    fn dropping_the_writer_removes_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut w = ShardWriter::new(dir.path(), ShardOptions::default()).unwrap();
+            w.write_sample("a", b"\x80").unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
