@@ -1,0 +1,321 @@
+//! The behaviour every [`Provider`] must show, as one `pub fn` per behaviour on `&dyn Provider`.
+//!
+//! Each backend's tests call every function here on a fresh, empty provider (see the tests at
+//! the end of `index/sqlite.rs`). Built for this crate's tests and, with the `conformance`
+//! feature, for other crates' tests. Functions panic on failure, like assertions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::codec::sha256_hex;
+use crate::index::entry::{content_tag, NewEntry, ShardInfo};
+use crate::index::provider::Provider;
+use crate::schema::{Field, FieldType, Primitive, Schema};
+use crate::value::Value;
+
+/// The schema the suite writes: `TextSample {text: str}`.
+pub fn text_schema() -> Schema {
+    Schema::new(
+        "TextSample",
+        vec![Field::new("text", FieldType::Primitive(Primitive::Str))],
+    )
+}
+
+/// A new entry for `name` with `shards` fake shards whose digests derive from `seed`: the same
+/// arguments give the same content (and so the same CID).
+pub fn sample_entry(name: &str, shards: usize, seed: &str) -> NewEntry {
+    let digests: Vec<String> = (0..shards)
+        .map(|i| sha256_hex(format!("{seed}-{i}").as_bytes()))
+        .collect();
+    let refs: Vec<&str> = digests.iter().map(String::as_str).collect();
+    let tag = content_tag(&refs);
+    NewEntry {
+        name: name.to_string(),
+        schema: text_schema(),
+        shards: digests
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                ShardInfo::new(
+                    format!("/store/{name}/data--{tag}--{i:06}.tar"),
+                    d.clone(),
+                    10 + i as u64,
+                    10240,
+                )
+            })
+            .collect(),
+        description: None,
+        tags: Vec::new(),
+        license: None,
+        metadata: None,
+    }
+}
+
+/// A fresh provider lists no entries, names or schemas.
+pub fn empty_index_lists_nothing(p: &dyn Provider) {
+    assert!(p.entries().unwrap().is_empty());
+    assert!(p.names().unwrap().is_empty());
+    assert!(p.schemas().unwrap().is_empty());
+    assert!(p.versions("x").unwrap().is_empty());
+    assert!(!p.kind().is_empty());
+}
+
+/// Writes of one name get versions "1", "2", "3" in commit order; the newest is the latest;
+/// listing is oldest first.
+pub fn commit_assigns_versions_in_order(p: &dyn Provider) {
+    let mut cids = Vec::new();
+    for seed in ["a", "b", "c"] {
+        let c = p.commit(&sample_entry("docs", 2, seed)).unwrap();
+        assert!(c.created);
+        cids.push(c.entry.cid.clone());
+        p.commit(&sample_entry("other", 1, seed)).unwrap();
+    }
+    assert_eq!(p.versions("docs").unwrap(), vec!["1", "2", "3"]);
+    assert_eq!(p.latest_entry("docs").unwrap().unwrap().cid, cids[2]);
+    assert_eq!(p.names().unwrap(), vec!["docs", "other"]);
+    let listed: Vec<(String, String)> = p
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.version))
+        .collect();
+    let want: Vec<(String, String)> = ["1", "2", "3"]
+        .iter()
+        .flat_map(|v| {
+            [
+                ("docs".to_string(), v.to_string()),
+                ("other".to_string(), v.to_string()),
+            ]
+        })
+        .collect();
+    assert_eq!(listed, want);
+}
+
+/// A committed entry is found by CID, by name (latest) and by name + version, identical each
+/// way and identical to what `commit` returned.
+pub fn commit_is_visible_by_cid_name_and_version(p: &dyn Provider) {
+    let c = p.commit(&sample_entry("docs", 3, "a")).unwrap();
+    let by_cid = p.entry_by_cid(&c.entry.cid).unwrap().unwrap();
+    let latest = p.latest_entry("docs").unwrap().unwrap();
+    let pinned = p.entry_by_version("docs", "1").unwrap().unwrap();
+    assert_eq!(by_cid, c.entry);
+    assert_eq!(latest, c.entry);
+    assert_eq!(pinned, c.entry);
+}
+
+/// Committing the same content under the same name again returns the existing entry
+/// (`created: false`) and adds no version; a different name is a different entry.
+pub fn same_content_dedups_to_the_same_entry(p: &dyn Provider) {
+    let first = p.commit(&sample_entry("docs", 2, "a")).unwrap();
+    let again = p.commit(&sample_entry("docs", 2, "a")).unwrap();
+    assert!(!again.created);
+    assert_eq!(again.entry, first.entry);
+    assert_eq!(p.versions("docs").unwrap(), vec!["1"]);
+    let other = p.commit(&sample_entry("docs-copy", 2, "a")).unwrap();
+    assert!(other.created);
+    assert_ne!(other.entry.cid, first.entry.cid);
+}
+
+/// Everything a writer gives is stored and read back: shards (URL, digest, samples, bytes),
+/// sample count, description, tags, license, metadata, schema reference; the CID is the
+/// content recipe.
+pub fn entry_fields_round_trip(p: &dyn Provider) {
+    let mut new = sample_entry("docs", 2, "a");
+    new.description = Some("500 synthetic text documents".into());
+    new.tags = vec!["text".into(), "multilingual".into()];
+    new.license = Some("CC-BY-4.0".into());
+    new.metadata = Some(Value::Map(vec![
+        ("source".into(), Value::from("synthetic")),
+        ("n".into(), Value::Int(-3)),
+        (
+            "nested".into(),
+            Value::List(vec![Value::Bool(true), Value::Float(0.5)]),
+        ),
+    ]));
+    let c = p.commit(&new).unwrap();
+    let e = p.entry_by_cid(&c.entry.cid).unwrap().unwrap();
+    assert_eq!(e, c.entry);
+    assert_eq!(e.name, "docs");
+    assert_eq!(e.version, "1");
+    assert_eq!(e.schema_ref, "atdata://local/schema/TextSample@1.0.0");
+    assert_eq!(e.shards, new.shards);
+    assert_eq!(
+        e.data_urls,
+        new.shards.iter().map(|s| s.url.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(e.num_samples, Some(10 + 11));
+    assert_eq!(e.description, new.description);
+    assert_eq!(e.tags, new.tags);
+    assert_eq!(e.license, new.license);
+    assert_eq!(e.metadata, new.metadata);
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&e.created_at).is_ok(),
+        "{}",
+        e.created_at
+    );
+    let digests = new.digests().unwrap();
+    assert_eq!(
+        e.cid,
+        crate::index::entry::entry_cid("docs", &e.schema_ref, &digests).unwrap()
+    );
+}
+
+/// A schema with the same structure reuses its record; the record is listed and fetchable.
+pub fn schema_reused_for_same_structure(p: &dyn Provider) {
+    let a = p.commit(&sample_entry("a", 1, "a")).unwrap();
+    let mut described = sample_entry("b", 1, "b");
+    described.schema.description = Some("other words, same fields".into());
+    let b = p.commit(&described).unwrap();
+    assert_eq!(a.entry.schema_ref, b.entry.schema_ref);
+    let schemas = p.schemas().unwrap();
+    assert_eq!(schemas.len(), 1);
+    assert_eq!(schemas[0].version, "1.0.0");
+    assert!(schemas[0].same_structure(&text_schema()));
+    let got = p.schema("TextSample", "1.0.0").unwrap().unwrap();
+    assert!(got.same_structure(&text_schema()));
+}
+
+/// A changed structure under the same schema name gets the next major version; the old
+/// structure still maps to its old version.
+pub fn schema_changed_structure_gets_next_major(p: &dyn Provider) {
+    p.commit(&sample_entry("a", 1, "a")).unwrap();
+    let mut changed = sample_entry("a", 1, "b");
+    changed
+        .schema
+        .fields
+        .push(Field::new("n", FieldType::Primitive(Primitive::Int)));
+    let c = p.commit(&changed).unwrap();
+    assert_eq!(c.entry.schema_ref, "atdata://local/schema/TextSample@2.0.0");
+    let old = p.commit(&sample_entry("a", 1, "c")).unwrap();
+    assert_eq!(
+        old.entry.schema_ref,
+        "atdata://local/schema/TextSample@1.0.0"
+    );
+    let versions: Vec<String> = p
+        .schemas()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.version)
+        .collect();
+    assert_eq!(versions, vec!["1.0.0", "2.0.0"]);
+    let v2 = p.schema("TextSample", "2.0.0").unwrap().unwrap();
+    assert_eq!(v2.fields.len(), 2);
+}
+
+/// `commit_many` commits a batch with the same results as single commits.
+pub fn commit_many_is_one_batch(p: &dyn Provider) {
+    let batch: Vec<NewEntry> = (0..50)
+        .map(|i| sample_entry(&format!("n{}", i % 5), 1, &i.to_string()))
+        .collect();
+    let out = p.commit_many(&batch).unwrap();
+    assert_eq!(out.len(), 50);
+    assert!(out.iter().all(|c| c.created));
+    for n in 0..5 {
+        let want: Vec<String> = (1..=10).map(|v| v.to_string()).collect();
+        assert_eq!(p.versions(&format!("n{n}")).unwrap(), want);
+    }
+    assert_eq!(p.entries().unwrap().len(), 50);
+    assert_eq!(p.schemas().unwrap().len(), 1);
+    for c in &out {
+        assert_eq!(
+            p.entry_by_cid(&c.entry.cid).unwrap().as_ref(),
+            Some(&c.entry)
+        );
+    }
+}
+
+/// Within one batch, a repeat of an earlier entry dedups against it.
+pub fn commit_many_dedups_within_the_batch(p: &dyn Provider) {
+    let e = sample_entry("d", 1, "x");
+    let out = p.commit_many(&[e.clone(), e]).unwrap();
+    assert!(out[0].created && !out[1].created);
+    assert_eq!(out[0].entry, out[1].entry);
+    assert_eq!(p.versions("d").unwrap(), vec!["1"]);
+}
+
+/// A batch that fails part way leaves nothing behind: no entry, no version, no schema.
+pub fn failed_batch_leaves_nothing(p: &dyn Provider) {
+    let good = sample_entry("d", 1, "x");
+    let mut bad = sample_entry("d", 1, "y");
+    bad.shards[0].sha256 = None;
+    assert!(p.commit_many(&[good.clone(), bad]).is_err());
+    assert!(p.entries().unwrap().is_empty());
+    assert!(p.schemas().unwrap().is_empty());
+    let c = p.commit(&good).unwrap();
+    assert_eq!(c.entry.version, "1");
+}
+
+/// `record_shard_info` never overwrites known facts, and refuses an unknown CID.
+pub fn record_shard_info_fills_gaps(p: &dyn Provider) {
+    let c = p.commit(&sample_entry("d", 1, "x")).unwrap();
+    let other = vec![ShardInfo::new(c.entry.data_urls[0].clone(), "00", 999, 1)];
+    p.record_shard_info(&c.entry.cid, &other).unwrap();
+    assert_eq!(p.entry_by_cid(&c.entry.cid).unwrap().unwrap(), c.entry);
+    assert!(p.record_shard_info("bafy-missing", &other).is_err());
+}
+
+/// Missing names, versions, CIDs and schemas are `None` / empty, not errors.
+pub fn lookups_of_missing_things_are_none(p: &dyn Provider) {
+    p.commit(&sample_entry("d", 1, "x")).unwrap();
+    assert!(p.latest_entry("nope").unwrap().is_none());
+    assert!(p.entry_by_version("d", "2").unwrap().is_none());
+    assert!(p.entry_by_version("d", "9.9").unwrap().is_none());
+    assert!(p.entry_by_version("nope", "1").unwrap().is_none());
+    assert!(p.entry_by_cid("bafyreinope").unwrap().is_none());
+    assert!(p.schema("TextSample", "9.0.0").unwrap().is_none());
+    assert!(p.schema("Nope", "1.0.0").unwrap().is_none());
+    assert!(p.versions("nope").unwrap().is_empty());
+}
+
+/// Several threads committing through one handle at once lose no entry and no version.
+pub fn threads_writing_at_once_lose_nothing(p: &dyn Provider) {
+    many_writers(&[p, p, p, p], 20);
+}
+
+/// Many writers, each on its own handle (the same handle repeated is allowed), commit
+/// `per_writer` entries each into the same two names at the same time. Afterwards every entry
+/// is there, and each name's versions are exactly `1..=n`, each held by one entry.
+pub fn many_writers(handles: &[&dyn Provider], per_writer: usize) {
+    let results: Vec<Vec<(String, String, String)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = handles
+            .iter()
+            .enumerate()
+            .map(|(w, p)| {
+                s.spawn(move || {
+                    (0..per_writer)
+                        .map(|i| {
+                            let name = if i % 2 == 0 { "shared-a" } else { "shared-b" };
+                            let c = p
+                                .commit(&sample_entry(name, 1, &format!("w{w}-{i}")))
+                                .unwrap();
+                            assert!(c.created);
+                            (c.entry.name, c.entry.version, c.entry.cid)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut by_name: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    let listed: BTreeSet<String> = handles[0]
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.cid)
+        .collect();
+    for (name, version, cid) in results.into_iter().flatten() {
+        assert!(listed.contains(&cid), "entry {cid} was lost");
+        let fresh = by_name
+            .entry(name.clone())
+            .or_default()
+            .insert(version.parse().unwrap());
+        assert!(fresh, "version {version} of {name} given twice");
+    }
+    let total: usize = by_name.values().map(BTreeSet::len).sum();
+    assert_eq!(total, handles.len() * per_writer);
+    for (name, versions) in by_name {
+        let n = versions.len() as u64;
+        assert_eq!(versions, (1..=n).collect::<BTreeSet<u64>>(), "{name}");
+        assert_eq!(handles[0].versions(&name).unwrap().len() as u64, n);
+    }
+}
