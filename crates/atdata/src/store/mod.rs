@@ -1,1 +1,180 @@
-//! TODO
+//! Data stores: where shard files live once published.
+//!
+//! This module owns the [`DataStore`] trait and its backends (one file each: [`local`] now,
+//! S3-compatible object storage next). A store only places, lists and removes shard files; it
+//! does not write tar bytes (that is `shard`) nor decide what a dataset is (that is `index`).
+//! The index stages shards with [`ShardWriter`](crate::shard::ShardWriter) in the store's
+//! staging area, publishes them here, and only then commits the entry, so nothing a reader can
+//! reach is ever partial.
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod local;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+use crate::shard::StagedShard;
+
+pub use local::LocalDiskStore;
+
+/// A file in a store: a published shard or a staging leftover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// The file's URL (an absolute path for local stores), as entries record it.
+    pub url: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Last modification time, when the store knows it.
+    pub modified: Option<SystemTime>,
+}
+
+/// Where shard files live.
+///
+/// # Contract
+///
+/// - **Atomic, no-clobber publish.** [`publish`](DataStore::publish) makes a staged shard
+///   visible at its final URL all at once (a rename, or a conditional put): no reader ever sees
+///   part of it. If a file with the same content is already there, publishing succeeds without a
+///   second copy (the same data gives the same file names, see
+///   [`content_tag`](crate::index::entry::content_tag)); if different content is there, it fails
+///   with [`Error::AlreadyExists`] and leaves the existing file alone.
+/// - **Layout.** Shard `i` of a write with tag `t` of dataset `name` is
+///   `{name}/data--{t}--{i:06}.tar` under the store's root, the layout of Python atdata 0.7.
+/// - **Safe names.** Dataset names that could escape the root or collide with the store's own
+///   files are refused with [`Error::InvalidArgument`] before anything is written.
+/// - **Staging on the same medium.** [`staging_dir`](DataStore::staging_dir) is a local
+///   directory where shards are written before publishing; for a local store it is inside the
+///   root, so that publishing is a rename on one filesystem.
+/// - **Publishing refreshes the modification time** of the file (new or existing), so a
+///   concurrent garbage collection with a grace period never removes a shard about to be
+///   committed.
+/// - Stores are `Send + Sync`.
+pub trait DataStore: Send + Sync + fmt::Debug {
+    /// The backend's type name (`LocalDiskStore`).
+    fn kind(&self) -> &'static str;
+
+    /// Checks that `dataset` can name a folder of this store.
+    fn check_name(&self, dataset: &str) -> Result<()>;
+
+    /// The local directory where shards are staged before [`publish`](Self::publish) (created).
+    fn staging_dir(&self) -> Result<PathBuf>;
+
+    /// Publishes a staged shard as shard `index` of the write tagged `tag` of `dataset`, and
+    /// returns its URL (see the contract).
+    fn publish(&self, dataset: &str, tag: &str, index: usize, shard: StagedShard)
+        -> Result<String>;
+
+    /// Every published shard file in the store.
+    fn shards(&self) -> Result<Vec<StoredFile>>;
+
+    /// Every file in the staging area (normally only writes in progress or leftovers of writers
+    /// that died).
+    fn staging_files(&self) -> Result<Vec<StoredFile>>;
+
+    /// Whether `url` names a file inside this store.
+    fn owns(&self, url: &str) -> bool;
+
+    /// Removes the file at `url` (a shard or a staging file); refuses URLs outside the store.
+    fn remove(&self, url: &str) -> Result<()>;
+}
+
+/// The file name of shard `index` of a write tagged `tag`: `data--{tag}--{index:06}.tar`.
+pub fn shard_file_name(tag: &str, index: usize) -> String {
+    format!("data--{tag}--{index:06}.tar")
+}
+
+/// Whether `file_name` has the shape of [`shard_file_name`].
+pub fn is_shard_file_name(file_name: &str) -> bool {
+    let Some(rest) = file_name
+        .strip_prefix("data--")
+        .and_then(|r| r.strip_suffix(".tar"))
+    else {
+        return false;
+    };
+    match rest.split_once("--") {
+        Some((tag, n)) => {
+            !tag.is_empty()
+                && tag.bytes().all(|b| b.is_ascii_alphanumeric())
+                && n.len() >= 6
+                && n.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Checks a dataset name for use as one folder name: not empty, not `.`/`..`, no path
+/// separator, no NUL or control character, not hidden (names starting with `.` are the
+/// store's own), at most 255 bytes.
+pub fn check_dataset_name(name: &str) -> Result<()> {
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name == "." || name == ".." {
+        Some("would escape the store root")
+    } else if name.contains(['/', '\\']) {
+        Some("contains a path separator ('/' or '\\'), which would leave its folder")
+    } else if name.contains('\0') {
+        Some("contains NUL")
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else if name.starts_with('.') {
+        Some("starts with '.', which is reserved for the store's own files")
+    } else if name.len() > 255 {
+        Some("is longer than 255 bytes")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::invalid(format!("dataset name {name:?} {p}"))),
+        None => Ok(()),
+    }
+}
+
+/// The atdata home directory: `$ATDATA_HOME`, else `~/.atdata`.
+pub fn atdata_home() -> Result<PathBuf> {
+    if let Some(h) = std::env::var_os("ATDATA_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Error::invalid("cannot find the home directory: set ATDATA_HOME or HOME"))?;
+    Ok(PathBuf::from(home).join(".atdata"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_escape_are_refused() {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "/abs", "a\\b", "a\0b", ".staging", ".hidden", "a\nb",
+        ] {
+            let e = check_dataset_name(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidArgument(_)), "{bad:?}: {e}");
+        }
+        assert!(check_dataset_name(&"x".repeat(256)).is_err());
+        for good in ["docs-v1", "embeddings_v1", "a.b", "数据", "x..y"] {
+            check_dataset_name(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn shard_file_names() {
+        let n = shard_file_name("078fef77", 1);
+        assert_eq!(n, "data--078fef77--000001.tar");
+        assert!(is_shard_file_name(&n));
+        assert!(is_shard_file_name("data--3bd5dbe5--1000000.tar"));
+        for bad in [
+            "data--x--1.tar",
+            "data----000000.tar",
+            "other.tar",
+            "data--a--000000.tmp",
+        ] {
+            assert!(!is_shard_file_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! [`LocalDiskStore`]: shards as files under a root directory, in the layout of Python atdata
+//! 0.7 (`{root}/{name}/data--{tag}--{000000}.tar`), recorded by absolute path.
+//!
+//! Shards are staged in `{root}/.staging` (same filesystem, so publishing is a rename; the
+//! leading dot keeps it out of the dataset namespace) and renamed into place without
+//! clobbering by [`StagedShard::publish`], which also fsyncs the file and its folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+use crate::shard::StagedShard;
+use crate::store::{
+    atdata_home, check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoredFile,
+};
+
+/// Name of the staging folder inside the root.
+const STAGING: &str = ".staging";
+
+/// Shards on a local (or mounted) filesystem under one root directory.
+#[derive(Debug, Clone)]
+pub struct LocalDiskStore {
+    root: PathBuf,
+}
+
+impl LocalDiskStore {
+    /// A store rooted at `root` (created if missing; kept as an absolute, resolved path since
+    /// entries record absolute shard paths).
+    pub fn new(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        let shown = root.display().to_string();
+        fs::create_dir_all(root).map_err(|e| Error::io(&shown, e))?;
+        let root = fs::canonicalize(root).map_err(|e| Error::io(&shown, e))?;
+        Ok(LocalDiskStore { root })
+    }
+
+    /// The default store: `$ATDATA_HOME/data` (`~/.atdata/data` when unset).
+    pub fn at_default_root() -> Result<Self> {
+        Self::new(atdata_home()?.join("data"))
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.root.join(STAGING)
+    }
+
+    /// The path of `url` if it lies inside the root (by path components, so `..` tricks and
+    /// sibling folders sharing a prefix do not count).
+    fn inside(&self, url: &str) -> Option<PathBuf> {
+        let path = Path::new(url.strip_prefix("file://").unwrap_or(url));
+        let normal = path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::RootDir
+            )
+        });
+        (normal && path.starts_with(&self.root) && path != self.root).then(|| path.to_path_buf())
+    }
+}
+
+fn stored_file(path: &Path, meta: &fs::Metadata) -> StoredFile {
+    StoredFile {
+        url: path.display().to_string(),
+        bytes: meta.len(),
+        modified: meta.modified().ok(),
+    }
+}
+
+/// Marks a just-published file as fresh (see the store contract). Best effort: a file we
+/// cannot touch (read-only) is still published.
+fn touch(path: &Path) {
+    if let Ok(f) = fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
+    let shown = || dir.display().to_string();
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(shown(), e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        out.push(entry.map_err(|e| Error::io(shown(), e))?);
+    }
+    out.sort_by_key(|e| e.file_name());
+    Ok(out)
+}
+
+impl DataStore for LocalDiskStore {
+    fn kind(&self) -> &'static str {
+        "LocalDiskStore"
+    }
+
+    fn check_name(&self, dataset: &str) -> Result<()> {
+        check_dataset_name(dataset)
+    }
+
+    fn staging_dir(&self) -> Result<PathBuf> {
+        let dir = self.staging();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        Ok(dir)
+    }
+
+    fn publish(
+        &self,
+        dataset: &str,
+        tag: &str,
+        index: usize,
+        shard: StagedShard,
+    ) -> Result<String> {
+        check_dataset_name(dataset)?;
+        let file_name = shard_file_name(tag, index);
+        if !is_shard_file_name(&file_name) {
+            return Err(Error::invalid(format!(
+                "shard tag {tag:?} must be ASCII letters and digits"
+            )));
+        }
+        let dest = self.root.join(dataset).join(file_name);
+        shard.publish(&dest)?;
+        touch(&dest);
+        Ok(dest.display().to_string())
+    }
+
+    fn shards(&self) -> Result<Vec<StoredFile>> {
+        let mut out = Vec::new();
+        for dir in read_dir(&self.root)? {
+            let name = dir.file_name();
+            let is_dataset = name.to_str().is_some_and(|n| check_dataset_name(n).is_ok());
+            let is_dir = dir.file_type().is_ok_and(|t| t.is_dir());
+            if !is_dataset || !is_dir {
+                continue;
+            }
+            for file in read_dir(&dir.path())? {
+                let fname = file.file_name();
+                if !fname.to_str().is_some_and(is_shard_file_name) {
+                    continue;
+                }
+                let path = file.path();
+                match file.metadata() {
+                    Ok(meta) if meta.is_file() => out.push(stored_file(&path, &meta)),
+                    Ok(_) => {}
+                    // Removed since listed (a concurrent gc): not there any more.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(path.display().to_string(), e)),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn staging_files(&self) -> Result<Vec<StoredFile>> {
+        let mut out = Vec::new();
+        for file in read_dir(&self.staging())? {
+            let path = file.path();
+            match file.metadata() {
+                Ok(meta) if meta.is_file() => out.push(stored_file(&path, &meta)),
+                Ok(_) => {}
+                // A writer published or dropped it since listed.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path.display().to_string(), e)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn owns(&self, url: &str) -> bool {
+        self.inside(url).is_some()
+    }
+
+    fn remove(&self, url: &str) -> Result<()> {
+        let path = self.inside(url).ok_or_else(|| {
+            Error::invalid(format!(
+                "'{url}' is not inside the store at '{}'",
+                self.root.display()
+            ))
+        })?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::not_found(format!("shard file '{url}'")))
+            }
+            Err(e) => Err(Error::io(url, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    macro_rules! conformance_tests {
+        ($($name:ident),* $(,)?) => {$(
+            #[test]
+            fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = LocalDiskStore::new(dir.path().join("data")).unwrap();
+                conformance::$name(&store);
+            }
+        )*};
+    }
+
+    conformance_tests!(
+        publish_makes_the_shard_visible,
+        same_content_is_stored_once,
+        different_content_is_never_clobbered,
+        unsafe_names_are_refused,
+        staging_is_listed_apart,
+        remove_deletes_only_inside_the_store,
+        concurrent_publishers_of_one_shard_agree,
+    );
+
+    #[test]
+    fn urls_are_absolute_paths_in_the_python_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDiskStore::new(dir.path().join("a/../data")).unwrap();
+        assert!(store.root().is_absolute());
+        assert!(!store.root().display().to_string().contains(".."));
+        let url = conformance::publish_one(&store, "docs-v1", "078fef77", 0, &[b"\x80"]);
+        let want = store.root().join("docs-v1/data--078fef77--000000.tar");
+        assert_eq!(url, want.display().to_string());
+        assert!(want.is_file());
+        assert!(store.staging_dir().unwrap().starts_with(store.root()));
+    }
+
+    #[test]
+    fn sibling_prefix_and_dotdot_are_not_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDiskStore::new(dir.path().join("data")).unwrap();
+        let root = store.root().display().to_string();
+        assert!(!store.owns(&format!("{root}-other/x/data--a--000000.tar")));
+        assert!(!store.owns(&format!("{root}/x/../../y.tar")));
+        assert!(!store.owns(&root));
+        assert!(store.owns(&format!("{root}/x/data--a--000000.tar")));
+        assert!(store.owns(&format!("file://{root}/x/data--a--000000.tar")));
+    }
+
+    #[test]
+    fn foreign_files_in_the_root_are_not_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDiskStore::new(dir.path()).unwrap();
+        fs::create_dir_all(store.root().join("d")).unwrap();
+        fs::write(store.root().join("d/notes.txt"), b"x").unwrap();
+        fs::write(store.root().join("index.db"), b"x").unwrap();
+        assert!(store.shards().unwrap().is_empty());
+    }
+}
