@@ -1,1 +1,32 @@
-//! PyO3 layer (in progress).
+//! PyO3 bindings of the atdata core, built as the private module `atdata._core`.
+//!
+//! This layer only converts: Python arguments into core types (with the GIL), core calls run
+//! through [`util::run_core`] with the GIL released, core results and errors back into Python.
+//! Every decision (names, versions, formats, batching) is the core's.
+
+#![forbid(unsafe_code)]
+
+mod columns;
+mod convert;
+mod dataset;
+mod exceptions;
+mod samples;
+mod util;
+mod write;
+
+use pyo3::prelude::*;
+
+/// The private extension module; `python/atdata` re-exports what users need.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    exceptions::register(m)?;
+    m.add_class::<dataset::PyDataset>()?;
+    m.add_class::<dataset::PyBatchIter>()?;
+    m.add_class::<dataset::PyDatasetDict>()?;
+    m.add_function(wrap_pyfunction!(samples::pack, m)?)?;
+    m.add_function(wrap_pyfunction!(samples::unpack, m)?)?;
+    m.add_function(wrap_pyfunction!(samples::normalize_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(write::write_shards, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The Python exception hierarchy, declared once, and the one mapping from the core's `Error`.
+//!
+//! Every exception derives from `atdata.AtdataError` and also from the builtin a Python caller
+//! would catch for that kind of failure (`KeyError` for a missing dataset, `ValueError` for bad
+//! data, `OSError` for I/O), so both `except atdata.NotFoundError` and `except KeyError` work.
+//! The classes are made at import with `type(...)` because PyO3's `create_exception!` allows a
+//! single base only.
+
+use atdata::{Error, Location};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+/// The exception classes, built once per interpreter.
+pub struct Types {
+    /// `AtdataError(Exception)`: the base of all.
+    pub base: Py<PyType>,
+    /// `NotFoundError(AtdataError, KeyError)`.
+    pub not_found: Py<PyType>,
+    /// `AlreadyExistsError(AtdataError, ValueError)`.
+    pub already_exists: Py<PyType>,
+    /// `ConflictError(AtdataError)`, `retryable = True`.
+    pub conflict: Py<PyType>,
+    /// `CorruptDataError(AtdataError, ValueError)`.
+    pub corrupt: Py<PyType>,
+    /// `SchemaMismatchError(AtdataError, ValueError)`.
+    pub mismatch: Py<PyType>,
+    /// `InvalidArgumentError(AtdataError, ValueError)`.
+    pub invalid: Py<PyType>,
+    /// `AtdataIOError(AtdataError, OSError)`.
+    pub io: Py<PyType>,
+    /// `IndexDatabaseError(AtdataError, RuntimeError)`.
+    pub database: Py<PyType>,
+}
+
+static TYPES: PyOnceLock<Types> = PyOnceLock::new();
+
+const DOCS: &[(&str, &str)] = &[
+    ("AtdataError", "Base class of every error raised by atdata."),
+    (
+        "NotFoundError",
+        "A dataset, version, schema, split or file does not exist; the message lists what does.",
+    ),
+    (
+        "AlreadyExistsError",
+        "Something that must be created new exists already.",
+    ),
+    (
+        "ConflictError",
+        "Another writer changed the index at the same time; `retryable` is True.",
+    ),
+    (
+        "CorruptDataError",
+        "Bytes that cannot be decoded; the message names the shard, byte offset, key and field.",
+    ),
+    (
+        "SchemaMismatchError",
+        "A value does not fit its field's type; the message names the sample and field.",
+    ),
+    (
+        "InvalidArgumentError",
+        "An argument that cannot be used (bad name, pattern or option).",
+    ),
+    ("AtdataIOError", "An I/O error, with the path it concerns."),
+    (
+        "IndexDatabaseError",
+        "An error from the index database engine.",
+    ),
+];
+
+fn make(
+    py: Python<'_>,
+    name: &str,
+    bases: Vec<Bound<'_, PyAny>>,
+    retryable: bool,
+    key_error: bool,
+) -> PyResult<Py<PyType>> {
+    let builtins = py.import("builtins")?;
+    let ns = PyDict::new(py);
+    ns.set_item("__module__", "atdata")?;
+    let doc = DOCS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, d)| *d);
+    ns.set_item("__doc__", doc)?;
+    ns.set_item("retryable", retryable)?;
+    if key_error {
+        // KeyError quotes its message in str(); show it plainly like other errors.
+        let exc = builtins.getattr("Exception")?;
+        ns.set_item("__str__", exc.getattr("__str__")?)?;
+    }
+    let ty = builtins
+        .getattr("type")?
+        .call1((name, PyTuple::new(py, bases)?, ns))?;
+    Ok(ty.cast_into::<PyType>()?.unbind())
+}
+
+/// The exception classes (built on first use).
+pub fn types(py: Python<'_>) -> PyResult<&'static Types> {
+    TYPES.get_or_try_init(py, || {
+        let b = py.import("builtins")?;
+        let base = make(
+            py,
+            "AtdataError",
+            vec![b.getattr("Exception")?],
+            false,
+            false,
+        )?;
+        let sub = |name: &str, builtin: Option<&str>, retry: bool| -> PyResult<Py<PyType>> {
+            let mut bases = vec![base.bind(py).clone().into_any()];
+            if let Some(bi) = builtin {
+                bases.push(b.getattr(bi)?);
+            }
+            make(py, name, bases, retry, builtin == Some("KeyError"))
+        };
+        Ok(Types {
+            not_found: sub("NotFoundError", Some("KeyError"), false)?,
+            already_exists: sub("AlreadyExistsError", Some("ValueError"), false)?,
+            conflict: sub("ConflictError", None, true)?,
+            corrupt: sub("CorruptDataError", Some("ValueError"), false)?,
+            mismatch: sub("SchemaMismatchError", Some("ValueError"), false)?,
+            invalid: sub("InvalidArgumentError", Some("ValueError"), false)?,
+            io: sub("AtdataIOError", Some("OSError"), false)?,
+            database: sub("IndexDatabaseError", Some("RuntimeError"), false)?,
+            base,
+        })
+    })
+}
+
+/// Adds every exception class to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let t = types(py)?;
+    for ty in [
+        &t.base,
+        &t.not_found,
+        &t.already_exists,
+        &t.conflict,
+        &t.corrupt,
+        &t.mismatch,
+        &t.invalid,
+        &t.io,
+        &t.database,
+    ] {
+        let ty = ty.bind(py);
+        m.add(ty.name()?, ty)?;
+    }
+    Ok(())
+}
+
+/// Converts a core error into the matching Python exception, with the location parts as
+/// attributes (`shard`, `offset`, `key`, `sample`, `field`, `dataset`; None when unknown).
+pub fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
+    match build(py, e) {
+        Ok(err) => err,
+        Err(err) => err,
+    }
+}
+
+fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
+    let t = types(py)?;
+    let message = e.to_string();
+    // One arm per variant and no `_`: a new core variant must be mapped here to compile.
+    let (ty, location): (&Py<PyType>, Option<Location>) = match e {
+        Error::NotFound { .. } => (&t.not_found, None),
+        Error::AlreadyExists { .. } => (&t.already_exists, None),
+        Error::Conflict { .. } => (&t.conflict, None),
+        Error::Corrupt { location, .. } => (&t.corrupt, Some(*location)),
+        Error::SchemaMismatch { location, .. } => (&t.mismatch, Some(*location)),
+        Error::InvalidArgument(_) => (&t.invalid, None),
+        Error::Io { .. } => (&t.io, None),
+        Error::Database(_) => (&t.database, None),
+    };
+    let inst = ty.bind(py).call1((message,))?;
+    let loc = location.unwrap_or_default();
+    inst.setattr("dataset", loc.dataset)?;
+    inst.setattr("shard", loc.shard)?;
+    inst.setattr("offset", loc.offset)?;
+    inst.setattr("key", loc.key)?;
+    inst.setattr("sample", loc.sample)?;
+    inst.setattr("field", loc.field)?;
+    Ok(PyErr::from_value(inst))
+}

@@ -1,0 +1,43 @@
+"""atdata: typed, versioned, content-addressed ML datasets.
+
+A Python API compatible with atdata 0.7 over a Rust core: ``@packable`` sample types,
+``Index`` with ``LocalDiskStore`` for managed datasets, ``load_dataset`` by name or path, and
+``Dataset`` iteration in columnar ``SampleBatch``es (arrays stacked into one numpy array).
+"""
+
+from . import _core
+from ._core import (
+    AlreadyExistsError,
+    AtdataError,
+    AtdataIOError,
+    ConflictError,
+    CorruptDataError,
+    IndexDatabaseError,
+    InvalidArgumentError,
+    NotFoundError,
+    SchemaMismatchError,
+)
+from ._dataset import Dataset, DatasetDict, DictSample, SampleBatch
+from ._packable import PackableSample, packable
+from ._write import write_samples
+
+__version__ = _core.__version__
+
+__all__ = [
+    "AlreadyExistsError",
+    "AtdataError",
+    "AtdataIOError",
+    "ConflictError",
+    "CorruptDataError",
+    "Dataset",
+    "DatasetDict",
+    "DictSample",
+    "IndexDatabaseError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PackableSample",
+    "SampleBatch",
+    "SchemaMismatchError",
+    "packable",
+    "write_samples",
+]
