@@ -1,3 +1,180 @@
-//! The `atdata` command-line tool.
+//! The `atdata` command-line tool: inspect shard files, and list, show, verify, preview and add
+//! datasets of an index.
+//!
+//! This file holds the command-line definitions and the dispatch; each command group lives in
+//! its own module. Every failure ends in one `error: ...` line on stderr and a non-zero exit
+//! status (2 for usage errors, as clap does, 1 for everything else).
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod infer;
+mod inspect;
+mod output;
+mod progress;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Typed, versioned, content-addressed ML datasets.
+#[derive(Debug, Parser)]
+#[command(name = "atdata", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the index database and the data store are.
+#[derive(Debug, Clone, Args)]
+pub struct IndexArgs {
+    /// Index database file [default: $ATDATA_HOME/index.db, $ATDATA_HOME defaulting to ~/.atdata]
+    #[arg(long, value_name = "PATH")]
+    pub index: Option<PathBuf>,
+    /// Root directory of the data store [default: $ATDATA_HOME/data]
+    #[arg(long, value_name = "ROOT")]
+    pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Summarise shard files: shards, sample count, inferred field types.
+    Inspect {
+        /// A shard path, brace pattern (`data-{000000..000009}.tar`), glob or directory.
+        target: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the datasets of the index (every version).
+    Ls {
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print a JSON list instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dataset in full: schema, shards with digests, metadata.
+    Show {
+        /// `@local/name`, `@local/name@version`, `@local/name@cid` or a bare name.
+        reference: String,
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the schemas stored in the index.
+    Schemas {
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print a JSON list instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Schema commands.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+    /// Recompute the digests of a dataset's shards and compare them with the index.
+    Verify {
+        /// `@local/name`, `@local/name@version`, `@local/name@cid` or a bare name.
+        reference: String,
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete shard files of the store that no index entry refers to.
+    Gc {
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the first samples of a dataset (or of shard files).
+    Preview {
+        /// A dataset reference, or a shard path, pattern or directory.
+        reference: String,
+        /// Number of samples.
+        #[arg(short = 'n', long = "num", default_value_t = 5)]
+        n: usize,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+    /// Add existing shard files to the index as a new version of NAME.
+    Add {
+        /// Dataset name.
+        name: String,
+        /// A shard path, brace pattern, glob or directory.
+        target: String,
+        /// Copy the shards into the store instead of indexing them where they are.
+        #[arg(long)]
+        copy: bool,
+        /// Free-text description.
+        #[arg(long)]
+        description: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print the new entry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Show one schema: by dataset reference, or by `Name` / `Name@version`.
+    Show {
+        /// A dataset reference (`@local/docs-v1`) or a schema name (`TextSample@1.0.0`).
+        reference: String,
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print the schema record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Inspect { target, json } => inspect::run(&target, json),
+        Command::Ls { .. }
+        | Command::Show { .. }
+        | Command::Schemas { .. }
+        | Command::Schema { .. }
+        | Command::Verify { .. }
+        | Command::Gc { .. }
+        | Command::Preview { .. }
+        | Command::Add { .. } => {
+            anyhow::bail!("index commands are not available yet")
+        }
+    }
+}
+
+/// True when the error is a closed stdout (`atdata ls | head -1`): not worth a message.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed stderr leaves nothing to report to; the exit status still says it.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
