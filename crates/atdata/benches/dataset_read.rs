@@ -1,0 +1,208 @@
+//! Reading throughput: decode + batch of small samples, and large-array samples read from
+//! the page cache into batches, with this machine's memcpy bandwidth measured in the same run
+//! as the yardstick. Also end-to-end encode + shard write of large-array samples.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use atdata::codec::encode_sample;
+use atdata::dataset::{BatchBuilder, Dataset, ReadOptions};
+use atdata::shard::{write_shards, ShardOptions, ShardWriter};
+use atdata::{Field, FieldType, NdArray, Primitive, Schema, Value};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+fn small_schema() -> Schema {
+    Schema::new(
+        "TextSample",
+        vec![
+            Field::new("text", FieldType::Primitive(Primitive::Str)),
+            Field::new("language", FieldType::Primitive(Primitive::Str)),
+            Field::new("word_count", FieldType::Primitive(Primitive::Int)),
+        ],
+    )
+}
+
+fn small_sample(i: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_sample(
+        &[
+            (
+                "text",
+                Value::from(format!("Document number {i} about topic {}.", i % 5)),
+            ),
+            (
+                "language",
+                Value::from(if i % 3 == 0 { "es" } else { "en" }),
+            ),
+            ("word_count", Value::Int(6)),
+        ],
+        &mut out,
+    );
+    out
+}
+
+fn array_schema() -> Schema {
+    Schema::new(
+        "Big",
+        vec![
+            Field::new("image", FieldType::ndarray_of("float32")),
+            Field::new("label", FieldType::Primitive(Primitive::Int)),
+        ],
+    )
+}
+
+/// 1 MiB of float32 (512 x 512).
+fn array_sample(i: usize) -> Vec<u8> {
+    let a = NdArray::from_vec(vec![512, 512], vec![i as f32; 512 * 512]).unwrap();
+    let mut out = Vec::new();
+    encode_sample(
+        &[("image", Value::Array(a)), ("label", Value::Int(i as i64))],
+        &mut out,
+    );
+    out
+}
+
+fn decode_small(c: &mut Criterion) {
+    let samples: Vec<Vec<u8>> = (0..100_000).map(small_sample).collect();
+    let mut g = c.benchmark_group("small_samples");
+    g.throughput(Throughput::Elements(samples.len() as u64));
+    g.bench_function("decode_batch_in_memory_b256", |b| {
+        let mut builder = BatchBuilder::new(Some(small_schema()), 256);
+        b.iter(|| {
+            let mut n = 0;
+            for s in &samples {
+                builder.push(s).unwrap();
+                if builder.len() == 256 {
+                    n += black_box(builder.finish()).len();
+                }
+            }
+            n += builder.finish().len();
+            n
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_shards(
+        dir.path(),
+        "small",
+        samples.iter().cloned(),
+        ShardOptions {
+            maxcount: Some(25_000),
+            maxsize: None,
+        },
+    )
+    .unwrap();
+    let urls: Vec<String> = shards
+        .iter()
+        .map(|s| s.path.display().to_string())
+        .collect();
+    for workers in [0usize, 2] {
+        let ds = Dataset::new(urls.clone(), Some(small_schema()))
+            .with_read_options(ReadOptions { workers });
+        g.bench_with_input(
+            BenchmarkId::new("shards_to_batches_b256_workers", workers),
+            &ds,
+            |b, ds| b.iter(|| ds.ordered(256).map(|b| b.unwrap().len()).sum::<usize>()),
+        );
+    }
+    g.finish();
+}
+
+fn large_arrays(c: &mut Criterion) {
+    const N: usize = 256; // 256 MiB in all
+    let mut g = c.benchmark_group("large_arrays");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Bytes((N * (1 << 20)) as u64));
+
+    // The yardstick: one-thread memcpy of the same volume, between buffers bigger than cache.
+    let src = vec![1u8; N << 20];
+    let mut dst = vec![0u8; N << 20];
+    g.bench_function("memcpy_256MiB", |b| {
+        b.iter(|| {
+            dst.copy_from_slice(black_box(&src));
+            black_box(dst[12345])
+        })
+    });
+    drop((src, dst));
+
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_shards(
+        dir.path(),
+        "big",
+        (0..N).map(array_sample),
+        ShardOptions {
+            maxcount: Some(32),
+            maxsize: None,
+        },
+    )
+    .unwrap();
+    let urls: Vec<String> = shards
+        .iter()
+        .map(|s| s.path.display().to_string())
+        .collect();
+    for workers in [0usize, 2] {
+        let ds = Dataset::new(urls.clone(), Some(array_schema()))
+            .with_read_options(ReadOptions { workers });
+        g.bench_with_input(
+            BenchmarkId::new("page_cache_to_batches_b16_workers", workers),
+            &ds,
+            |b, ds| b.iter(|| ds.ordered(16).map(|b| b.unwrap().len()).sum::<usize>()),
+        );
+    }
+
+    let encoded: Vec<Vec<u8>> = (0..64).map(array_sample).collect();
+    g.throughput(Throughput::Bytes(
+        encoded.iter().map(|e| e.len() as u64).sum(),
+    ));
+    g.bench_function("write_64x1MiB_shards", |b| {
+        b.iter(|| {
+            let staging = tempfile::tempdir_in(dir.path()).unwrap();
+            let mut w = ShardWriter::new(
+                staging.path(),
+                ShardOptions {
+                    maxcount: Some(16),
+                    maxsize: None,
+                },
+            )
+            .unwrap();
+            for (i, e) in encoded.iter().enumerate() {
+                w.write_sample(&atdata::shard::sample_key(i as u64), e)
+                    .unwrap();
+            }
+            black_box(w.finish().unwrap().len())
+        })
+    });
+    let arrays: Vec<NdArray> = (0..64)
+        .map(|i| NdArray::from_vec(vec![512, 512], vec![i as f32; 512 * 512]).unwrap())
+        .collect();
+    g.bench_function("encode_and_write_64x1MiB", |b| {
+        b.iter(|| {
+            let staging = tempfile::tempdir_in(dir.path()).unwrap();
+            let mut w = ShardWriter::new(
+                staging.path(),
+                ShardOptions {
+                    maxcount: Some(16),
+                    maxsize: None,
+                },
+            )
+            .unwrap();
+            let mut buf = Vec::new();
+            for (i, a) in arrays.iter().enumerate() {
+                buf.clear();
+                atdata::codec::encode_sample(
+                    &[
+                        ("image", Value::Array(a.clone())),
+                        ("label", Value::Int(i as i64)),
+                    ],
+                    &mut buf,
+                );
+                w.write_sample(&atdata::shard::sample_key(i as u64), &buf)
+                    .unwrap();
+            }
+            black_box(w.finish().unwrap().len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode_small, large_arrays);
+criterion_main!(benches);
