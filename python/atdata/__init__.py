@@ -16,9 +16,13 @@ from ._core import (
     InvalidArgumentError,
     NotFoundError,
     SchemaMismatchError,
+    UnsupportedFeatureError,
 )
+from ._core import IndexEntry, LocalDiskStore, SqliteProvider, VerifyReport
 from ._dataset import Dataset, DatasetDict, DictSample, SampleBatch
 from ._packable import PackableSample, packable
+from ._hf import get_default_index, load_dataset, set_default_index
+from ._index import Index, Repository, SchemaRecord
 from ._write import write_samples
 
 __version__ = _core.__version__
@@ -32,7 +36,18 @@ __all__ = [
     "Dataset",
     "DatasetDict",
     "DictSample",
+    "Index",
     "IndexDatabaseError",
+    "IndexEntry",
+    "LocalDiskStore",
+    "Repository",
+    "SchemaRecord",
+    "SqliteProvider",
+    "UnsupportedFeatureError",
+    "VerifyReport",
+    "get_default_index",
+    "load_dataset",
+    "set_default_index",
     "InvalidArgumentError",
     "NotFoundError",
     "PackableSample",

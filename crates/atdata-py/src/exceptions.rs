@@ -31,6 +31,9 @@ pub struct Types {
     pub io: Py<PyType>,
     /// `IndexDatabaseError(AtdataError, RuntimeError)`.
     pub database: Py<PyType>,
+    /// `UnsupportedFeatureError(AtdataError, NotImplementedError)`: raised by the Python layer
+    /// for atdata 0.7 options this version does not implement yet.
+    pub unsupported: Py<PyType>,
 }
 
 static TYPES: PyOnceLock<Types> = PyOnceLock::new();
@@ -122,6 +125,11 @@ pub fn types(py: Python<'_>) -> PyResult<&'static Types> {
             invalid: sub("InvalidArgumentError", Some("ValueError"), false)?,
             io: sub("AtdataIOError", Some("OSError"), false)?,
             database: sub("IndexDatabaseError", Some("RuntimeError"), false)?,
+            unsupported: sub(
+                "UnsupportedFeatureError",
+                Some("NotImplementedError"),
+                false,
+            )?,
             base,
         })
     })
@@ -141,6 +149,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &t.invalid,
         &t.io,
         &t.database,
+        &t.unsupported,
     ] {
         let ty = ty.bind(py);
         m.add(ty.name()?, ty)?;

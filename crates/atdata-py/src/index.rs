@@ -1,0 +1,408 @@
+//! `Index`, `SqliteProvider`, `LocalDiskStore` and index entries.
+//!
+//! The Python `atdata.Index` (python/atdata/_index.py) sorts out the 0.7 keyword arguments and
+//! the sample type; this layer converts arguments and results and calls the core's `Index`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use atdata::index::{Entry, Index, SqliteProvider};
+use atdata::store::LocalDiskStore;
+use atdata::Value;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::to_py;
+use crate::dataset::PyDataset;
+use crate::util::run_core;
+
+/// The SQLite index backend: a database file, or memory when no path is given.
+#[pyclass(name = "SqliteProvider", module = "atdata", frozen)]
+pub struct PySqliteProvider {
+    pub(crate) inner: Arc<SqliteProvider>,
+    path: Option<PathBuf>,
+}
+
+#[pymethods]
+impl PySqliteProvider {
+    #[new]
+    #[pyo3(signature = (path=None))]
+    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
+        let p = path.clone();
+        let inner = run_core(py, move || match p {
+            Some(p) => SqliteProvider::open(p),
+            None => SqliteProvider::in_memory(),
+        })?;
+        Ok(PySqliteProvider {
+            inner: Arc::new(inner),
+            path,
+        })
+    }
+
+    /// The database file, or None for an in-memory index.
+    #[getter]
+    fn path(&self) -> Option<PathBuf> {
+        self.path.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.path {
+            Some(p) => format!("SqliteProvider(path={:?})", p.display().to_string()),
+            None => "SqliteProvider(path=None)".to_string(),
+        }
+    }
+}
+
+/// Shard files on a local disk, under `root` (default `$ATDATA_HOME/data`, `~/.atdata/data`).
+#[pyclass(name = "LocalDiskStore", module = "atdata", frozen)]
+pub struct PyLocalDiskStore {
+    pub(crate) inner: Arc<LocalDiskStore>,
+}
+
+#[pymethods]
+impl PyLocalDiskStore {
+    #[new]
+    #[pyo3(signature = (root=None))]
+    fn new(py: Python<'_>, root: Option<PathBuf>) -> PyResult<Self> {
+        let inner = run_core(py, move || match root {
+            Some(r) => LocalDiskStore::new(r),
+            None => LocalDiskStore::at_default_root(),
+        })?;
+        Ok(PyLocalDiskStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The folder shards are kept under.
+    #[getter]
+    fn root(&self) -> PathBuf {
+        self.inner.root().to_path_buf()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "LocalDiskStore(root={:?})",
+            self.inner.root().display().to_string()
+        )
+    }
+}
+
+/// One version of a dataset as the index records it.
+#[pyclass(name = "IndexEntry", module = "atdata", frozen)]
+pub struct PyEntry {
+    inner: Entry,
+}
+
+impl PyEntry {
+    /// Wraps a core entry.
+    pub fn new(inner: Entry) -> Self {
+        PyEntry { inner }
+    }
+}
+
+#[pymethods]
+impl PyEntry {
+    /// Dataset name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+    /// Version of the name (`"1"`, `"2"`, ...).
+    #[getter]
+    fn version(&self) -> &str {
+        &self.inner.version
+    }
+    /// Content identifier.
+    #[getter]
+    fn cid(&self) -> &str {
+        &self.inner.cid
+    }
+    /// Shard URLs in order.
+    #[getter]
+    fn data_urls(&self) -> Vec<String> {
+        self.inner.data_urls.clone()
+    }
+    /// Schema reference (`atdata://local/schema/Name@1.0.0`).
+    #[getter]
+    fn schema_ref(&self) -> &str {
+        &self.inner.schema_ref
+    }
+    /// Description.
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.inner.description.as_deref()
+    }
+    /// Tags.
+    #[getter]
+    fn tags(&self) -> Vec<String> {
+        self.inner.tags.clone()
+    }
+    /// License.
+    #[getter]
+    fn license(&self) -> Option<&str> {
+        self.inner.license.as_deref()
+    }
+    /// The caller's metadata dict (or None).
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.inner.metadata {
+            None => Ok(py.None().into_bound(py)),
+            Some(v) => to_py(py, v.clone()),
+        }
+    }
+    /// Number of samples, when known.
+    #[getter]
+    fn num_samples(&self) -> Option<u64> {
+        self.inner.num_samples
+    }
+    /// Commit time (RFC 3339, UTC).
+    #[getter]
+    fn created_at(&self) -> &str {
+        &self.inner.created_at
+    }
+    /// The reference pinning this version (`@local/name@version`).
+    #[getter]
+    fn reference(&self) -> String {
+        self.inner.reference()
+    }
+    /// Per-shard facts: list of dicts `url, sha256, samples, bytes`.
+    #[getter]
+    fn shards<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for s in &self.inner.shards {
+            let d = PyDict::new(py);
+            d.set_item("url", &s.url)?;
+            d.set_item("sha256", &s.sha256)?;
+            d.set_item("samples", s.samples)?;
+            d.set_item("bytes", s.bytes)?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+    fn __len__(&self) -> PyResult<usize> {
+        self.inner
+            .num_samples
+            .map(|n| n as usize)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "sample count unknown for this entry (written by atdata 0.7); use len(index.load(ref))",
+                )
+            })
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyEntry>().is_ok_and(|o| {
+            o.get().inner.cid == self.inner.cid && o.get().inner.version == self.inner.version
+        })
+    }
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.inner.cid.hash(&mut h);
+        h.finish()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "IndexEntry(name={:?}, version={:?}, cid={:?}, shards={})",
+            self.inner.name,
+            self.inner.version,
+            self.inner.cid,
+            self.inner.data_urls.len()
+        )
+    }
+}
+
+/// The core index.
+#[pyclass(name = "Index", module = "atdata._core", frozen)]
+pub struct PyIndex {
+    pub(crate) inner: Arc<Index>,
+}
+
+fn metadata_value(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if obj.cast::<PyDict>().is_err() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "metadata must be a dict, got {}",
+            obj.get_type().name()?
+        )));
+    }
+    crate::convert::to_value(obj, 0)
+        .map(Some)
+        .map_err(|r| pyo3::exceptions::PyValueError::new_err(format!("metadata: {r}")))
+}
+
+#[pymethods]
+impl PyIndex {
+    #[new]
+    #[pyo3(signature = (provider, data_store=None))]
+    fn new(provider: &PySqliteProvider, data_store: Option<&PyLocalDiskStore>) -> Self {
+        let index = Index::new(
+            provider.inner.clone(),
+            data_store.map(|s| s.inner.clone() as Arc<dyn atdata::store::DataStore>),
+        );
+        PyIndex {
+            inner: Arc::new(index),
+        }
+    }
+
+    /// The entry a reference names (`name`, `@local/name`, `@local/name@2`, `...@<cid>`).
+    fn get_dataset(&self, py: Python<'_>, reference: String) -> PyResult<PyEntry> {
+        let ix = self.inner.clone();
+        run_core(py, move || ix.get(&reference)).map(PyEntry::new)
+    }
+
+    /// The dataset a reference names, with its schema and length.
+    fn load(&self, py: Python<'_>, reference: String) -> PyResult<PyDataset> {
+        let ix = self.inner.clone();
+        run_core(py, move || ix.load(&reference)).map(PyDataset::new)
+    }
+
+    /// Every version of every dataset, oldest first.
+    fn list_datasets(&self, py: Python<'_>) -> PyResult<Vec<PyEntry>> {
+        let ix = self.inner.clone();
+        run_core(py, move || ix.list_datasets()).map(|v| v.into_iter().map(PyEntry::new).collect())
+    }
+
+    /// Every schema record, as JSON text.
+    fn schemas(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let ix = self.inner.clone();
+        run_core(py, move || ix.schemas()).map(|v| v.iter().map(|s| s.to_json()).collect())
+    }
+
+    /// A schema record by reference, as JSON text.
+    fn get_schema(&self, py: Python<'_>, reference: String) -> PyResult<String> {
+        let ix = self.inner.clone();
+        run_core(py, move || ix.get_schema(&reference)).map(|s| s.to_json())
+    }
+
+    /// The versions of a dataset, oldest first.
+    fn versions(&self, py: Python<'_>, reference: String) -> PyResult<Vec<String>> {
+        let ix = self.inner.clone();
+        run_core(py, move || ix.versions(&reference))
+    }
+
+    /// Repository names and their provider / store kinds.
+    fn repo_kinds(&self) -> Vec<(String, String, Option<String>)> {
+        self.inner
+            .repos()
+            .into_iter()
+            .map(|(n, r)| {
+                (
+                    n,
+                    r.provider.kind().to_string(),
+                    r.store.as_ref().map(|s| s.kind().to_string()),
+                )
+            })
+            .collect()
+    }
+    /// Writes samples (checked against `schema_json`) as a new version of `name`.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (samples, schema_json, name, description=None, tags=Vec::new(), license=None, metadata=None, maxcount=None, maxsize=None, progress=false))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        samples: &Bound<'_, PyAny>,
+        schema_json: &str,
+        name: String,
+        description: Option<String>,
+        tags: Vec<String>,
+        license: Option<String>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        maxcount: Option<usize>,
+        maxsize: Option<u64>,
+        progress: bool,
+    ) -> PyResult<PyEntry> {
+        let _ = progress;
+        let schema = crate::util::core(py, atdata::Schema::from_json(schema_json))?;
+        let metadata = metadata_arg(metadata)?;
+        let encoded = crate::samples::encode_all(py, samples, &schema)?;
+        let opts = atdata::index::WriteOptions {
+            name,
+            description,
+            tags,
+            license,
+            metadata,
+            maxcount,
+            maxsize,
+            ..atdata::index::WriteOptions::new("")
+        };
+        let ix = self.inner.clone();
+        run_core(py, move || {
+            ix.write_encoded(&schema, encoded.into_iter().map(Ok), &opts)
+        })
+        .map(PyEntry::new)
+    }
+
+    /// Re-hashes every shard of the dataset `reference` names.
+    fn verify(&self, py: Python<'_>, reference: String) -> PyResult<PyVerifyReport> {
+        let ix = self.inner.clone();
+        run_core(py, move || ix.verify(&reference)).map(|inner| PyVerifyReport { inner })
+    }
+}
+
+/// Converts the optional metadata argument (used by writes).
+pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
+    metadata_value(obj)
+}
+
+/// What `Index.verify` found: every shard re-hashed against the index.
+#[pyclass(name = "VerifyReport", module = "atdata", frozen)]
+pub struct PyVerifyReport {
+    inner: atdata::index::VerifyReport,
+}
+
+#[pymethods]
+impl PyVerifyReport {
+    /// True when no shard is missing or changed.
+    #[getter]
+    fn ok(&self) -> bool {
+        self.inner.is_ok()
+    }
+    /// The dataset reference verified.
+    #[getter]
+    fn dataset(&self) -> &str {
+        &self.inner.dataset
+    }
+    /// Its CID.
+    #[getter]
+    fn cid(&self) -> &str {
+        &self.inner.cid
+    }
+    /// Shards whose digest matched.
+    #[getter]
+    fn checked(&self) -> Vec<String> {
+        self.inner.checked.clone()
+    }
+    /// Shards the index has no digest for (written by atdata 0.7).
+    #[getter]
+    fn unverifiable(&self) -> Vec<String> {
+        self.inner.unverifiable.clone()
+    }
+    /// One message per damaged or missing shard.
+    #[getter]
+    fn problems(&self) -> Vec<String> {
+        self.inner.problems.iter().map(|p| p.to_string()).collect()
+    }
+    /// URLs of damaged or missing shards.
+    #[getter]
+    fn bad_shards(&self) -> Vec<String> {
+        self.inner
+            .problems
+            .iter()
+            .map(|p| p.url().to_string())
+            .collect()
+    }
+    fn __bool__(&self) -> bool {
+        self.inner.is_ok()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "VerifyReport(dataset={:?}, ok={}, checked={}, problems={:?})",
+            self.inner.dataset,
+            if self.inner.is_ok() { "True" } else { "False" },
+            self.inner.checked.len(),
+            self.problems()
+        )
+    }
+}

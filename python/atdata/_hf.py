@@ -1,0 +1,87 @@
+"""``load_dataset`` and the default index, in the manner of HF ``datasets``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Optional
+
+from . import _core
+from ._dataset import Dataset, DatasetDict
+
+_lock = threading.Lock()
+_default: Any = None
+
+
+def set_default_index(index: Any) -> None:
+    """Sets the index ``load_dataset("@local/...")`` uses (None clears it)."""
+    from ._index import Index
+
+    global _default
+    if index is not None and not isinstance(index, Index):
+        raise TypeError(f"set_default_index expects an atdata.Index or None, got {index!r}")
+    with _lock:
+        _default = index
+
+
+def get_default_index() -> Any:
+    """The default index: the one set with ``set_default_index``, else the index of the atdata
+    home (``$ATDATA_HOME/index.db`` with its store; ``~/.atdata`` when unset), made on first use.
+    """
+    from ._index import Index
+
+    global _default
+    with _lock:
+        if _default is None:
+            home = os.environ.get("ATDATA_HOME") or os.path.join(os.path.expanduser("~"), ".atdata")
+            os.makedirs(home, exist_ok=True)
+            _default = Index(
+                path=os.path.join(home, "index.db"),
+                data_store=_core.LocalDiskStore(os.path.join(home, "data")),
+            )
+        return _default
+
+
+def _is_index_ref(path: str) -> bool:
+    return path.startswith("@")
+
+
+def load_dataset(
+    path: "str | os.PathLike[str]",
+    sample_type: Any = None,
+    *,
+    split: Optional[str] = None,
+    index: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Loads a dataset by index reference (``"@local/name"``, ``"@local/name@2"``) or by path
+    (file, brace pattern, glob or directory of shards).
+
+    With ``split`` returns a ``Dataset``; without, a ``DatasetDict`` of every split. Datasets
+    from an index are typed by their stored schema unless ``sample_type`` is given; data without
+    a schema reads as ``DictSample``.
+    """
+    unsupported = {k: v for k, v in kwargs.items() if v not in (None, False)}
+    for key in kwargs:
+        if key not in ("data_files", "streaming", "atmosphere"):
+            raise TypeError(f"load_dataset() got an unexpected keyword argument {key!r}")
+    if unsupported:
+        raise _core.UnsupportedFeatureError(
+            f"load_dataset({', '.join(unsupported)}=...) is not supported yet"
+        )
+    target = os.fspath(path)
+    if _is_index_ref(target):
+        ix = index if index is not None else get_default_index()
+        ds = ix.load(target, sample_type)
+        if split is None:
+            return DatasetDict({"train": ds})
+        if split != "train":
+            raise _core.NotFoundError(
+                f"split {split!r} of dataset {target!r}; available splits: train"
+            )
+        return ds
+    if split is not None:
+        core = _core.DatasetDict.load_path(target).split(split)
+        return Dataset(core, sample_type=sample_type)
+    dd = _core.DatasetDict.load_path(target)
+    return DatasetDict({k: Dataset(dd.split(k), sample_type=sample_type) for k in dd.keys()})

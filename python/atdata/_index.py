@@ -1,0 +1,300 @@
+"""``Index``: datasets by name and version, with schemas, over SQLite and a local data store.
+
+Keyword arguments follow atdata 0.7; what this version does not support yet raises
+``UnsupportedFeatureError`` saying so. Writing, reading and resolution run in Rust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+from . import _core
+from ._core import LocalDiskStore, SqliteProvider, UnsupportedFeatureError
+from ._dataset import Dataset
+from ._packable import schema_json_of, type_from_schema
+
+_DEFAULT = object()
+# Keywords atdata 0.7's Index accepts that we ignore when left at their defaults.
+_IGNORED_DEFAULTS = {"auto_stubs": False, "stub_dir": None, "dsn": None, "redis": None}
+
+
+@dataclass(frozen=True)
+class SchemaField:
+    """One field of a stored schema."""
+
+    name: str
+    field_type: dict
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class SchemaRecord:
+    """A stored schema record (name, version, fields, description)."""
+
+    name: str
+    version: str
+    fields: list = field(default_factory=list)
+    description: Optional[str] = None
+    created_at: Optional[str] = None
+    ref: str = ""
+
+    @classmethod
+    def from_json(cls, text: str) -> "SchemaRecord":
+        d = json.loads(text)
+        return cls(
+            name=d["name"],
+            version=d.get("version", "1.0.0"),
+            fields=[
+                SchemaField(f["name"], f.get("fieldType", {}), bool(f.get("optional", False)))
+                for f in d.get("fields", [])
+            ],
+            description=d.get("description"),
+            created_at=d.get("createdAt"),
+            ref=f"atdata://local/schema/{d['name']}@{d.get('version', '1.0.0')}",
+        )
+
+    def to_dict(self) -> dict:
+        out = {
+            "name": self.name,
+            "version": self.version,
+            "fields": [
+                {"name": f.name, "fieldType": f.field_type, "optional": f.optional}
+                for f in self.fields
+            ],
+            "description": self.description,
+            "$ref": self.ref,
+        }
+        if self.created_at is not None:
+            out["createdAt"] = self.created_at
+        return out
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A named storage unit of an index: an index provider and, optionally, a data store."""
+
+    provider: Any
+    data_store: Any = None
+
+
+def _progress_wanted() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Index:
+    """An index of datasets: names, versions, schemas and shards.
+
+    ``Index()`` is an in-memory SQLite index; ``Index(path=...)`` keeps it in a file that
+    several processes may share. ``data_store`` is where written shards go
+    (``LocalDiskStore()``, default ``~/.atdata/data``).
+    """
+
+    def __init__(
+        self,
+        provider: Any = None,
+        *,
+        path: "str | os.PathLike[str] | None" = None,
+        data_store: Optional[LocalDiskStore] = None,
+        repos: Optional[dict] = None,
+        atmosphere: Any = _DEFAULT,
+        **kwargs: Any,
+    ) -> None:
+        for key, value in kwargs.items():
+            if key not in _IGNORED_DEFAULTS:
+                raise TypeError(f"Index() got an unexpected keyword argument {key!r}")
+            if value is not _IGNORED_DEFAULTS[key] and value is not None and value is not False:
+                what = {
+                    "dsn": "the PostgreSQL provider",
+                    "redis": "the Redis provider",
+                    "auto_stubs": "auto_stubs",
+                    "stub_dir": "stub_dir",
+                }[key]
+                raise UnsupportedFeatureError(
+                    f"Index({key}=...): {what} is not supported yet; use the SQLite provider "
+                    "(provider='sqlite', path=...)"
+                )
+        if atmosphere is not _DEFAULT and atmosphere is not None:
+            raise UnsupportedFeatureError(
+                "Index(atmosphere=...): the ATProto atmosphere backend is not supported yet; "
+                "pass atmosphere=None or leave it out"
+            )
+        if repos:
+            raise UnsupportedFeatureError(
+                f"Index(repos=...): extra repositories ({', '.join(map(str, repos))}) are not "
+                "supported yet; only the 'local' repository is"
+            )
+        if isinstance(provider, SqliteProvider):
+            if path is not None:
+                raise ValueError("give either provider=SqliteProvider(...) or path=..., not both")
+            prov = provider
+        elif provider is None or provider == "sqlite":
+            prov = SqliteProvider(os.fspath(path) if path is not None else None)
+        elif provider in ("postgres", "redis"):
+            raise UnsupportedFeatureError(
+                f"Index(provider={provider!r}): the {provider} provider is not supported yet; "
+                "use provider='sqlite'"
+            )
+        else:
+            raise _core.InvalidArgumentError(
+                f"Index(provider={provider!r}): expected 'sqlite', a SqliteProvider or None"
+            )
+        if data_store is not None and not isinstance(data_store, LocalDiskStore):
+            raise UnsupportedFeatureError(
+                f"Index(data_store={type(data_store).__name__}): only LocalDiskStore is "
+                "supported yet"
+            )
+        self._provider = prov
+        self._data_store = data_store
+        self._core = _core.Index(prov, data_store)
+
+    # -- repositories -------------------------------------------------------------------
+
+    @property
+    def provider(self) -> SqliteProvider:
+        """The ``local`` repository's index provider."""
+        return self._provider
+
+    @property
+    def data_store(self) -> Optional[LocalDiskStore]:
+        """The ``local`` repository's data store (None: the default store is used)."""
+        return self._data_store
+
+    @property
+    def repos(self) -> dict:
+        """Repositories by name; ``local`` is always present."""
+        return {"local": Repository(self._provider, self._data_store)}
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write_samples(
+        self,
+        samples: Iterable[Any],
+        *,
+        name: str,
+        schema_ref: Optional[str] = None,
+        description: Optional[str] = None,
+        tags: Optional[list] = None,
+        license: Optional[str] = None,
+        maxcount: Optional[int] = 10_000,
+        maxsize: Optional[int] = None,
+        metadata: Optional[dict] = None,
+        manifest: bool = False,
+        data_store: Any = None,
+        force: bool = False,
+    ) -> Any:
+        """Writes samples as a new version of dataset ``name`` and returns its entry.
+
+        Shards roll over at ``maxcount`` samples or ``maxsize`` bytes. Writing the same samples
+        under the same name again returns the existing entry.
+        """
+        del force
+        if manifest:
+            raise UnsupportedFeatureError("write_samples(manifest=True) is not supported yet")
+        if data_store is not None:
+            raise UnsupportedFeatureError(
+                "write_samples(data_store=...) is not supported yet; pass it to Index()"
+            )
+        if schema_ref is not None:
+            raise UnsupportedFeatureError(
+                "write_samples(schema_ref=...) is not supported yet; the schema comes from "
+                "the samples' @packable class"
+            )
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        items = samples if isinstance(samples, (list, tuple)) else list(samples)
+        if len(items) == 0:
+            raise ValueError(f"no samples to write to dataset {name!r}: the iterable is empty")
+        if tags is not None and (
+            isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
+        ):
+            raise TypeError(f"tags must be a list of str, got {tags!r}")
+        schema_json = schema_json_of(type(items[0]))
+        return self._core.write(
+            items,
+            schema_json,
+            name,
+            description,
+            list(tags) if tags is not None else [],
+            license,
+            metadata,
+            maxcount,
+            maxsize,
+            _progress_wanted(),
+        )
+
+    def write(self, samples: Iterable[Any], *, name: str, **kwargs: Any) -> Any:
+        """Same as ``write_samples`` (kept for atdata 0.7 code; no deprecation warning)."""
+        return self.write_samples(samples, name=name, **kwargs)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_dataset(self, ref: str) -> Any:
+        """The entry ``ref`` names: ``name``, ``@local/name``, ``name@2`` or ``name@<cid>``.
+
+        Unknown names or versions raise ``NotFoundError`` listing what exists.
+        """
+        return self._core.get_dataset(ref)
+
+    def list_datasets(self, repo: Optional[str] = None) -> list:
+        """Every version of every dataset, oldest first."""
+        if repo not in (None, "local"):
+            raise _core.NotFoundError(f"repository {repo!r}; mounted: local")
+        return self._core.list_datasets()
+
+    @property
+    def datasets(self) -> Iterable[Any]:
+        return iter(self.list_datasets())
+
+    def versions(self, name: str) -> list:
+        """The versions of a dataset, oldest first."""
+        return self._core.versions(name)
+
+    def load(self, ref: str, sample_type: Any = None) -> Dataset:
+        """The dataset ``ref`` names, typed by its stored schema (or ``sample_type``)."""
+        core = self._core.load(ref)
+        if sample_type is None:
+            return Dataset(core)
+        return Dataset(core).as_type(sample_type)
+
+    def verify(self, ref: str) -> Any:
+        """Re-hashes every shard of the dataset ``ref`` names; the report says which differ."""
+        return self._core.verify(ref)
+
+    # -- schemas -------------------------------------------------------------------------
+
+    @property
+    def schemas(self) -> list:
+        """Every stored schema record, oldest first (as atdata 0.7 lists them)."""
+        records = [SchemaRecord.from_json(s) for s in self._core.schemas()]
+        # The core lists by name; 0.7 (and the seed) list in the order schemas were stored.
+        # Stable sort on the creation time keeps name order among equal times.
+        return sorted(records, key=lambda r: r.created_at or "")
+
+    def list_schemas(self) -> list:
+        """Every stored schema record, as dicts."""
+        return [r.to_dict() for r in self.schemas]
+
+    def get_schema(self, ref: str) -> dict:
+        """A schema record by reference (``atdata://local/schema/Name@1.0.0``, ``Name``)."""
+        return SchemaRecord.from_json(self._core.get_schema(ref)).to_dict()
+
+    def get_schema_type(self, ref: str) -> type:
+        """The ``@packable`` class rebuilt from a stored schema."""
+        return type_from_schema(self._core.get_schema(ref))
+
+    load_schema = get_schema_type
+    decode_schema = get_schema_type
+
+    def __repr__(self) -> str:
+        return f"Index(provider={self._provider!r}, data_store={self._data_store!r})"
+
+
+__all__ = ["Index", "LocalDiskStore", "SqliteProvider", "Repository", "SchemaRecord"]
+
