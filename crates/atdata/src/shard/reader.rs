@@ -52,7 +52,8 @@ pub struct ShardReader<R: Read> {
     total_len: Option<u64>,
     /// Bytes consumed from `inner` so far.
     pos: u64,
-    block: [u8; BLOCK],
+    /// Boxed so that readers stay small to move around (a dataset holds one per open shard).
+    block: Box<[u8; BLOCK]>,
     /// Path of the member most recently returned by `next_member`.
     name: Vec<u8>,
     pending: Option<Pending>,
@@ -109,7 +110,7 @@ impl<R: Read> ShardReader<R> {
             url: url.to_string(),
             total_len,
             pos: 0,
-            block: [0; BLOCK],
+            block: Box::new([0; BLOCK]),
             name: Vec::new(),
             pending: None,
             deferred: None,
@@ -132,11 +133,12 @@ impl<R: Read> ShardReader<R> {
 
     /// Reads the next header block; returns how many bytes arrived (512 unless input ended).
     fn read_block(&mut self) -> Result<usize> {
-        fill(&mut self.inner, &mut self.pos, &mut self.block).map_err(|e| self.io_error(e))
+        fill(&mut self.inner, &mut self.pos, &mut self.block[..]).map_err(|e| self.io_error(e))
     }
 
     /// Reads exactly `n` bytes into a fresh buffer (member data), then skips the padding.
     fn read_data(&mut self, size: u64, header_offset: u64) -> Result<Vec<u8>> {
+        self.check_size(size, header_offset)?;
         let truncated = |got: u64, s: &Self| {
             s.corrupt(
                 header_offset,
@@ -171,6 +173,7 @@ impl<R: Read> ShardReader<R> {
 
     /// Skips `n` bytes of member data and its padding.
     fn skip_data(&mut self, size: u64, header_offset: u64) -> Result<()> {
+        self.check_size(size, header_offset)?;
         self.skip_exact(size + padding(size), header_offset)
     }
 
@@ -238,6 +241,12 @@ impl<R: Read> ShardReader<R> {
                 };
                 return Err(self.corrupt(at, reason));
             }
+            let partial = self.block.get(..got).unwrap_or(&[]);
+            if got < BLOCK && at == start && partial.iter().all(|&b| b == 0) {
+                // The end marker itself was cut short: every member is complete, so this is
+                // the end of the archive, as for Python's tarfile.
+                return Ok(Step::End);
+            }
             if got < BLOCK {
                 return Err(self.corrupt(
                     at,
@@ -271,7 +280,6 @@ impl<R: Read> ShardReader<R> {
                     size = s;
                 }
             }
-            self.check_size(size, at)?;
             match kind {
                 Kind::PaxLocal => {
                     let data = self.read_extended(size, at)?;

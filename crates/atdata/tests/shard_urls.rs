@@ -1,0 +1,138 @@
+//! Shard list expansion against real directories.
+
+use std::fs;
+use std::path::Path;
+
+use atdata::shard::expand;
+use atdata::Error;
+
+fn touch(dir: &Path, rel: &str) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, b"").unwrap();
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+fn names(dir: &Path, list: &[String]) -> Vec<String> {
+    let root = format!("{}/", s(dir));
+    list.iter()
+        .map(|x| x.strip_prefix(&root).unwrap_or(x).to_string())
+        .collect()
+}
+
+#[test]
+fn plain_path() {
+    let d = tempfile::tempdir().unwrap();
+    touch(d.path(), "a.tar");
+    let p = s(&d.path().join("a.tar"));
+    assert_eq!(expand(&p).unwrap(), [p]);
+}
+
+#[test]
+fn brace_range_keeps_zero_padding_and_order() {
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        touch(d.path(), &format!("data-{i:06}.tar"));
+    }
+    let pat = format!("{}/data-{{000000..000011}}.tar", s(d.path()));
+    let got = expand(&pat).unwrap();
+    let want: Vec<String> = (0..12).map(|i| format!("data-{i:06}.tar")).collect();
+    assert_eq!(names(d.path(), &got), want);
+}
+
+#[test]
+fn brace_alternatives_and_several_groups() {
+    let d = tempfile::tempdir().unwrap();
+    for x in ["train", "test"] {
+        for i in 0..2 {
+            touch(d.path(), &format!("{x}/s-{i}.tar"));
+        }
+    }
+    let pat = format!("{}/{{train,test}}/s-{{0..1}}.tar", s(d.path()));
+    assert_eq!(
+        names(d.path(), &expand(&pat).unwrap()),
+        [
+            "train/s-0.tar",
+            "train/s-1.tar",
+            "test/s-0.tar",
+            "test/s-1.tar"
+        ]
+    );
+}
+
+#[test]
+fn a_missing_member_of_a_brace_range_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    touch(d.path(), "x-0.tar");
+    touch(d.path(), "x-2.tar");
+    let pat = format!("{}/x-{{0..2}}.tar", s(d.path()));
+    let err = expand(&pat).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("x-1.tar"), "{err}");
+}
+
+#[test]
+fn globs_are_sorted_and_match_files_only() {
+    let d = tempfile::tempdir().unwrap();
+    for n in ["b.tar", "a.tar", "c.txt", "sub/d.tar", "sub/deeper/e.tar"] {
+        touch(d.path(), n);
+    }
+    fs::create_dir_all(d.path().join("dir.tar")).unwrap();
+    let flat = expand(&format!("{}/*.tar", s(d.path()))).unwrap();
+    assert_eq!(names(d.path(), &flat), ["a.tar", "b.tar"]);
+    let deep = expand(&format!("{}/**/*.tar", s(d.path()))).unwrap();
+    assert_eq!(
+        names(d.path(), &deep),
+        ["a.tar", "b.tar", "sub/d.tar", "sub/deeper/e.tar"]
+    );
+    let none = expand(&format!("{}/*.zip", s(d.path()))).unwrap_err();
+    assert!(matches!(none, Error::NotFound { .. }), "{none}");
+    let bad = expand(&format!("{}/[.tar", s(d.path()))).unwrap_err();
+    assert!(matches!(bad, Error::InvalidArgument(_)), "{bad}");
+}
+
+#[test]
+fn directories_list_their_tar_files_sorted() {
+    let d = tempfile::tempdir().unwrap();
+    for n in [
+        "s-10.tar",
+        "s-02.tar",
+        "notes.txt",
+        ".atdata-shard-x.tmp",
+        "sub/s-00.tar",
+    ] {
+        touch(d.path(), n);
+    }
+    let got = expand(&s(d.path())).unwrap();
+    assert_eq!(names(d.path(), &got), ["s-02.tar", "s-10.tar"]);
+    let empty = tempfile::tempdir().unwrap();
+    let err = expand(&s(empty.path())).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+#[test]
+fn missing_paths_and_bad_patterns() {
+    let d = tempfile::tempdir().unwrap();
+    let missing = expand(&s(&d.path().join("nope.tar"))).unwrap_err();
+    assert!(matches!(missing, Error::NotFound { .. }), "{missing}");
+    assert!(missing.to_string().contains("nope.tar"));
+    for bad in ["", "  ", "a-{0..1.tar", "a-}.tar"] {
+        let err = expand(bad).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn urls_with_a_scheme_are_expanded_but_not_checked() {
+    assert_eq!(
+        expand("s3://bucket/ds/data-{000..002}.tar").unwrap(),
+        [
+            "s3://bucket/ds/data-000.tar",
+            "s3://bucket/ds/data-001.tar",
+            "s3://bucket/ds/data-002.tar"
+        ]
+    );
+}
