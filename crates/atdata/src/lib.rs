@@ -29,8 +29,13 @@ pub mod store;
 pub mod value;
 
 pub use error::{Error, Location, Result};
+pub use index::{
+    default_index, set_default_index, Entry, Index, InsertOptions, Repository, ShardInfo,
+    SqliteProvider, WriteOptions,
+};
 pub use packable::Packable;
 pub use schema::{Field, FieldType, Primitive, Schema, SchemaRef};
+pub use store::{DataStore, LocalDiskStore};
 pub use value::{DType, Element, NdArray, Sample, Value};
 
 #[cfg(feature = "derive")]

@@ -26,8 +26,6 @@ pub fn sample_entry(name: &str, shards: usize, seed: &str) -> NewEntry {
     let digests: Vec<String> = (0..shards)
         .map(|i| sha256_hex(format!("{seed}-{i}").as_bytes()))
         .collect();
-    let refs: Vec<&str> = digests.iter().map(String::as_str).collect();
-    let tag = content_tag(&refs);
     NewEntry {
         name: name.to_string(),
         schema: text_schema(),
@@ -36,7 +34,7 @@ pub fn sample_entry(name: &str, shards: usize, seed: &str) -> NewEntry {
             .enumerate()
             .map(|(i, d)| {
                 ShardInfo::new(
-                    format!("/store/{name}/data--{tag}--{i:06}.tar"),
+                    format!("/store/{name}/data--{}--{i:06}.tar", content_tag(d)),
                     d.clone(),
                     10 + i as u64,
                     10240,

@@ -3,9 +3,11 @@
 //! A schema is what lets a reader rebuild a sample type it has never seen: the index stores one
 //! record per (name, version) and every dataset entry points at one by reference.
 
+mod infer;
 mod record;
 mod reference;
 
+pub use infer::{infer_schema, infer_schema_from_msgpack, schema_name_for};
 pub use reference::SchemaRef;
 
 use std::fmt;

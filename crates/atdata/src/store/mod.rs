@@ -41,7 +41,7 @@ pub struct StoredFile {
 ///   second copy (the same data gives the same file names, see
 ///   [`content_tag`](crate::index::entry::content_tag)); if different content is there, it fails
 ///   with [`Error::AlreadyExists`] and leaves the existing file alone.
-/// - **Layout.** Shard `i` of a write with tag `t` of dataset `name` is
+/// - **Layout.** Shard `i` of dataset `name` with tag `t` is
 ///   `{name}/data--{t}--{i:06}.tar` under the store's root, the layout of Python atdata 0.7.
 /// - **Safe names.** Dataset names that could escape the root or collide with the store's own
 ///   files are refused with [`Error::InvalidArgument`] before anything is written.
@@ -62,8 +62,9 @@ pub trait DataStore: Send + Sync + fmt::Debug {
     /// The local directory where shards are staged before [`publish`](Self::publish) (created).
     fn staging_dir(&self) -> Result<PathBuf>;
 
-    /// Publishes a staged shard as shard `index` of the write tagged `tag` of `dataset`, and
-    /// returns its URL (see the contract).
+    /// Publishes a staged shard as shard `index` of `dataset`, in a file named with `tag` (the
+    /// start of its digest, see [`content_tag`](crate::index::entry::content_tag)), and returns
+    /// its URL (see the contract).
     fn publish(&self, dataset: &str, tag: &str, index: usize, shard: StagedShard)
         -> Result<String>;
 

@@ -1,0 +1,287 @@
+//! Checking that a dataset's shards are still what the index recorded.
+//!
+//! Every shard is re-hashed and compared with the digest we recorded and with the one Python
+//! atdata 0.7 keeps in `metadata["checksums"]`; sizes are compared too. The report names every
+//! shard that is missing or differs, so one flipped byte points at one file.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+use crate::index::entry::Entry;
+use crate::index::reference::DatasetRef;
+use crate::index::scan::{expand_url, hash_file, local_path};
+use crate::index::{resolve, Index};
+
+/// Something wrong with one shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardProblem {
+    /// The file is not there.
+    Missing {
+        /// Shard URL.
+        url: String,
+    },
+    /// The file's sha256 differs from the recorded one.
+    DigestMismatch {
+        /// Shard URL.
+        url: String,
+        /// Recorded digest.
+        expected: String,
+        /// Digest of the file now.
+        actual: String,
+    },
+    /// The file's size differs from the recorded one.
+    SizeMismatch {
+        /// Shard URL.
+        url: String,
+        /// Recorded size.
+        expected: u64,
+        /// Size now.
+        actual: u64,
+    },
+    /// The file could not be read.
+    Unreadable {
+        /// Shard URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ShardProblem {
+    /// The shard concerned.
+    pub fn url(&self) -> &str {
+        match self {
+            ShardProblem::Missing { url }
+            | ShardProblem::DigestMismatch { url, .. }
+            | ShardProblem::SizeMismatch { url, .. }
+            | ShardProblem::Unreadable { url, .. } => url,
+        }
+    }
+}
+
+impl fmt::Display for ShardProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShardProblem::Missing { url } => write!(f, "shard '{url}' is missing"),
+            ShardProblem::DigestMismatch {
+                url,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "shard '{url}' has sha256 {actual}, the index recorded {expected}"
+            ),
+            ShardProblem::SizeMismatch {
+                url,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "shard '{url}' is {actual} bytes, the index recorded {expected}"
+            ),
+            ShardProblem::Unreadable { url, reason } => {
+                write!(f, "shard '{url}' cannot be read: {reason}")
+            }
+        }
+    }
+}
+
+/// The outcome of [`Index::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The dataset checked, pinned: `@repo/name@version`.
+    pub dataset: String,
+    /// Its CID.
+    pub cid: String,
+    /// Shards whose digest was recomputed and compared.
+    pub checked: Vec<String>,
+    /// Shards without a recorded digest (some entries of Python atdata 0.7): only their
+    /// presence was checked.
+    pub unverifiable: Vec<String>,
+    /// Every problem found, in shard order.
+    pub problems: Vec<ShardProblem>,
+}
+
+impl VerifyReport {
+    /// True when no shard is missing or differs.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_ok() {
+            write!(
+                f,
+                "{}: ok ({} shards verified",
+                self.dataset,
+                self.checked.len()
+            )?;
+            if !self.unverifiable.is_empty() {
+                write!(f, ", {} without a recorded digest", self.unverifiable.len())?;
+            }
+            return f.write_str(")");
+        }
+        write!(f, "{}: {} problem(s)", self.dataset, self.problems.len())?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Index {
+    /// Re-hashes every shard of the dataset a reference names and compares digests and sizes
+    /// with what the index recorded. Damage is reported, not returned as an error; errors are
+    /// for an unknown dataset or an unusable index.
+    pub fn verify(&self, reference: &str) -> Result<VerifyReport> {
+        let r = DatasetRef::parse(reference)?;
+        let repo = self.repo(&r.repo)?;
+        let entry = resolve(&repo, &r)?;
+        Ok(verify_entry(&r.repo, &entry))
+    }
+}
+
+fn verify_entry(repo: &str, entry: &Entry) -> VerifyReport {
+    let mut report = VerifyReport {
+        dataset: format!("@{repo}/{}@{}", entry.name, entry.version),
+        cid: entry.cid.clone(),
+        checked: Vec::new(),
+        unverifiable: Vec::new(),
+        problems: Vec::new(),
+    };
+    for shard in &entry.shards {
+        let urls = match expand_url(&shard.url) {
+            Ok(u) => u,
+            Err(e) => {
+                report.problems.push(problem_of(&shard.url, e));
+                continue;
+            }
+        };
+        // A pattern entry (0.7) has no per-file digest: check presence only.
+        let single = urls.len() == 1 && urls.first() == Some(&shard.url);
+        for url in urls {
+            let meta = match local_path(&url)
+                .and_then(|p| std::fs::metadata(&p).map_err(|e| Error::io(url.clone(), e)))
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    report.problems.push(problem_of(&url, e));
+                    continue;
+                }
+            };
+            if let (true, Some(expected)) = (single, shard.bytes) {
+                if meta.len() != expected {
+                    report.problems.push(ShardProblem::SizeMismatch {
+                        url: url.clone(),
+                        expected,
+                        actual: meta.len(),
+                    });
+                }
+            }
+            match (single, &shard.sha256) {
+                (true, Some(expected)) => match hash_file(&url) {
+                    Ok(actual) if actual == *expected => report.checked.push(url),
+                    Ok(actual) => {
+                        report.checked.push(url.clone());
+                        report.problems.push(ShardProblem::DigestMismatch {
+                            url,
+                            expected: expected.clone(),
+                            actual,
+                        });
+                    }
+                    Err(e) => report.problems.push(problem_of(&url, e)),
+                },
+                _ => report.unverifiable.push(url),
+            }
+        }
+    }
+    report
+}
+
+fn problem_of(url: &str, e: Error) -> ShardProblem {
+    match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            ShardProblem::Missing {
+                url: url.to_string(),
+            }
+        }
+        Error::NotFound { .. } => ShardProblem::Missing {
+            url: url.to_string(),
+        },
+        other => ShardProblem::Unreadable {
+            url: url.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::entry::ShardInfo;
+
+    fn entry(shards: Vec<ShardInfo>) -> Entry {
+        Entry {
+            name: "d".into(),
+            version: "1".into(),
+            cid: "bafy".into(),
+            schema_ref: "atdata://local/schema/T@1.0.0".into(),
+            data_urls: shards.iter().map(|s| s.url.clone()).collect(),
+            shards,
+            num_samples: None,
+            description: None,
+            tags: vec![],
+            license: None,
+            metadata: None,
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn names_every_bad_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.tar");
+        let bad = dir.path().join("bad.tar");
+        let short = dir.path().join("short.tar");
+        let nodigest = dir.path().join("nodigest.tar");
+        for p in [&good, &bad, &short, &nodigest] {
+            std::fs::write(p, b"hello").unwrap();
+        }
+        let h = crate::codec::sha256_hex(b"hello");
+        let s = |p: &std::path::Path| p.display().to_string();
+        let e = entry(vec![
+            ShardInfo::new(s(&good), h.clone(), 1, 5),
+            ShardInfo::new(s(&bad), "00".repeat(32), 1, 5),
+            ShardInfo::new(s(&short), h.clone(), 1, 6),
+            ShardInfo::new(s(&dir.path().join("gone.tar")), h.clone(), 1, 5),
+            ShardInfo {
+                url: s(&nodigest),
+                sha256: None,
+                samples: None,
+                bytes: None,
+            },
+        ]);
+        let r = verify_entry("local", &e);
+        assert!(!r.is_ok());
+        assert_eq!(r.dataset, "@local/d@1");
+        assert_eq!(r.problems.len(), 3, "{r}");
+        assert!(
+            matches!(&r.problems[0], ShardProblem::DigestMismatch { url, .. } if url.ends_with("bad.tar"))
+        );
+        assert!(
+            matches!(&r.problems[1], ShardProblem::SizeMismatch { url, expected: 6, actual: 5 } if url.ends_with("short.tar"))
+        );
+        assert!(
+            matches!(&r.problems[2], ShardProblem::Missing { url } if url.ends_with("gone.tar"))
+        );
+        assert_eq!(r.unverifiable, vec![s(&nodigest)]);
+        assert_eq!(r.checked.len(), 3);
+        let text = r.to_string();
+        assert!(
+            text.contains("bad.tar") && text.contains("gone.tar"),
+            "{text}"
+        );
+    }
+}

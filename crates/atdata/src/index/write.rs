@@ -1,0 +1,390 @@
+//! Writing datasets through the index: encode -> stage shards -> publish -> commit.
+//!
+//! The order is what makes a crash harmless: shards are complete, hashed files before they are
+//! published (atomic rename, no clobber, named after their content), and the entry that makes
+//! them visible is committed last, in one transaction. Killing the writer at any instant leaves
+//! either nothing visible or the whole dataset.
+
+use std::path::Path;
+
+use crate::codec::{decode_sample, encode_sample, validate_sample};
+use crate::error::{Error, Result};
+use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
+use crate::index::reference::{check_ref_name, DatasetRef, LOCAL};
+use crate::index::scan::{local_path, scan_shard};
+use crate::index::Index;
+use crate::packable::Packable;
+use crate::schema::{infer_schema_from_msgpack, schema_name_for, Schema};
+use crate::shard::{expand, sample_key, RawSample, ShardOptions, ShardWriter, StagedShard};
+use crate::store::DataStore;
+use crate::value::{Sample, Value};
+
+/// Samples per shard when `maxcount` is not given (Python atdata 0.7's default).
+pub const DEFAULT_MAXCOUNT: usize = 10_000;
+
+/// How to write a dataset.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteOptions {
+    /// Dataset name, or `@repo/name` to write into a mounted repository.
+    pub name: String,
+    /// Free-text description (stored, listed, searchable).
+    pub description: Option<String>,
+    /// Tags (stored, listed, searchable).
+    pub tags: Vec<String>,
+    /// License identifier.
+    pub license: Option<String>,
+    /// Extra metadata: a [`Value::Map`] (the key `checksums` is reserved).
+    pub metadata: Option<Value>,
+    /// Most samples per shard ([`DEFAULT_MAXCOUNT`] when `None`).
+    pub maxcount: Option<usize>,
+    /// Most bytes per shard file (no limit when `None`).
+    pub maxsize: Option<u64>,
+    /// Repository to write into (`local` when `None`).
+    pub repo: Option<String>,
+}
+
+impl WriteOptions {
+    /// Options writing to dataset `name`, everything else default.
+    pub fn new(name: impl Into<String>) -> Self {
+        WriteOptions {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, d: impl Into<String>) -> Self {
+        self.description = Some(d.into());
+        self
+    }
+
+    /// Sets the tags.
+    pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the license.
+    pub fn license(mut self, l: impl Into<String>) -> Self {
+        self.license = Some(l.into());
+        self
+    }
+
+    /// Sets the metadata map.
+    pub fn metadata(mut self, m: Value) -> Self {
+        self.metadata = Some(m);
+        self
+    }
+
+    /// Sets the most samples per shard.
+    pub fn maxcount(mut self, n: usize) -> Self {
+        self.maxcount = Some(n);
+        self
+    }
+
+    /// Sets the most bytes per shard.
+    pub fn maxsize(mut self, n: u64) -> Self {
+        self.maxsize = Some(n);
+        self
+    }
+
+    /// Sets the repository.
+    pub fn repo(mut self, r: impl Into<String>) -> Self {
+        self.repo = Some(r.into());
+        self
+    }
+}
+
+/// How to index shards that already exist.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InsertOptions {
+    /// Copy the shards into the store (`true`) or index them where they are (`false`).
+    pub copy: bool,
+    /// The samples' schema; inferred from the first sample when `None`.
+    pub schema: Option<Schema>,
+    /// Free-text description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// License identifier.
+    pub license: Option<String>,
+    /// Extra metadata ([`Value::Map`]).
+    pub metadata: Option<Value>,
+    /// Repository to insert into (`local` when `None`).
+    pub repo: Option<String>,
+}
+
+/// The descriptive part of a new entry.
+struct Describe<'a> {
+    description: &'a Option<String>,
+    tags: &'a [String],
+    license: &'a Option<String>,
+    metadata: &'a Option<Value>,
+}
+
+impl Index {
+    /// Writes typed samples as a new version of dataset `opts.name` and returns its entry.
+    /// Writing the same samples under the same name again returns the existing entry (same
+    /// CID, no new version, no second copy of the shards).
+    pub fn write<T: Packable>(
+        &self,
+        samples: impl IntoIterator<Item = T>,
+        opts: &WriteOptions,
+    ) -> Result<Entry> {
+        let encoded = samples.into_iter().map(|s| {
+            let mut buf = Vec::new();
+            s.encode(&mut buf);
+            Ok(buf)
+        });
+        self.write_encoded(&T::schema(), encoded, opts)
+    }
+
+    /// Writes dynamic samples of `schema`. Each is checked against the schema first (the error
+    /// names the sample's index and the field) and written in the schema's field order, with
+    /// missing optional fields as None.
+    pub fn write_samples(
+        &self,
+        schema: &Schema,
+        samples: impl IntoIterator<Item = Sample>,
+        opts: &WriteOptions,
+    ) -> Result<Entry> {
+        let name = opts.name.clone();
+        let encoded = samples.into_iter().enumerate().map(|(i, mut s)| {
+            validate_sample(&s.fields, schema).map_err(|e| e.with_sample(i).with_dataset(&name))?;
+            let ordered: Vec<(&str, Value)> = schema
+                .fields
+                .iter()
+                .map(|f| (f.name.as_str(), s.take(&f.name).unwrap_or(Value::Nil)))
+                .collect();
+            let mut buf = Vec::new();
+            encode_sample(&ordered, &mut buf);
+            Ok(buf)
+        });
+        self.write_encoded(schema, encoded, opts)
+    }
+
+    /// Writes samples already encoded as msgpack maps (what the Python binding feeds). The
+    /// bytes are stored as given; an `Err` item aborts the write.
+    pub fn write_encoded(
+        &self,
+        schema: &Schema,
+        encoded: impl IntoIterator<Item = Result<Vec<u8>>>,
+        opts: &WriteOptions,
+    ) -> Result<Entry> {
+        let (repo_name, name) = target_of(&opts.name, opts.repo.as_deref())?;
+        let repo = self.repo(&repo_name)?;
+        let store = self.store_for(&repo)?;
+        store.check_name(&name)?;
+        compat_metadata(opts.metadata.as_ref(), &[])?;
+        let shard_opts = ShardOptions {
+            maxcount: Some(opts.maxcount.unwrap_or(DEFAULT_MAXCOUNT)),
+            maxsize: opts.maxsize,
+        };
+        let mut writer = ShardWriter::new(store.staging_dir()?, shard_opts)?;
+        for (i, item) in encoded.into_iter().enumerate() {
+            let bytes = item.map_err(|e| e.with_sample(i).with_dataset(&name))?;
+            writer
+                .write_sample(&sample_key(i as u64), &bytes)
+                .map_err(|e| e.with_sample(i).with_dataset(&name))?;
+        }
+        let staged = writer.finish()?;
+        if staged.is_empty() {
+            return Err(Error::invalid(format!(
+                "no samples to write to dataset '{name}'"
+            )));
+        }
+        let describe = Describe {
+            description: &opts.description,
+            tags: &opts.tags,
+            license: &opts.license,
+            metadata: &opts.metadata,
+        };
+        publish_and_commit(&repo.provider, &*store, &name, schema, staged, describe)
+    }
+
+    /// Indexes shards that already exist: a path, brace pattern, glob or directory (see
+    /// [`expand`]). With `copy`, each shard is copied into the store (sample by sample, keys
+    /// kept); otherwise entries point at the files where they are. Every sample is read, checked
+    /// against the schema (given, or inferred from the first sample), counted and hashed.
+    pub fn insert(&self, name: &str, target: &str, opts: &InsertOptions) -> Result<Entry> {
+        let (repo_name, name) = target_of(name, opts.repo.as_deref())?;
+        let repo = self.repo(&repo_name)?;
+        compat_metadata(opts.metadata.as_ref(), &[])?;
+        let mut urls = Vec::new();
+        for u in expand(target)? {
+            let path = local_path(&u)?;
+            let abs = std::fs::canonicalize(&path).map_err(|e| Error::io(&u, e))?;
+            urls.push(abs.display().to_string());
+        }
+        let schema = match &opts.schema {
+            Some(s) => s.clone(),
+            None => infer_from_first(&name, &urls)?,
+        };
+        let check = |url: &str, raw: &RawSample| {
+            decode_sample(&raw.data, Some(&schema))
+                .and_then(|s| validate_sample(&s.fields, &schema))
+                .map_err(|e| {
+                    e.with_key(&raw.key)
+                        .with_shard(url, raw.offset)
+                        .with_dataset(&name)
+                })
+        };
+        let describe = Describe {
+            description: &opts.description,
+            tags: &opts.tags,
+            license: &opts.license,
+            metadata: &opts.metadata,
+        };
+        if !opts.copy {
+            let mut shards = Vec::with_capacity(urls.len());
+            for url in &urls {
+                let scan = scan_shard(url, true, |raw| check(url, raw))?;
+                let sha = scan.sha256.unwrap_or_default();
+                shards.push(ShardInfo::new(url.clone(), sha, scan.samples, scan.bytes));
+            }
+            let new = new_entry(&name, &schema, shards, &describe);
+            return Ok(repo.provider.commit(&new)?.entry);
+        }
+        let store = self.store_for(&repo)?;
+        store.check_name(&name)?;
+        let staging = store.staging_dir()?;
+        let mut staged = Vec::with_capacity(urls.len());
+        for url in &urls {
+            let mut writer = ShardWriter::new(&staging, ShardOptions::default())?;
+            scan_shard(url, false, |raw| {
+                check(url, raw)?;
+                writer
+                    .write_sample(&raw.key, &raw.data)
+                    .map_err(|e| e.with_shard(url, raw.offset).with_dataset(&name))
+            })?;
+            staged.extend(writer.finish()?);
+        }
+        if staged.is_empty() {
+            return Err(Error::invalid(format!(
+                "'{target}' holds no samples for dataset '{name}'"
+            )));
+        }
+        publish_and_commit(&repo.provider, &*store, &name, &schema, staged, describe)
+    }
+}
+
+/// Publishes staged shards under names derived from their digests, then commits the entry.
+fn publish_and_commit(
+    provider: &std::sync::Arc<dyn crate::index::Provider>,
+    store: &dyn DataStore,
+    name: &str,
+    schema: &Schema,
+    staged: Vec<StagedShard>,
+    describe: Describe<'_>,
+) -> Result<Entry> {
+    let mut shards = Vec::with_capacity(staged.len());
+    for (i, s) in staged.into_iter().enumerate() {
+        let (sha, samples, bytes) = (s.sha256.clone(), s.samples, s.bytes);
+        let url = store
+            .publish(name, &content_tag(&sha), i, s)
+            .map_err(|e| e.with_dataset(name))?;
+        shards.push(ShardInfo::new(url, sha, samples, bytes));
+    }
+    let new = new_entry(name, schema, shards, &describe);
+    Ok(provider.commit(&new)?.entry)
+}
+
+fn new_entry(name: &str, schema: &Schema, shards: Vec<ShardInfo>, d: &Describe<'_>) -> NewEntry {
+    NewEntry {
+        name: name.to_string(),
+        schema: schema.clone(),
+        shards,
+        description: d.description.clone(),
+        tags: d.tags.to_vec(),
+        license: d.license.clone(),
+        metadata: d.metadata.clone(),
+    }
+}
+
+/// The schema of the first sample found in `urls`.
+fn infer_from_first(name: &str, urls: &[String]) -> Result<Schema> {
+    for url in urls {
+        let path = local_path(url)?;
+        let mut reader = crate::shard::ShardReader::open(Path::new(&path))?;
+        if let Some(first) = reader.next() {
+            let raw = first?;
+            return infer_schema_from_msgpack(&schema_name_for(name), &raw.data).map_err(|e| {
+                e.with_key(&raw.key)
+                    .with_shard(url, raw.offset)
+                    .with_dataset(name)
+            });
+        }
+    }
+    Err(Error::invalid(format!(
+        "cannot infer a schema for '{name}': its shards hold no samples"
+    )))
+}
+
+/// (repository, dataset name) a write goes to: `name` may carry `@repo/`, or `repo` name it.
+fn target_of(name: &str, repo: Option<&str>) -> Result<(String, String)> {
+    // Only the `@repo/` form selects a repository here: a bare name with a '/' is refused
+    // (it would be a path, not a name).
+    if !name.starts_with('@') {
+        check_ref_name(name)?;
+        return Ok((repo.unwrap_or(LOCAL).to_string(), name.to_string()));
+    }
+    let r = DatasetRef::parse(name)?;
+    if r.selector.is_some() {
+        return Err(Error::invalid(format!(
+            "cannot write to '{name}': versions are assigned by the index"
+        )));
+    }
+    if let Some(other) = repo.filter(|o| *o != r.repo) {
+        return Err(Error::invalid(format!(
+            "dataset '{name}' names repository '{}' but the options say '{other}'",
+            r.repo
+        )));
+    }
+    check_ref_name(&r.name)?;
+    Ok((r.repo, r.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(target_of("d", None).unwrap(), ("local".into(), "d".into()));
+        assert_eq!(
+            target_of("d", Some("lab")).unwrap(),
+            ("lab".into(), "d".into())
+        );
+        assert_eq!(
+            target_of("@lab/d", None).unwrap(),
+            ("lab".into(), "d".into())
+        );
+        assert_eq!(
+            target_of("@lab/d", Some("lab")).unwrap(),
+            ("lab".into(), "d".into())
+        );
+        assert!(target_of("@lab/d", Some("local")).is_err());
+        assert!(target_of("@local/d@2", None).is_err());
+        assert!(target_of("d@2", None).is_err());
+        assert!(target_of("", None).is_err());
+        assert!(matches!(
+            target_of("../x", None),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn builder() {
+        let o = WriteOptions::new("d")
+            .description("x")
+            .tags(["a", "b"])
+            .license("MIT")
+            .maxcount(5)
+            .maxsize(1 << 20)
+            .repo("lab")
+            .metadata(Value::Map(vec![]));
+        assert_eq!(o.tags, vec!["a", "b"]);
+        assert_eq!(o.maxcount, Some(5));
+        assert_eq!(o.repo.as_deref(), Some("lab"));
+    }
+}
