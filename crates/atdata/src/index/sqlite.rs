@@ -579,7 +579,7 @@ impl Provider for SqliteProvider {
     fn schemas(&self) -> Result<Vec<Schema>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT name, version, schema_json FROM schemas ORDER BY name, version",
+            "SELECT name, version, schema_json FROM schemas ORDER BY rowid",
         )?;
         let mut rows = stmt.query([])?;
         let mut out: Vec<Schema> = Vec::new();
