@@ -268,7 +268,7 @@ impl Index {
         Ok(self.list_datasets()?.into_iter().filter(hit).collect())
     }
 
-    /// Every schema record of the `local` repository, by name then version.
+    /// Every schema record of the `local` repository, in the order they were stored.
     pub fn schemas(&self) -> Result<Vec<Schema>> {
         self.provider().schemas()
     }

@@ -593,12 +593,6 @@ impl Provider for SqliteProvider {
                 out.push(s);
             }
         }
-        out.sort_by(|a, b| {
-            a.name.cmp(&b.name).then_with(|| {
-                crate::index::entry::semver_key(&a.version)
-                    .cmp(&crate::index::entry::semver_key(&b.version))
-            })
-        });
         Ok(out)
     }
 
