@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use atdata::dataset::Order;
 use atdata::index::{GcOptions, WriteOptions};
 use atdata::Index;
-use index_common::{file_index, texts};
+use index_common::{file_index, texts, TextSample};
 use rand::Rng;
 
 const CHILD: &str = "ATDATA_CRASH_CHILD";
@@ -88,7 +88,11 @@ fn check_everything_whole(index: &Index) -> usize {
         assert!(report.is_ok(), "{report}");
         assert_eq!(report.checked.len(), e.shards.len());
         let ds = index.load(&reference).unwrap();
-        let n = ds.samples(Order::Ordered).map(|s| s.unwrap()).count() as u64;
+        let mut n = 0u64;
+        for sample in ds.typed::<TextSample>(Order::Ordered) {
+            sample.unwrap();
+            n += 1;
+        }
         assert_eq!(Some(n), e.num_samples, "{reference}");
         let per_shard: u64 = e.shards.iter().map(|s| s.samples.unwrap()).sum();
         assert_eq!(n, per_shard, "{reference}");
