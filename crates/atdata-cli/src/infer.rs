@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use atdata::codec::decode_array_view;
-use atdata::{DType, Sample, Value};
+use atdata::{DType, Field, FieldType, Primitive, Sample, Schema, Value};
 
 /// What the values of one field looked like, merged over samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,6 +284,75 @@ impl Inference {
     pub fn fields(&self) -> &[FieldStats] {
         &self.fields
     }
+
+    /// A schema every sample seen fits, named `name`: a field missing from some samples or
+    /// ever None is optional. `None` when a field mixes kinds no schema type covers (say str
+    /// and int), or when no sample was seen.
+    pub fn schema(&self, name: &str) -> Option<Schema> {
+        if self.samples == 0 {
+            return None;
+        }
+        let mut fields = Vec::with_capacity(self.fields.len());
+        for f in &self.fields {
+            let (ty, nullable) = field_type(&f.sketch)?;
+            fields.push(Field {
+                name: f.name.clone(),
+                ty,
+                optional: nullable || f.present < self.samples,
+            });
+        }
+        let mut schema = Schema::new(name, fields);
+        schema.description = Some(format!("Inferred from {} samples.", self.samples));
+        Some(schema)
+    }
+}
+
+/// The schema type of a sketch and whether None was seen. A field only ever None is an
+/// optional `str`: nothing tells its type, and `str` reads back whatever arrives as None.
+fn field_type(s: &Sketch) -> Option<(FieldType, bool)> {
+    match s {
+        Sketch::Nil => Some((FieldType::Primitive(Primitive::Str), true)),
+        Sketch::Union(members) => {
+            let nullable = members.contains(&Sketch::Nil);
+            let rest: Vec<&Sketch> = members.iter().filter(|m| **m != Sketch::Nil).collect();
+            let ty = match rest.as_slice() {
+                [one] => base_type(one)?,
+                // Python writes a whole float such as `2` given to a float field as an int;
+                // a `float` field accepts both.
+                [a, b] if is_number_pair(a, b) => FieldType::Primitive(Primitive::Float),
+                _ => return None,
+            };
+            Some((ty, nullable))
+        }
+        other => Some((base_type(other)?, false)),
+    }
+}
+
+fn is_number_pair(a: &Sketch, b: &Sketch) -> bool {
+    matches!(
+        (a, b),
+        (Sketch::Int, Sketch::Float) | (Sketch::Float, Sketch::Int)
+    )
+}
+
+fn base_type(s: &Sketch) -> Option<FieldType> {
+    Some(match s {
+        Sketch::Bool => FieldType::Primitive(Primitive::Bool),
+        Sketch::Int => FieldType::Primitive(Primitive::Int),
+        Sketch::Float => FieldType::Primitive(Primitive::Float),
+        Sketch::Str => FieldType::Primitive(Primitive::Str),
+        Sketch::Bytes => FieldType::Primitive(Primitive::Bytes),
+        Sketch::Array { dtype, .. } => FieldType::ndarray_of(&dtype_name(dtype)),
+        // Only empty lists seen: any item type fits; `str` is what Python would guess.
+        Sketch::List(None) => FieldType::List(Box::new(FieldType::Primitive(Primitive::Str))),
+        Sketch::List(Some(item)) => match field_type(item)? {
+            // A list item cannot be None in a schema.
+            (_, true) => return None,
+            (ty, false) => FieldType::List(Box::new(ty)),
+        },
+        Sketch::Map => FieldType::Other("dict".to_string()),
+        Sketch::Nil | Sketch::Union(_) => return None,
+    })
 }
 
 #[cfg(test)]
@@ -356,5 +425,42 @@ mod tests {
         assert_eq!(inf.samples(), 2);
         assert_eq!((fields[0].name.as_str(), fields[0].present), ("a", 2));
         assert_eq!((fields[1].name.as_str(), fields[1].present), ("b", 1));
+    }
+
+    #[test]
+    fn schema_from_every_sample() {
+        let mut inf = Inference::default();
+        inf.add(&Sample::new(vec![
+            ("ids".into(), Value::List(vec![])),
+            ("x".into(), Value::Int(1)),
+            ("maybe".into(), Value::Nil),
+            ("vec".into(), array_bytes(vec![2], vec![0.0; 2])),
+        ]));
+        inf.add(&Sample::new(vec![
+            ("ids".into(), Value::List(vec![Value::Int(3)])),
+            ("x".into(), Value::Float(0.5)),
+            ("maybe".into(), Value::Str("s".into())),
+            ("vec".into(), array_bytes(vec![3], vec![0.0; 3])),
+            ("late".into(), Value::Bool(true)),
+        ]));
+        let s = inf.schema("T").unwrap();
+        let shown: Vec<String> = s
+            .fields
+            .iter()
+            .map(|f| format!("{}:{}:{}", f.name, f.ty, f.optional))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "ids:list[int]:false",
+                "x:float:false",
+                "maybe:str:true",
+                "vec:ndarray[float32]:false",
+                "late:bool:true"
+            ]
+        );
+        inf.add(&Sample::new(vec![("x".into(), Value::Str("no".into()))]));
+        assert!(inf.schema("T").is_none(), "str and numbers do not mix");
+        assert!(Inference::default().schema("T").is_none());
     }
 }

@@ -32,28 +32,29 @@ struct ShardReport {
     error: Option<atdata::Error>,
 }
 
-/// Runs `inspect`.
-pub fn run(target: &str, as_json: bool) -> Result<()> {
-    let urls = expand(target).with_context(|| format!("cannot open '{target}'"))?;
-    let reports = read_all(&urls);
+/// What reading every shard of a target found.
+pub struct Scan {
+    /// (shard path, samples, bytes), in shard order.
+    pub shards: Vec<(String, u64, u64)>,
+    /// Sum of the shard sizes.
+    pub total_bytes: u64,
+    /// Field types over every sample.
+    pub inference: Inference,
+}
 
-    let errors: Vec<&ShardReport> = reports.iter().filter(|r| r.error.is_some()).collect();
+/// Reads every sample of every shard `target` names. Any damage is an error naming the shard
+/// and byte offset; with several damaged shards, each is reported on stderr first.
+pub fn scan(target: &str, what: &str) -> Result<Scan> {
+    let urls = expand(target).with_context(|| format!("cannot open '{target}'"))?;
+    let reports = read_all(&urls, what);
+
+    let errors: Vec<&atdata::Error> = reports.iter().filter_map(|r| r.error.as_ref()).collect();
     match errors.as_slice() {
         [] => {}
-        [one] => {
-            return Err(anyhow!(
-                "{}",
-                one.error
-                    .as_ref()
-                    .map(|e| e.to_string())
-                    .unwrap_or_default()
-            ))
-        }
+        [one] => return Err(anyhow!("{one}")),
         many => {
-            for r in many {
-                if let Some(e) = &r.error {
-                    let _ = writeln!(std::io::stderr(), "error: {e}");
-                }
+            for e in many {
+                let _ = writeln!(std::io::stderr(), "error: {e}");
             }
             return Err(anyhow!(
                 "{} of {} shards of '{target}' could not be read",
@@ -63,31 +64,45 @@ pub fn run(target: &str, as_json: bool) -> Result<()> {
         }
     }
 
-    let mut inference = Inference::default();
-    let mut total_bytes = 0u64;
-    for r in &reports {
-        total_bytes = total_bytes.saturating_add(r.bytes);
-    }
-    let per_shard: Vec<(String, u64, u64)> = reports
-        .iter()
-        .map(|r| (r.url.clone(), r.samples, r.bytes))
-        .collect();
+    let mut scan = Scan {
+        shards: Vec::with_capacity(reports.len()),
+        total_bytes: 0,
+        inference: Inference::default(),
+    };
     for r in reports {
-        inference.absorb(r.inference);
+        scan.total_bytes = scan.total_bytes.saturating_add(r.bytes);
+        scan.shards.push((r.url, r.samples, r.bytes));
+        scan.inference.absorb(r.inference);
     }
+    Ok(scan)
+}
 
+/// Runs `inspect`.
+pub fn run(target: &str, as_json: bool) -> Result<()> {
+    let scan = scan(target, "inspect")?;
     let mut out = Out::new();
     if as_json {
-        out.json(&to_json(target, &per_shard, total_bytes, &inference))?;
+        out.json(&to_json(
+            target,
+            &scan.shards,
+            scan.total_bytes,
+            &scan.inference,
+        ))?;
     } else {
-        print_human(&mut out, target, &per_shard, total_bytes, &inference)?;
+        print_human(
+            &mut out,
+            target,
+            &scan.shards,
+            scan.total_bytes,
+            &scan.inference,
+        )?;
     }
     out.flush()
 }
 
 /// Reads every shard with a few threads, returning reports in shard order.
-fn read_all(urls: &[String]) -> Vec<ShardReport> {
-    let bar = progress::bar(urls.len() as u64, "inspect");
+fn read_all(urls: &[String], what: &str) -> Vec<ShardReport> {
+    let bar = progress::bar(urls.len() as u64, what);
     let slots: Vec<Mutex<Option<ShardReport>>> = urls.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism()

@@ -6,10 +6,18 @@
 //! status (2 for usage errors, as clap does, 1 for everything else).
 #![forbid(unsafe_code)]
 
+mod context;
+mod datasets;
+mod gc;
 mod infer;
 mod inspect;
+mod json;
 mod output;
+mod preview;
 mod progress;
+mod schemas;
+mod values;
+mod verify;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -143,17 +151,54 @@ enum SchemaCommand {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<()> {
+    use context::Paths;
     match command {
         Command::Inspect { target, json } => inspect::run(&target, json),
-        Command::Ls { .. }
-        | Command::Show { .. }
-        | Command::Schemas { .. }
-        | Command::Schema { .. }
-        | Command::Verify { .. }
-        | Command::Gc { .. }
-        | Command::Preview { .. }
-        | Command::Add { .. } => {
-            anyhow::bail!("index commands are not available yet")
+        Command::Ls { index, json } => datasets::ls(&Paths::resolve(&index)?, json),
+        Command::Show {
+            reference,
+            index,
+            json,
+        } => datasets::show(&Paths::resolve(&index)?, &reference, json),
+        Command::Schemas { index, json } => schemas::list(&Paths::resolve(&index)?, json),
+        Command::Schema {
+            command:
+                SchemaCommand::Show {
+                    reference,
+                    index,
+                    json,
+                },
+        } => schemas::show(&Paths::resolve(&index)?, &reference, json),
+        Command::Verify {
+            reference,
+            index,
+            json,
+        } => verify::run(&Paths::resolve(&index)?, &reference, json),
+        Command::Gc { index, dry_run } => gc::run(&Paths::resolve(&index)?, dry_run),
+        Command::Preview { reference, n, .. } if preview::is_file_target(&reference) => {
+            preview::run_files(&reference, n)
+        }
+        Command::Preview {
+            reference,
+            n,
+            index,
+        } => preview::run_index(&Paths::resolve(&index)?, &reference, n),
+        Command::Add {
+            name,
+            target,
+            copy,
+            description,
+            tags,
+            index,
+            json,
+        } => {
+            let opts = atdata::index::InsertOptions {
+                copy,
+                description,
+                tags,
+                ..Default::default()
+            };
+            datasets::add(&Paths::resolve(&index)?, &name, &target, opts, json)
         }
     }
 }

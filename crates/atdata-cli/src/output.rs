@@ -35,6 +35,14 @@ impl Out {
         Ok(())
     }
 
+    /// Writes a table: a header row, then the rows, columns padded to their widest cell.
+    pub fn table(&mut self, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+        let mut all = Vec::with_capacity(rows.len() + 1);
+        all.push(header.iter().map(|h| h.to_string()).collect());
+        all.extend(rows.iter().cloned());
+        self.rows(&all)
+    }
+
     /// Writes rows with columns padded to their widest cell. The last column is not padded,
     /// so lines carry no trailing spaces.
     pub fn rows(&mut self, rows: &[Vec<String>]) -> Result<()> {
@@ -97,6 +105,17 @@ pub fn human_bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
 }
 
+/// Shortens text to at most `max` characters, marking the cut with `...`.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(3);
+    let mut s: String = text.chars().take(keep).collect();
+    s.push_str("...");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +133,11 @@ mod tests {
         assert_eq!(human_bytes(1023), "1023 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 20), "3.0 MiB");
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate("héllo", 10), "héllo");
+        assert_eq!(truncate("abcdefghij", 6), "abc...");
     }
 }

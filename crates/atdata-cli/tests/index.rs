@@ -1,0 +1,721 @@
+//! The index commands (`ls`, `show`, `schemas`, `schema show`, `verify`, `gc`, `preview`,
+//! `add`) against an index written through the core `Index`, and against the index file
+//! Python atdata 0.7 wrote.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use atdata::index::entry::{
+    strings_from_msgpack, strings_to_msgpack, to_msgpack, value_from_msgpack,
+};
+use atdata::index::{Entry, WriteOptions};
+use atdata::{Field, FieldType, Index, LocalDiskStore, NdArray, Primitive, Sample, Schema, Value};
+use common::{atdata, atdata_in, flip_byte, py07_fixtures, write_dataset};
+use serde_json::Value as Json;
+
+/// An `ATDATA_HOME` holding `docs` (versions 1 and 2) and `vecs`.
+struct Home {
+    dir: tempfile::TempDir,
+    docs1: Entry,
+    docs2: Entry,
+    vecs: Entry,
+}
+
+impl Home {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> common::Run {
+        atdata_in(self.path(), args)
+    }
+}
+
+fn text_schema() -> Schema {
+    let mut s = Schema::new(
+        "TextDoc",
+        vec![
+            Field::new("text", FieldType::Primitive(Primitive::Str)),
+            Field::new("n", FieldType::Primitive(Primitive::Int)),
+        ],
+    );
+    s.description = Some("A text document.".into());
+    s
+}
+
+fn vec_schema() -> Schema {
+    Schema::new(
+        "VecSample",
+        vec![
+            Field::new("vector", FieldType::ndarray_of("float32")),
+            Field::new("label", FieldType::Primitive(Primitive::Str)),
+        ],
+    )
+}
+
+fn docs(n: usize, offset: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| {
+            Sample::new(vec![
+                ("text".into(), Value::Str(format!("doc {}", i + offset))),
+                ("n".into(), Value::Int((i + offset) as i64)),
+            ])
+        })
+        .collect()
+}
+
+fn vecs(n: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| {
+            let v: Vec<f32> = (0..4).map(|j| (i * 4 + j) as f32 * 0.5).collect();
+            Sample::new(vec![
+                (
+                    "vector".into(),
+                    Value::Array(NdArray::from_vec(vec![4], v).unwrap()),
+                ),
+                ("label".into(), Value::Str(format!("class_{i}"))),
+            ])
+        })
+        .collect()
+}
+
+fn home() -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(dir.path().join("index.db"))
+        .unwrap()
+        .with_store(LocalDiskStore::new(dir.path().join("data")).unwrap());
+    let docs1 = index
+        .write_samples(
+            &text_schema(),
+            docs(10, 0),
+            &WriteOptions::new("docs")
+                .description("ten documents")
+                .tags(["text", "small"])
+                .maxcount(4),
+        )
+        .unwrap();
+    let vecs = index
+        .write_samples(&vec_schema(), vecs(6), &WriteOptions::new("vecs"))
+        .unwrap();
+    let docs2 = index
+        .write_samples(&text_schema(), docs(3, 100), &WriteOptions::new("docs"))
+        .unwrap();
+    assert_eq!(docs1.data_urls.len(), 3);
+    assert_eq!((docs1.version.as_str(), docs2.version.as_str()), ("1", "2"));
+    Home {
+        dir,
+        docs1,
+        docs2,
+        vecs,
+    }
+}
+
+fn strings(j: &Json) -> Vec<String> {
+    j.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn ls_json_lists_every_version() {
+    let h = home();
+    let run = h.run(&["ls", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let list = run.json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for (got, want) in list.iter().zip([&h.docs1, &h.vecs, &h.docs2]) {
+        assert_eq!(got["name"], want.name.as_str());
+        assert_eq!(got["version"], want.version.as_str());
+        assert_eq!(got["cid"], want.cid.as_str());
+        assert_eq!(strings(&got["data_urls"]), want.data_urls);
+    }
+    assert_eq!(list[0]["num_samples"], 10);
+    assert_eq!(list[0]["description"], "ten documents");
+    assert_eq!(strings(&list[0]["tags"]), ["text", "small"]);
+}
+
+#[test]
+fn ls_table() {
+    let h = home();
+    let run = h.run(&["ls"]);
+    assert!(run.ok(), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{run:?}");
+    assert!(lines[0].starts_with("NAME"), "{run:?}");
+    assert!(lines[1].starts_with("docs") && lines[1].contains("ten documents"));
+    assert!(lines[1].contains("text,small") && lines[1].contains(&h.docs1.cid[..16]));
+    assert!(lines[2].starts_with("vecs"));
+}
+
+#[test]
+fn explicit_index_and_store_options() {
+    let h = home();
+    let index = h.path().join("index.db");
+    let store = h.path().join("data");
+    let run = atdata(&[
+        "ls",
+        "--json",
+        "--index",
+        index.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert!(run.ok(), "{run:?}");
+    assert_eq!(run.json().as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn reading_a_missing_index_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = atdata_in(dir.path(), &["ls", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    assert_eq!(run.json(), serde_json::json!([]));
+    let run = atdata_in(dir.path(), &["show", "docs"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("no index at"), "{run:?}");
+    assert!(run.stderr.contains("index.db"), "{run:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn show_resolves_every_reference_form() {
+    let h = home();
+    let cid_ref = format!("@local/docs@{}", h.docs1.cid);
+    for (reference, want) in [
+        ("@local/docs", &h.docs2),
+        ("docs", &h.docs2),
+        ("@local/docs@1", &h.docs1),
+        ("docs@2", &h.docs2),
+        (cid_ref.as_str(), &h.docs1),
+    ] {
+        let run = h.run(&["show", reference, "--json"]);
+        assert!(run.ok(), "{reference}: {run:?}");
+        let j = run.json();
+        assert_eq!(j["cid"], want.cid.as_str(), "{reference}");
+        assert_eq!(j["version"], want.version.as_str(), "{reference}");
+    }
+}
+
+#[test]
+fn show_json_has_schema_shards_and_versions() {
+    let h = home();
+    let run = h.run(&["show", "@local/docs@1", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let j = run.json();
+    assert_eq!(j["reference"], "@local/docs@1");
+    assert_eq!(strings(&j["versions"]), ["1", "2"]);
+    assert_eq!(j["schema"]["name"], "TextDoc");
+    let fields: Vec<&str> = j["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["text", "n"]);
+    let shards = j["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 3);
+    for (s, info) in shards.iter().zip(&h.docs1.shards) {
+        assert_eq!(s["url"], info.url.as_str());
+        assert_eq!(s["sha256"].as_str(), info.sha256.as_deref());
+        assert_eq!(s["samples"].as_u64(), info.samples);
+        assert_eq!(s["bytes"].as_u64(), info.bytes);
+        let on_disk = std::fs::metadata(&info.url).unwrap().len();
+        assert_eq!(s["bytes"].as_u64(), Some(on_disk));
+    }
+    let counts: Vec<u64> = shards
+        .iter()
+        .map(|s| s["samples"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [4, 4, 2]);
+}
+
+#[test]
+fn show_text() {
+    let h = home();
+    let run = h.run(&["show", "vecs"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(run.stdout.starts_with("@local/vecs@1\n"), "{run:?}");
+    assert!(run.stdout.contains(&h.vecs.cid), "{run:?}");
+    assert!(run.stdout.contains("ndarray[float32]"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(h.vecs.shards[0].sha256.as_deref().unwrap()),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn unknown_dataset_lists_what_exists() {
+    let h = home();
+    for cmd in ["show", "verify", "preview"] {
+        let run = h.run(&[cmd, "@local/nope"]);
+        assert_eq!(run.code, Some(1), "{cmd}: {run:?}");
+        assert!(run.stdout.is_empty(), "{cmd}: {run:?}");
+        assert!(run.stderr.contains("nope"), "{cmd}: {run:?}");
+        assert!(
+            run.stderr.contains("docs") && run.stderr.contains("vecs"),
+            "{cmd} lists the datasets: {run:?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_version_lists_the_versions() {
+    let h = home();
+    let run = h.run(&["show", "@local/docs@9"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("1, 2"), "{run:?}");
+}
+
+#[test]
+fn schemas_and_schema_show() {
+    let h = home();
+    let run = h.run(&["schemas", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let names: Vec<String> = run
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}@{}",
+                s["name"].as_str().unwrap(),
+                s["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(names, ["TextDoc@1.0.0", "VecSample@1.0.0"]);
+
+    let run = h.run(&["schemas"]);
+    assert!(run.ok() && run.stdout.contains("VecSample"), "{run:?}");
+
+    for reference in ["@local/vecs", "vecs", "VecSample", "VecSample@1.0.0"] {
+        let run = h.run(&["schema", "show", reference, "--json"]);
+        assert!(run.ok(), "{reference}: {run:?}");
+        let j = run.json();
+        assert_eq!(j["name"], "VecSample", "{reference}");
+        assert_eq!(j["fields"][0]["fieldType"]["$type"], "local#ndarray");
+    }
+    let run = h.run(&["schema", "show", "docs"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(run.stdout.starts_with("TextDoc@1.0.0"), "{run:?}");
+    assert!(run.stdout.contains("A text document."), "{run:?}");
+
+    let run = h.run(&["schema", "show", "Nothing"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("Nothing"), "{run:?}");
+}
+
+#[test]
+fn verify_ok_then_a_flipped_byte_is_named() {
+    let h = home();
+    let run = h.run(&["verify", "@local/docs@1"]);
+    assert!(run.ok(), "{run:?}");
+    let ok_lines = run.stdout.lines().filter(|l| l.starts_with("OK")).count();
+    assert_eq!(ok_lines, 3, "{run:?}");
+
+    let damaged = &h.docs1.data_urls[1];
+    flip_byte(Path::new(damaged), 700);
+    let run = h.run(&["verify", "@local/docs@1"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(damaged.as_str()))
+        .unwrap_or_else(|| panic!("the damaged shard has a line: {run:?}"));
+    assert!(line.starts_with("DIFFERS"), "{run:?}");
+    for other in [&h.docs1.data_urls[0], &h.docs1.data_urls[2]] {
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.starts_with("OK") && l.contains(other.as_str())),
+            "{run:?}"
+        );
+    }
+    assert!(run.stderr.contains(damaged.as_str()), "{run:?}");
+
+    // The other version shares no shard with the damaged one.
+    assert!(h.run(&["verify", "@local/docs@2"]).ok());
+}
+
+#[test]
+fn verify_reports_a_missing_shard_in_json() {
+    let h = home();
+    let gone = &h.docs1.data_urls[0];
+    std::fs::remove_file(gone).unwrap();
+    let run = h.run(&["verify", "docs@1", "--json"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let j = run.json();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["cid"], h.docs1.cid.as_str());
+    let statuses: Vec<(String, String)> = j["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["url"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&(gone.clone(), "MISSING".to_string())),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|(_, s)| s == "OK").count(), 2);
+}
+
+#[test]
+fn preview_of_the_index_and_of_files() {
+    let h = home();
+    let run = h.run(&["preview", "@local/vecs", "-n", "2"]);
+    assert!(run.ok(), "{run:?}");
+    assert_eq!(run.stdout.matches("--- sample").count(), 2, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("ndarray[float32] shape (4,) [2.0, 2.5, 3.0, 3.5]"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("\"class_1\""), "{run:?}");
+
+    let run = h.run(&["preview", "docs", "-n", "100"]);
+    assert!(run.ok(), "{run:?}");
+    assert_eq!(
+        run.stdout.matches("--- sample").count(),
+        3,
+        "newest version: {run:?}"
+    );
+    assert!(run.stdout.contains("\"doc 100\""), "{run:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 3, 10);
+    let run = atdata(&["preview", dir.path().to_str().unwrap(), "-n", "1"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(run.stdout.contains("\"document 0\""), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("ndarray[float32] shape (4,) [0.0, 1.0, 2.0, 3.0]"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn add_indexes_shards_where_they_are() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_dataset(dir.path(), 7, 3);
+    let run = atdata_in(
+        home.path(),
+        &[
+            "add",
+            "mine",
+            dir.path().to_str().unwrap(),
+            "--description",
+            "seven samples",
+            "--tag",
+            "a",
+            "--tag",
+            "b",
+            "--json",
+        ],
+    );
+    assert!(run.ok(), "{run:?}");
+    let j = run.json();
+    assert_eq!(j["name"], "mine");
+    assert_eq!(j["version"], "1");
+    assert_eq!(j["num_samples"], 7);
+    assert_eq!(j["description"], "seven samples");
+    assert_eq!(strings(&j["tags"]), ["a", "b"]);
+    let want: Vec<String> = shards
+        .iter()
+        .map(|s| {
+            std::fs::canonicalize(&s.path)
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(strings(&j["data_urls"]), want);
+    for (s, shard) in j["shards"].as_array().unwrap().iter().zip(&shards) {
+        assert_eq!(s["sha256"].as_str(), Some(shard.sha256.as_str()));
+    }
+
+    let run = atdata_in(home.path(), &["schema", "show", "mine", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let fields: Vec<(String, bool)> = run.json()["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["optional"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("text".to_string(), false),
+            ("label".to_string(), false),
+            ("note".to_string(), true),
+            ("vector".to_string(), false)
+        ],
+        "the first sample's None does not decide the type of 'note'"
+    );
+
+    assert!(atdata_in(home.path(), &["verify", "mine"]).ok());
+    let run = atdata_in(home.path(), &["preview", "@local/mine", "-n", "2"]);
+    assert!(run.ok() && run.stdout.contains("\"odd\""), "{run:?}");
+
+    // The same shards again: same content, same CID, no new version.
+    let again = atdata_in(
+        home.path(),
+        &["add", "mine", dir.path().to_str().unwrap(), "--json"],
+    );
+    assert!(again.ok(), "{again:?}");
+    assert_eq!(again.json()["cid"], j["cid"]);
+}
+
+#[test]
+fn add_copy_puts_shards_in_the_store() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 5, 2);
+    let pattern = format!("{}/data-{{000000..000002}}.tar", dir.path().display());
+    let run = atdata_in(
+        home.path(),
+        &["add", "copied", &pattern, "--copy", "--json"],
+    );
+    assert!(run.ok(), "{run:?}");
+    let j = run.json();
+    assert_eq!(j["num_samples"], 5);
+    let store = std::fs::canonicalize(home.path().join("data")).unwrap();
+    for url in strings(&j["data_urls"]) {
+        assert!(Path::new(&url).starts_with(&store), "{url} is in the store");
+    }
+    // The originals can go: the copies are what the index refers to.
+    drop(dir);
+    assert!(atdata_in(home.path(), &["verify", "copied"]).ok());
+    let run = atdata_in(home.path(), &["ls"]);
+    assert!(run.stdout.contains("copied"), "{run:?}");
+}
+
+#[test]
+fn add_failures_name_the_problem() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_dataset(dir.path(), 4, 2);
+
+    let missing = dir.path().join("missing.tar");
+    let run = atdata_in(home.path(), &["add", "x", missing.to_str().unwrap()]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("missing.tar"), "{run:?}");
+
+    flip_byte(&shards[1].path, 10);
+    let run = atdata_in(home.path(), &["add", "x", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains(shards[1].path.to_str().unwrap()),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("byte offset 0"), "{run:?}");
+
+    let run = atdata_in(
+        home.path(),
+        &["add", "bad/name", shards[0].path.to_str().unwrap()],
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+
+    let run = atdata_in(home.path(), &["ls", "--json"]);
+    assert_eq!(
+        run.json(),
+        serde_json::json!([]),
+        "nothing was added: {run:?}"
+    );
+}
+
+/// Makes `path` look last modified an hour ago.
+fn age(path: &Path) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+}
+
+#[test]
+fn gc_removes_only_unreferenced_old_shards() {
+    let h = home();
+    let folder = h.path().join("data").join("docs");
+    let orphan = folder.join("data--deadbeef--000000.tar");
+    std::fs::copy(&h.docs1.data_urls[0], &orphan).unwrap();
+    age(&orphan);
+    let recent = folder.join("data--feedface--000000.tar");
+    std::fs::copy(&h.docs1.data_urls[0], &recent).unwrap();
+
+    let run = h.run(&["gc", "--dry-run"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(run.stdout.contains("would remove"), "{run:?}");
+    assert!(run.stdout.contains("deadbeef"), "{run:?}");
+    assert!(!run.stdout.contains("feedface"), "{run:?}");
+    assert!(run.stdout.contains("kept 1 recent"), "{run:?}");
+    assert!(orphan.exists(), "a dry run removes nothing");
+
+    let run = h.run(&["gc"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(run.stdout.contains("removed"), "{run:?}");
+    assert!(!orphan.exists());
+    assert!(recent.exists());
+    for r in ["docs@1", "docs@2", "vecs"] {
+        assert!(h.run(&["verify", r]).ok(), "{r} intact after gc");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let run = atdata(&["show"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    let run = atdata(&["frobnicate"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Copies the Python 0.7 fixture index into `dir`, moving its absolute shard paths there as
+/// the fixture manifest says. Returns the index file.
+fn relocated_py07_index(fixtures: &Path, dir: &Path) -> PathBuf {
+    let manifest: Json =
+        serde_json::from_slice(&std::fs::read(fixtures.join("fixture_manifest.json")).unwrap())
+            .unwrap();
+    let old_root = manifest["index_root"].as_str().unwrap();
+    let root = dir.join("index");
+    copy_dir(&fixtures.join("index"), &root);
+    let new_root = root.display().to_string();
+    let db = root.join("index.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let rows: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = conn
+        .prepare("SELECT cid, data_urls, metadata FROM dataset_entries")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let moved = |u: &str| u.replacen(old_root, &new_root, 1);
+    for (cid, urls, meta) in rows {
+        let urls: Vec<String> = strings_from_msgpack(&urls)
+            .unwrap()
+            .iter()
+            .map(|u| moved(u))
+            .collect();
+        let meta = meta.map(|m| match value_from_msgpack(&m).unwrap() {
+            Value::Map(pairs) => Value::Map(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        Value::Map(sums) if k == "checksums" => (
+                            k,
+                            Value::Map(sums.into_iter().map(|(u, d)| (moved(&u), d)).collect()),
+                        ),
+                        other => (k, other),
+                    })
+                    .collect(),
+            ),
+            other => other,
+        });
+        conn.execute(
+            "UPDATE dataset_entries SET data_urls = ?1, metadata = ?2 WHERE cid = ?3",
+            rusqlite::params![
+                strings_to_msgpack(&urls),
+                meta.as_ref().map(to_msgpack),
+                cid
+            ],
+        )
+        .unwrap();
+    }
+    db
+}
+
+#[test]
+fn python_07_index() {
+    let Some(fixtures) = py07_fixtures() else {
+        eprintln!("skipped: crates/atdata/tests/fixtures/py07 has not been generated");
+        return;
+    };
+    if !fixtures.join("index/index.db").exists() {
+        eprintln!("skipped: the py07 fixtures have no index");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = relocated_py07_index(&fixtures, dir.path());
+    let manifest: Json =
+        serde_json::from_slice(&std::fs::read(fixtures.join("fixture_manifest.json")).unwrap())
+            .unwrap();
+    let index = db.to_str().unwrap();
+    let store = dir.path().join("index/data");
+    let store = store.to_str().unwrap();
+    let run_ = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--index", index, "--store", store]);
+        atdata(&all)
+    };
+
+    let run = run_(&["ls", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let listed = run.json();
+    let entries = manifest["entries"].as_array().unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), entries.len(), "{listed}");
+    for e in entries {
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["cid"] == e["cid"] && l["name"] == e["name"]),
+            "{e} is listed"
+        );
+    }
+
+    for (reference, want) in manifest["resolution"].as_object().unwrap() {
+        let run = run_(&["show", reference, "--json"]);
+        assert!(run.ok(), "{reference}: {run:?}");
+        let j = run.json();
+        assert_eq!(j["cid"], want["cid"], "{reference}");
+
+        let run = run_(&["verify", reference]);
+        assert!(run.ok(), "{reference}: {run:?}");
+        assert!(run.stdout.lines().any(|l| l.starts_with("OK")), "{run:?}");
+
+        let run = run_(&["preview", reference, "-n", "1"]);
+        assert!(run.ok(), "{reference}: {run:?}");
+        assert_eq!(run.stdout.matches("--- sample").count(), 1, "{run:?}");
+    }
+
+    let run = run_(&["schemas", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let names: Vec<String> = run
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"TextSample".to_string()), "{names:?}");
+    assert!(names.contains(&"EmbeddingSample".to_string()), "{names:?}");
+}
