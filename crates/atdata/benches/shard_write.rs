@@ -1,16 +1,18 @@
 //! Shard writing throughput: large-array samples (1 MiB members) and small samples, into the
 //! page cache (temp files on the system temp dir; no fsync, publishing is not measured).
 
-use atdata::shard::{sample_key, ShardOptions, ShardWriter};
+use atdata::shard::{sample_key, ShardOptions, ShardWriter, StagedShard};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-fn write_all(dir: &std::path::Path, samples: &[Vec<u8>]) {
+/// Returns the staged shards so that deleting their temp files happens outside the timing.
+fn write_all(dir: &std::path::Path, samples: &[Vec<u8>]) -> Vec<StagedShard> {
     let mut w = ShardWriter::new(dir, ShardOptions::default()).unwrap();
     for (n, s) in samples.iter().enumerate() {
         w.write_sample(&sample_key(n as u64), s).unwrap();
     }
     let staged = w.finish().unwrap();
     assert_eq!(staged.len(), 1);
+    staged
 }
 
 fn bench(c: &mut Criterion) {

@@ -17,7 +17,9 @@ use super::tar_header::{self, archive_len, member_len, BLOCK, ZEROS};
 use crate::{Error, Result};
 
 /// Buffer between the writer and the temp file. Members at least this large bypass it (BufWriter
-/// passes big writes straight through), so large arrays are never copied twice.
+/// passes big writes straight through), so large arrays are never copied twice. Hashing the
+/// bytes as they pass costs more than writing them to the page cache (sha256 runs at about
+/// 0.8 GB/s here); hashing on a second thread was measured and gained nothing worth its code.
 const WRITE_BUFFER: usize = 1 << 20;
 
 /// When to roll to a new shard. `None` means no limit.
