@@ -102,7 +102,7 @@ pub fn show(paths: &Paths, reference: &str, as_json: bool) -> Result<()> {
         out.json(&j)?;
         return out.flush();
     }
-    let total_bytes: u64 = entry.shards.iter().filter_map(|s| s.bytes).sum();
+    let total_bytes: Option<u64> = entry.shards.iter().map(|s| s.bytes).sum();
     let mut rows = vec![
         vec!["name".to_string(), entry.name.clone()],
         vec![
@@ -150,7 +150,7 @@ pub fn show(paths: &Paths, reference: &str, as_json: bool) -> Result<()> {
     out.line(format!(
         "shards ({}, {})",
         entry.shards.len(),
-        human_bytes(total_bytes)
+        total_bytes.map_or_else(|| "size unknown".to_string(), human_bytes)
     ))?;
     let shard_rows: Vec<Vec<String>> = entry
         .shards
