@@ -52,12 +52,9 @@ impl Column {
                 item_shape,
                 data,
             } => {
-                let per = item_bytes(dtype, item_shape);
-                if per == 0 {
-                    0
-                } else {
-                    data.len() / per
-                }
+                data.len()
+                    .checked_div(item_bytes(dtype, item_shape))
+                    .unwrap_or(0)
             }
             Column::Values(v) => v.len(),
         }
@@ -360,7 +357,7 @@ fn to_values(b: Option<Builder>, rows: usize) -> Vec<Value> {
             data,
             rows,
         }) => {
-            let per = if rows == 0 { 0 } else { data.len() / rows };
+            let per = data.len().checked_div(rows).unwrap_or(0);
             let d = DType::parse(&dtype).ok();
             (0..rows)
                 .map(|i| {
