@@ -172,7 +172,7 @@ fn a_python_07_index_opens_lists_and_loads() {
         .into_iter()
         .map(|s| s.name)
         .collect();
-    assert_eq!(names, vec!["EmbeddingSample", "TextSample"]);
+    assert_eq!(names, vec!["TextSample", "EmbeddingSample"]);
 }
 
 #[test]
