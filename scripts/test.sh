@@ -20,7 +20,7 @@ else
 fi
 
 echo "== Rust tests"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 echo "== Python package in a fresh venv"
 venv="${ATDATA_TEST_VENV:-$root/.venv-test}"
