@@ -99,7 +99,15 @@ impl RawStream {
             .zip(receivers)
             .collect();
         let urls = Arc::new(urls);
-        let senders = Arc::new(senders);
+        // Each sender is taken by the thread that reads its shard and dropped when the shard is
+        // done, so the consumer sees the end of that shard (a sender kept alive in a shared Vec
+        // would leave it waiting forever).
+        let senders: Arc<Vec<std::sync::Mutex<Option<Sender<Chunk>>>>> = Arc::new(
+            senders
+                .into_iter()
+                .map(|s| std::sync::Mutex::new(Some(s)))
+                .collect(),
+        );
         let threads = (0..opts.workers.min(urls.len()))
             .map(|_| {
                 let (urls, senders, next, stop) =
@@ -109,7 +117,10 @@ impl RawStream {
                     if i >= urls.len() || stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    read_shard_into(&urls[i], &senders[i], &stop);
+                    let tx = senders[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+                    if let Some(tx) = tx {
+                        read_shard_into(&urls[i], &tx, &stop);
+                    }
                 })
             })
             .collect();
