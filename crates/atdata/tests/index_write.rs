@@ -89,7 +89,7 @@ fn seed_walkthrough() {
         .into_iter()
         .map(|s| s.name)
         .collect();
-    assert_eq!(names, vec!["EmbeddingSample", "TextSample"]);
+    assert_eq!(names, vec!["TextSample", "EmbeddingSample"]);
     assert_eq!(index.repos().keys().collect::<Vec<_>>(), vec!["local"]);
     assert_eq!(index.repos()["local"].provider.kind(), "SqliteProvider");
     assert!(index.repos()["local"].store.is_some());
