@@ -235,6 +235,9 @@ class Dataset(Generic[ST]):
 
     def _iterate(self, batch_size: Optional[int], shuffle: Any) -> Iterator[Any]:
         _check_batch_size(batch_size)
+        return self._generate(batch_size, shuffle)
+
+    def _generate(self, batch_size: Optional[int], shuffle: Any) -> Iterator[Any]:
         st = self._sample_type
         if batch_size is None:
             for cols in self._batches(_ROW_CHUNK, shuffle):

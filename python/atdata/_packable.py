@@ -81,8 +81,15 @@ def _field_type(tp: Any, where: str) -> dict:
     raise TypeError(f"unsupported annotation for field {where}: {tp!r}")
 
 
-def _schema_of(cls: type, doc: Optional[str]) -> dict:
-    hints = typing.get_type_hints(cls)
+def _hints(cls: type, localns: Optional[dict]) -> dict:
+    try:
+        return typing.get_type_hints(cls, localns=localns)
+    except NameError as e:
+        raise TypeError(f"cannot resolve the annotations of {cls.__name__}: {e}") from None
+
+
+def _schema_of(cls: type, doc: Optional[str], localns: Optional[dict] = None) -> dict:
+    hints = _hints(cls, localns)
     fields = []
     for f in dataclasses.fields(cls):
         tp, optional = _unwrap_optional(hints.get(f.name, f.type))
@@ -194,7 +201,12 @@ def packable(cls: type) -> type:
 
         cls.__post_init__ = __post_init__
     dc = dataclasses.dataclass(cls, eq=False)
-    schema = _schema_of(dc, doc)
+    # String annotations (``from __future__ import annotations``) of a class defined inside a
+    # function name the function's locals: resolve them in the caller's frame too.
+    caller = sys._getframe(1)
+    localns = dict(caller.f_locals) if caller.f_locals is not caller.f_globals else None
+    del caller
+    schema = _schema_of(dc, doc, localns)
     schema_json = _core.normalize_schema(json.dumps(schema))
     dc.__atdata_schema_json__ = schema_json
     dc.__atdata_fields__ = tuple(f["name"] for f in schema["fields"])

@@ -1,0 +1,191 @@
+"""Index: constructor keywords, writes, entries, listing, versions, schemas, repos, verify."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import atdata
+
+from conftest import EmbeddingSample, TextSample, embedding_samples, text_samples
+
+
+def test_constructor_keywords(tmp_path):
+    assert isinstance(atdata.Index().provider, atdata.SqliteProvider)  # in memory
+    atdata.Index(provider="sqlite", path=tmp_path / "a.db")
+    atdata.Index(atmosphere=None, auto_stubs=False, stub_dir=None, dsn=None, redis=None)
+    atdata.Index(atdata.SqliteProvider(str(tmp_path / "b.db")))
+    for kw, match in [
+        (dict(provider="postgres"), "postgres"),
+        (dict(provider="redis"), "redis"),
+        (dict(dsn="postgresql://x"), "PostgreSQL"),
+        (dict(atmosphere=object()), "atmosphere"),
+        (dict(repos={"lab": object()}), "lab"),
+        (dict(auto_stubs=True), "auto_stubs"),
+        (dict(data_store=object()), "LocalDiskStore"),
+    ]:
+        with pytest.raises(atdata.UnsupportedFeatureError, match=match):
+            atdata.Index(**kw)
+    with pytest.raises(NotImplementedError):
+        atdata.Index(provider="redis")
+    with pytest.raises(TypeError, match="bogus"):
+        atdata.Index(bogus=1)
+    with pytest.raises(atdata.InvalidArgumentError):
+        atdata.Index(provider="mysql")
+
+
+def test_local_disk_store(tmp_path):
+    s = atdata.LocalDiskStore(root=tmp_path / "d")
+    assert s.root == tmp_path / "d"
+    assert "LocalDiskStore" in repr(s)
+    assert atdata.LocalDiskStore().root.parts[-1] == "data"  # $ATDATA_HOME/data
+
+
+def test_write_entry_fields_and_maxcount(index, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e = index.write(
+            text_samples(500),
+            name="docs-v1",
+            description="500 docs",
+            tags=["text", "multilingual"],
+            license="MIT",
+            metadata={"source": "synthetic", "n": 500, "nested": {"a": [1, 2]}},
+            maxcount=250,
+        )
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert e.name == "docs-v1" and e.version == "1"
+    assert e.cid.startswith("bafyrei")
+    assert len(e.data_urls) == 2 and all(os.path.exists(u) for u in e.data_urls)
+    assert e.schema_ref == "atdata://local/schema/TextSample@1.0.0"
+    assert e.description == "500 docs" and e.tags == ["text", "multilingual"]
+    assert e.license == "MIT"
+    assert e.metadata == {"source": "synthetic", "n": 500, "nested": {"a": [1, 2]}}
+    assert len(e) == 500 and e.num_samples == 500
+    assert [s["samples"] for s in e.shards] == [250, 250]
+    assert e.reference == "@local/docs-v1@1"
+    assert "docs-v1" in repr(e)
+
+
+def test_write_samples_same_semantics_and_maxsize(index):
+    a = index.write_samples(embedding_samples(100), name="emb", maxsize=20_000)
+    assert len(a.data_urls) > 1
+    # Same samples, same name: the same entry (content addressed), no new version.
+    b = index.write(embedding_samples(100), name="emb", maxsize=20_000)
+    assert b.cid == a.cid and b.version == a.version
+    c = index.write_samples(embedding_samples(100, seed=1), name="emb")
+    assert c.version == "2" and c.cid != a.cid
+    assert index.versions("emb") == ["1", "2"]
+
+
+def test_list_get_and_versions(index):
+    index.write(text_samples(10), name="docs")
+    index.write(text_samples(10, start=10), name="docs")
+    index.write(embedding_samples(5), name="emb")
+    names = [(e.name, e.version) for e in index.list_datasets()]
+    assert names == [("docs", "1"), ("docs", "2"), ("emb", "1")]
+    assert index.get_dataset("docs").version == "2"
+    assert index.get_dataset("@local/docs").version == "2"
+    assert index.get_dataset("@local/docs@1").version == "1"
+    first = index.get_dataset("docs@1")
+    assert index.get_dataset(f"docs@{first.cid}") == first
+    assert len(index.load("@local/docs@1")) == 10
+
+
+def test_unknown_dataset_and_version_list_what_exists(index):
+    index.write(text_samples(3), name="docs")
+    index.write(text_samples(3), name="other")
+    with pytest.raises(atdata.NotFoundError) as ei:
+        index.get_dataset("nope")
+    msg = str(ei.value)
+    assert "nope" in msg and "docs" in msg and "other" in msg
+    assert isinstance(ei.value, KeyError) and isinstance(ei.value, LookupError)
+    with pytest.raises(KeyError, match=r"versions are 1"):
+        index.get_dataset("@local/docs@7")
+    with pytest.raises(atdata.NotFoundError):
+        atdata.load_dataset("@local/nope", split="train", index=index)
+
+
+def test_write_rejects_bad_input(index):
+    with pytest.raises(atdata.SchemaMismatchError) as ei:
+        index.write(
+            text_samples(3) + [TextSample(text="x", language="en", word_count="six")],
+            name="bad",
+        )
+    e = ei.value
+    assert e.sample == 3 and e.field == "word_count"
+    assert "sample #3" in str(e) and "word_count" in str(e)
+    assert isinstance(e, ValueError)
+    with pytest.raises(atdata.SchemaMismatchError, match="field 'vector'"):
+        index.write([EmbeddingSample(vector="not an array", label="l", source="s")], name="b")
+    with pytest.raises(atdata.SchemaMismatchError, match="dtype=object|object"):
+        index.write(
+            [EmbeddingSample(vector=np.array([object()]), label="l", source="s")], name="b"
+        )
+    with pytest.raises(ValueError, match="empty"):
+        index.write([], name="empty")
+    with pytest.raises(TypeError, match="packable"):
+        index.write([{"a": 1}], name="dicts")
+    with pytest.raises(atdata.InvalidArgumentError):
+        index.write(text_samples(1), name="../escape")
+    with pytest.raises(TypeError, match="tags"):
+        index.write(text_samples(1), name="t", tags="text")
+    with pytest.raises(TypeError, match="metadata"):
+        index.write(text_samples(1), name="t", metadata=[1])
+    with pytest.raises(atdata.UnsupportedFeatureError):
+        index.write(text_samples(1), name="t", manifest=True)
+    # Nothing was listed by the failed writes.
+    assert index.list_datasets() == []
+
+
+def test_schemas_and_list_schemas(index):
+    index.write(text_samples(2), name="docs")
+    index.write(embedding_samples(2), name="emb")
+    recs = list(index.schemas)
+    assert [r.name for r in recs] == ["TextSample", "EmbeddingSample"]
+    assert [f.name for f in recs[1].fields] == ["vector", "label", "source"]
+    assert recs[0].description == "Simple text document."
+    dicts = index.list_schemas()
+    assert dicts[0]["$ref"] == "atdata://local/schema/TextSample@1.0.0"
+    assert index.get_schema("TextSample")["name"] == "TextSample"
+    T = index.get_schema_type("atdata://local/schema/EmbeddingSample@1.0.0")
+    assert T.__name__ == "EmbeddingSample"
+    with pytest.raises(atdata.NotFoundError):
+        index.get_schema("Nope")
+
+
+def test_repos(index):
+    repos = index.repos
+    assert list(repos) == ["local"]
+    assert type(repos["local"].provider).__name__ == "SqliteProvider"
+    assert repos["local"].data_store is index.data_store
+    assert atdata.Index().repos["local"].data_store is None
+
+
+def test_verify_names_the_bad_shard(index):
+    e = index.write(text_samples(100), name="docs", maxcount=50)
+    report = index.verify("docs")
+    assert report.ok and bool(report) and len(report.checked) == 2
+    with open(e.data_urls[1], "r+b") as f:
+        f.seek(700)
+        b = f.read(1)
+        f.seek(700)
+        f.write(bytes([b[0] ^ 0xFF]))
+    report = index.verify("@local/docs")
+    assert not report.ok
+    assert report.bad_shards == [e.data_urls[1]]
+    assert e.data_urls[1] in report.problems[0]
+
+
+def test_default_index(index):
+    atdata.set_default_index(index)
+    assert atdata.get_default_index() is index
+    atdata.set_default_index(None)
+    home_index = atdata.get_default_index()
+    assert isinstance(home_index, atdata.Index) and home_index is not index
+    with pytest.raises(TypeError):
+        atdata.set_default_index("not an index")
