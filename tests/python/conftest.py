@@ -82,7 +82,7 @@ def _ref_python() -> Optional[str]:
     for c in candidates:
         if c and os.path.exists(c):
             ok = subprocess.run(
-                [c, "-c", "import atdata, sys; assert atdata.__version__.startswith('0.7')"],
+                [c, "-c", "import importlib.metadata as m, atdata; assert m.version('atdata').startswith('0.7')"],
                 capture_output=True,
             )
             if ok.returncode == 0:
