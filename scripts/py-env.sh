@@ -44,9 +44,11 @@ changed() {
     [[ -f "$STAMP" ]] || return 0
     [[ -n "${ATDATA_PY_FORCE:-}" ]] && return 0
     local newer
+    # Only build inputs count (fuzz corpora, caches and build output do not).
     newer=$(cd "$REPO" && find crates python pyproject.toml Cargo.toml Cargo.lock \
-        -path '*/target' -prune -o -path '*/__pycache__' -prune -o \
-        -type f -newer "$STAMP" -print -quit 2>/dev/null)
+        \( -path '*/target' -o -path '*/fuzz' -o -path '*/__pycache__' \) -prune -o \
+        -type f \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name '*.toml' \
+        -o -name 'Cargo.lock' -o -name 'py.typed' \) -newer "$STAMP" -print -quit 2>/dev/null)
     [[ -n "$newer" ]] && return 0
     "$VPY" -c 'import atdata._core' >/dev/null 2>&1 || return 0
     return 1
