@@ -161,3 +161,19 @@ fn a_missing_shard_is_an_error() {
     let err = ds.head(1).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/x.tar"), "{err}");
 }
+
+/// Regression: with shards larger than the prefetch window, the parallel reader once waited
+/// forever for the end of a shard whose sender a shared vector kept alive.
+#[test]
+fn parallel_reader_finishes_shards_larger_than_the_prefetch_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = make(dir.path(), 9000, 3000).with_read_options(ReadOptions { workers: 2 });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(ds.ordered(256).map(|b| b.unwrap().len()).sum::<usize>());
+    });
+    let rows = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the parallel reader hung");
+    assert_eq!(rows, 9000);
+}

@@ -4,7 +4,7 @@
 //! consumer drains the channels in shard order. At most `workers` shards are read ahead and
 //! each holds at most a few chunks, so memory stays bounded however large the dataset is.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -90,7 +90,6 @@ impl RawStream {
             };
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let next = Arc::new(AtomicUsize::new(0));
         let (senders, receivers): (Vec<Sender<Chunk>>, Vec<Receiver<Chunk>>) =
             (0..urls.len()).map(|_| bounded(CHUNKS_PER_SHARD)).unzip();
         let receivers: Vec<(Arc<str>, Receiver<Chunk>)> = urls
@@ -98,28 +97,22 @@ impl RawStream {
             .map(|u| Arc::<str>::from(u.as_str()))
             .zip(receivers)
             .collect();
-        let urls = Arc::new(urls);
-        // Each sender is taken by the thread that reads its shard and dropped when the shard is
-        // done, so the consumer sees the end of that shard (a sender kept alive in a shared Vec
-        // would leave it waiting forever).
-        let senders: Arc<Vec<std::sync::Mutex<Option<Sender<Chunk>>>>> = Arc::new(
-            senders
-                .into_iter()
-                .map(|s| std::sync::Mutex::new(Some(s)))
-                .collect(),
-        );
+        // A work queue of (url, sender): a reader thread owns a shard's sender while it reads
+        // it and drops it when done, which is how the consumer learns the shard has ended.
+        let (work_tx, work_rx) = crossbeam_channel::unbounded::<(String, Sender<Chunk>)>();
+        for (url, tx) in urls.iter().cloned().zip(senders) {
+            work_tx.send((url, tx)).expect("receiver is alive");
+        }
+        drop(work_tx);
         let threads = (0..opts.workers.min(urls.len()))
             .map(|_| {
-                let (urls, senders, next, stop) =
-                    (urls.clone(), senders.clone(), next.clone(), stop.clone());
-                std::thread::spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= urls.len() || stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let tx = senders[i].lock().unwrap_or_else(|p| p.into_inner()).take();
-                    if let Some(tx) = tx {
-                        read_shard_into(&urls[i], &tx, &stop);
+                let (work_rx, stop) = (work_rx.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    for (url, tx) in work_rx.iter() {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        read_shard_into(&url, &tx, &stop);
                     }
                 })
             })
