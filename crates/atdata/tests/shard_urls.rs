@@ -95,7 +95,7 @@ fn globs_are_sorted_and_match_files_only() {
 }
 
 #[test]
-fn directories_list_their_tar_files_sorted() {
+fn directories_list_their_tar_files_recursively_sorted() {
     let d = tempfile::tempdir().unwrap();
     for n in [
         "s-10.tar",
@@ -103,11 +103,15 @@ fn directories_list_their_tar_files_sorted() {
         "notes.txt",
         ".atdata-shard-x.tmp",
         "sub/s-00.tar",
+        ".staging/hidden.tar",
     ] {
         touch(d.path(), n);
     }
     let got = expand(&s(d.path())).unwrap();
-    assert_eq!(names(d.path(), &got), ["s-02.tar", "s-10.tar"]);
+    assert_eq!(
+        names(d.path(), &got),
+        ["s-02.tar", "s-10.tar", "sub/s-00.tar"]
+    );
     let empty = tempfile::tempdir().unwrap();
     let err = expand(&s(empty.path())).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");

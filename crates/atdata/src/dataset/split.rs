@@ -53,13 +53,29 @@ pub fn detect_split(url: &str) -> Option<&'static str> {
     None
 }
 
+/// The directory a target is rooted at: the target itself for a directory, else the part of
+/// its path before the first component holding a pattern character. Only path components
+/// below it can name a split, so that a parent folder such as `/tmp/test_x/` does not.
+fn base_dir(target: &str) -> &str {
+    if std::path::Path::new(target).is_dir() {
+        return target;
+    }
+    let first_pattern = target.find(['*', '?', '[', '{']).unwrap_or(target.len());
+    match target[..first_pattern].rfind('/') {
+        Some(i) => &target[..i],
+        None => "",
+    }
+}
+
 /// Loads the shards at `target` (a path, brace pattern, glob or directory) grouped by split.
-/// Shards whose paths name no split form `train`.
+/// Shards whose paths name no split (below the target's own directory) form `train`.
 pub fn load_path(target: &str) -> Result<DatasetDict> {
     let urls = crate::shard::expand(target)?;
+    let base = base_dir(target);
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for u in urls {
-        let split = detect_split(&u).unwrap_or("train");
+        let inside = u.strip_prefix(base).unwrap_or(&u);
+        let split = detect_split(inside).unwrap_or("train");
         groups.entry(split.to_string()).or_default().push(u);
     }
     Ok(DatasetDict {
@@ -90,5 +106,28 @@ mod tests {
         assert_eq!(detect_split("/d/contest/x.tar"), None);
         // The file name wins over the folder.
         assert_eq!(detect_split("/train/test-1.tar"), Some("test"));
+    }
+
+    #[test]
+    fn folders_above_the_target_name_no_split() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("test_run").join("data");
+        std::fs::create_dir_all(dir.join("validation")).unwrap();
+        let shard = |p: &std::path::Path| {
+            crate::shard::write_shards(p, "x", [vec![0x80u8]], Default::default()).unwrap()
+        };
+        shard(&dir);
+        shard(&dir.join("validation"));
+        let target = dir.display().to_string();
+        let dict = load_path(&target).unwrap();
+        assert_eq!(
+            dict.splits.keys().collect::<Vec<_>>(),
+            vec!["train", "validation"]
+        );
+        let glob = format!("{target}/*.tar");
+        let dict = load_path(&glob).unwrap();
+        assert_eq!(dict.splits.keys().collect::<Vec<_>>(), vec!["train"]);
+        let e = dict.split("test").unwrap_err().to_string();
+        assert!(e.contains("available splits: train"), "{e}");
     }
 }

@@ -18,7 +18,7 @@ const MAX_EXPANSIONS: usize = 1_000_000;
 const MAX_DEPTH: usize = 64;
 
 /// A shard path, brace pattern (`data-{000000..000009}.tar` keeps zero padding, `{a,b}`,
-/// nested/multiple braces), glob (`*.tar`, `**`), or directory (all *.tar inside, sorted).
+/// nested/multiple braces), glob (`*.tar`, `**`), or directory (every *.tar below it, recursively, sorted).
 /// Error if nothing matches / path missing / bad pattern.
 ///
 /// Strings with a URL scheme (`s3://bucket/a-{0..3}.tar`) are brace-expanded but not checked:
@@ -93,12 +93,22 @@ fn local_path(candidate: &str) -> Result<Vec<String>> {
     if !meta.is_dir() {
         return Ok(vec![candidate.to_string()]);
     }
-    let entries = fs::read_dir(candidate).map_err(|e| Error::io(candidate, e))?;
+    // Recursive, like HF `data_dir`: split folders (`train/`, `validation/`) live below it.
     let mut out = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(candidate, e))?.path();
-        if path.extension().is_some_and(|x| x == "tar") && path.is_file() {
-            out.push(path_string(&path)?);
+    let mut dirs = vec![std::path::PathBuf::from(candidate)];
+    while let Some(dir) = dirs.pop() {
+        let shown = dir.display().to_string();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&shown, e))? {
+            let entry = entry.map_err(|e| Error::io(&shown, e))?;
+            let path = entry.path();
+            // Symlinked folders are not followed: a link cycle must not loop forever.
+            let kind = entry.file_type().map_err(|e| Error::io(&shown, e))?;
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if kind.is_dir() && !hidden {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "tar") && path.is_file() {
+                out.push(path_string(&path)?);
+            }
         }
     }
     if out.is_empty() {
