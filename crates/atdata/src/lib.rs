@@ -22,6 +22,7 @@ pub mod codec;
 pub mod dataset;
 pub mod error;
 pub mod index;
+pub mod load;
 pub mod packable;
 pub mod schema;
 pub mod shard;
@@ -33,6 +34,7 @@ pub use index::{
     default_index, set_default_index, Entry, Index, InsertOptions, Repository, ShardInfo,
     SqliteProvider, WriteOptions,
 };
+pub use load::{load_dataset, load_split};
 pub use packable::Packable;
 pub use schema::{Field, FieldType, Primitive, Schema, SchemaRef};
 pub use store::{DataStore, LocalDiskStore};
