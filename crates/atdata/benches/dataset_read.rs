@@ -154,54 +154,43 @@ fn large_arrays(c: &mut Criterion) {
         encoded.iter().map(|e| e.len() as u64).sum(),
     ));
     g.bench_function("write_64x1MiB_shards", |b| {
-        b.iter(|| {
-            let staging = tempfile::tempdir_in(dir.path()).unwrap();
-            let mut w = ShardWriter::new(
-                staging.path(),
-                ShardOptions {
-                    maxcount: Some(16),
-                    maxsize: None,
-                },
-            )
-            .unwrap();
-            for (i, e) in encoded.iter().enumerate() {
-                w.write_sample(&atdata::shard::sample_key(i as u64), e)
-                    .unwrap();
-            }
-            black_box(w.finish().unwrap().len())
-        })
+        b.iter(|| write_all(dir.path(), encoded.iter().map(|e| e.as_slice())))
     });
     let arrays: Vec<NdArray> = (0..64)
         .map(|i| NdArray::from_vec(vec![512, 512], vec![i as f32; 512 * 512]).unwrap())
         .collect();
     g.bench_function("encode_and_write_64x1MiB", |b| {
         b.iter(|| {
-            let staging = tempfile::tempdir_in(dir.path()).unwrap();
-            let mut w = ShardWriter::new(
-                staging.path(),
-                ShardOptions {
-                    maxcount: Some(16),
-                    maxsize: None,
-                },
-            )
-            .unwrap();
-            let mut buf = Vec::new();
-            for (i, a) in arrays.iter().enumerate() {
-                buf.clear();
-                atdata::codec::encode_sample(
+            let encoded = arrays.iter().enumerate().map(|(i, a)| {
+                let mut buf = Vec::new();
+                encode_sample(
                     &[
                         ("image", Value::Array(a.clone())),
                         ("label", Value::Int(i as i64)),
                     ],
                     &mut buf,
                 );
-                w.write_sample(&atdata::shard::sample_key(i as u64), &buf)
-                    .unwrap();
-            }
-            black_box(w.finish().unwrap().len())
+                buf
+            });
+            write_all(dir.path(), encoded)
         })
     });
     g.finish();
+}
+
+/// Writes samples into shards of 16 staged in a fresh dir under `root`; returns the shard count.
+fn write_all<S: AsRef<[u8]>>(root: &std::path::Path, samples: impl Iterator<Item = S>) -> usize {
+    let staging = tempfile::tempdir_in(root).unwrap();
+    let opts = ShardOptions {
+        maxcount: Some(16),
+        maxsize: None,
+    };
+    let mut w = ShardWriter::new(staging.path(), opts).unwrap();
+    for (i, e) in samples.enumerate() {
+        w.write_sample(&atdata::shard::sample_key(i as u64), e.as_ref())
+            .unwrap();
+    }
+    black_box(w.finish().unwrap().len())
 }
 
 criterion_group!(benches, decode_small, large_arrays);

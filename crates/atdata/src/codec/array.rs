@@ -90,8 +90,17 @@ pub fn decode_array_view(buf: &[u8]) -> Result<ArrayView<'_>> {
         }
         shape.push(d as usize);
     }
-    let data = &buf[shape_start + 8 * ndim..];
-    let want = byte_len(&parsed, &shape)?;
+    view(dtype, &parsed, shape, &buf[shape_start + 8 * ndim..])
+}
+
+/// An [`ArrayView`] once the element bytes are known to be exactly `prod(shape) * itemsize`.
+fn view<'a>(
+    dtype: &'a str,
+    parsed: &DType,
+    shape: Vec<usize>,
+    data: &'a [u8],
+) -> Result<ArrayView<'a>> {
+    let want = byte_len(parsed, &shape)?;
     if want != data.len() {
         return Err(Error::corrupt(format!(
             "array of dtype {dtype} and shape {shape:?} needs {want} data bytes, buffer has {}",
@@ -159,20 +168,7 @@ fn decode_npy(buf: &[u8]) -> Result<ArrayView<'_>> {
         );
     }
     let parsed = DType::parse(dtype)?;
-    let data = &buf[hstart + hlen..];
-    let want = byte_len(&parsed, &shape)?;
-    if want != data.len() {
-        return Err(Error::corrupt(format!(
-            ".npy array of dtype {dtype} and shape {shape:?} needs {want} bytes, has {}",
-            data.len()
-        )));
-    }
-    Ok(ArrayView {
-        dtype,
-        itemsize: parsed.itemsize(),
-        shape,
-        data,
-    })
+    view(dtype, &parsed, shape, &buf[hstart + hlen..])
 }
 
 /// The raw text of `'key': value` in a `.npy` header dict (value up to its closing `)` for
@@ -199,13 +195,7 @@ fn npy_value<'a>(header: &'a str, key: &str) -> Result<&'a str> {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::codec::test_hex as hex;
 
     #[test]
     fn golden_float32_2x3() {

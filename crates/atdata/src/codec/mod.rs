@@ -15,3 +15,13 @@ pub use array::{decode_array, decode_array_view, encode_array, encoded_array_len
 pub use cid::{cid_of, python_entry_cid, sha256_hex};
 pub use msgpack::MsgReader;
 pub use sample::{decode_sample, encode_sample, encode_value, validate_sample};
+
+/// Bytes from spaced hex text, for the golden vectors of FORMAT.md in tests.
+#[cfg(test)]
+pub(crate) fn test_hex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("test hex"))
+        .collect()
+}

@@ -187,13 +187,7 @@ mod tests {
     use super::*;
     use crate::value::NdArray;
 
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::codec::test_hex as hex;
 
     #[test]
     fn golden_text_label() {
