@@ -248,6 +248,44 @@ pub fn compat_metadata(metadata: Option<&Value>, shards: &[ShardInfo]) -> Result
     Ok(Value::Map(pairs))
 }
 
+/// [`compat_metadata`] encoded as msgpack, written directly (no intermediate map): what the
+/// `metadata` column holds.
+pub fn compat_metadata_msgpack(metadata: Option<&Value>, shards: &[ShardInfo]) -> Result<Vec<u8>> {
+    let pairs: &[(String, Value)] = match metadata {
+        None | Some(Value::Nil) => &[],
+        Some(Value::Map(pairs)) => pairs,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "metadata must be a map, got {}",
+                other.kind()
+            )))
+        }
+    };
+    if pairs.iter().any(|(k, _)| k == CHECKSUMS_KEY) {
+        return Err(Error::invalid(
+            "metadata key 'checksums' is reserved for shard digests",
+        ));
+    }
+    let mut out = Vec::with_capacity(16 + shards.len() * 160);
+    // Writes into a Vec cannot fail.
+    rmp::encode::write_map_len(&mut out, pairs.len() as u32 + 1).expect("vec write");
+    for (k, v) in pairs {
+        rmp::encode::write_str(&mut out, k).expect("vec write");
+        encode_value(v, &mut out);
+    }
+    rmp::encode::write_str(&mut out, CHECKSUMS_KEY).expect("vec write");
+    let known: Vec<(&str, &str)> = shards
+        .iter()
+        .filter_map(|s| s.sha256.as_deref().map(|d| (s.url.as_str(), d)))
+        .collect();
+    rmp::encode::write_map_len(&mut out, known.len() as u32).expect("vec write");
+    for (url, digest) in known {
+        rmp::encode::write_str(&mut out, url).expect("vec write");
+        rmp::encode::write_str(&mut out, digest).expect("vec write");
+    }
+    Ok(out)
+}
+
 /// Splits a stored metadata map into the caller's part and the `checksums` map.
 pub fn split_metadata(stored: Option<Value>) -> (Option<Value>, Vec<(String, String)>) {
     let pairs = match stored {
@@ -428,12 +466,18 @@ mod tests {
         let stored = compat_metadata(Some(&user), &shards).unwrap();
         let bytes = to_msgpack(&stored);
         let (back, sums) = split_metadata(Some(value_from_msgpack(&bytes).unwrap()));
-        assert_eq!(back, Some(user));
+        assert_eq!(back, Some(user.clone()));
         assert_eq!(sums, vec![("/a.tar".to_string(), "ab".to_string())]);
         let (none, _) = split_metadata(Some(compat_metadata(None, &shards).unwrap()));
         assert_eq!(none, None);
+        assert_eq!(
+            compat_metadata_msgpack(Some(&user), &shards).unwrap(),
+            to_msgpack(&compat_metadata(Some(&user), &shards).unwrap())
+        );
         let bad = Value::Map(vec![("checksums".into(), Value::Nil)]);
         assert!(compat_metadata(Some(&bad), &shards).is_err());
+        assert!(compat_metadata_msgpack(Some(&bad), &shards).is_err());
+        assert!(compat_metadata_msgpack(Some(&Value::Int(1)), &shards).is_err());
         assert!(compat_metadata(Some(&Value::Int(1)), &shards).is_err());
     }
 

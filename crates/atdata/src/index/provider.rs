@@ -73,7 +73,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Every entry (every version of every name), oldest first.
     fn entries(&self) -> Result<Vec<Entry>>;
 
-    /// Every schema record, by name then version.
+    /// Every schema record, in the order they were stored.
     fn schemas(&self) -> Result<Vec<Schema>>;
 
     /// The schema record `name@version`.

@@ -2,9 +2,13 @@
 //!
 //! The file keeps the four tables of Python atdata 0.7 (FORMAT.md section 6) with their exact
 //! columns, so each side opens what the other wrote. What 0.7 has no column for (versions,
-//! per-shard counts, description, tags, license) lives in a table of ours,
-//! `atdata_entry_info`, keyed by CID; 0.7 never reads it, and entries 0.7 writes simply have no
-//! row there (their versions are their order of insertion).
+//! per-shard counts, description, tags, license, the caller's metadata apart from checksums)
+//! lives in a table of ours, `atdata_entry_info`, one row per entry, keyed by the entry's rowid
+//! in `dataset_entries` so that listing joins the two tables in one ordered pass (the row also
+//! holds the CID, which is checked, and looked up by name and CID should a row have moved, e.g.
+//! after a `VACUUM`). It has no index on the CID: random keys are the most expensive part of a
+//! bulk commit, and lookups by CID go through `dataset_entries`. 0.7 never reads our table;
+//! entries 0.7 writes have no row there, and their versions are their order of insertion.
 //!
 //! Writes take the write lock at `BEGIN IMMEDIATE`, so the version a commit computes cannot be
 //! taken by another process before it commits; WAL lets readers go on meanwhile, and a busy
@@ -22,12 +26,13 @@ use crate::codec::msgpack::Token;
 use crate::codec::MsgReader;
 use crate::error::{Error, Result};
 use crate::index::entry::{
-    compat_metadata, decide_schema_version, entry_cid, split_metadata, strings_from_msgpack,
-    strings_to_msgpack, to_msgpack, value_from_msgpack, Committed, Entry, NewEntry, SchemaDecision,
-    ShardInfo,
+    compat_metadata_msgpack, decide_schema_version, entry_cid, split_metadata,
+    strings_from_msgpack, strings_to_msgpack, to_msgpack, value_from_msgpack, Committed, Entry,
+    NewEntry, SchemaDecision, ShardInfo,
 };
 use crate::index::provider::Provider;
 use crate::schema::{Schema, SchemaRef};
+use crate::value::Value;
 
 /// The tables of Python atdata 0.7, verbatim in meaning, then ours.
 const CREATE_TABLES: &str = "
@@ -65,7 +70,8 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 CREATE INDEX IF NOT EXISTS idx_labels_cid ON labels(cid);
 CREATE TABLE IF NOT EXISTS atdata_entry_info (
-    cid         TEXT PRIMARY KEY,
+    entry_rowid INTEGER PRIMARY KEY,
+    cid         TEXT NOT NULL,
     name        TEXT NOT NULL,
     version     INTEGER NOT NULL,
     num_samples INTEGER,
@@ -73,15 +79,51 @@ CREATE TABLE IF NOT EXISTS atdata_entry_info (
     description TEXT,
     tags        TEXT,
     license     TEXT,
+    metadata    BLOB,
     created_at  TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS atdata_entry_info_version ON atdata_entry_info(name, version);
 ";
 
-/// An entry's version: ours from `atdata_entry_info`, else (an entry Python 0.7 wrote) its
-/// position among the entries of its name in insertion order.
-const VERSION_EXPR: &str = "COALESCE(i.version, (SELECT COUNT(*) FROM dataset_entries x \
-     WHERE x.name = e.name AND x.rowid <= e.rowid))";
+/// Our columns, in the order [`apply_info`] reads them.
+macro_rules! info_columns {
+    ($i:literal) => {
+        concat!(
+            $i,
+            ".version, ",
+            $i,
+            ".num_samples, ",
+            $i,
+            ".shards, ",
+            $i,
+            ".description, ",
+            $i,
+            ".tags, ",
+            $i,
+            ".license, ",
+            $i,
+            ".metadata, ",
+            $i,
+            ".created_at"
+        )
+    };
+}
+
+/// The columns [`read_row`] reads: the 0.7 entry, its rowid, then ours (joined by rowid).
+macro_rules! select_entry {
+    ($tail:literal) => {
+        concat!(
+            "SELECT e.cid, e.name, e.schema_ref, e.data_urls, e.metadata, e.created_at, e.rowid, \
+             i.cid, ",
+            info_columns!("i"),
+            " FROM dataset_entries e LEFT JOIN atdata_entry_info i ON i.entry_rowid = e.rowid ",
+            $tail
+        )
+    };
+}
+
+/// Index of the first of our columns in `select_entry!`.
+const INFO_AT: usize = 8;
 
 /// How long a writer waits for another's lock before giving up with a retryable conflict.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -90,13 +132,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// crashed writer, which does not wait on the busy timeout).
 const ATTEMPTS: u32 = 20;
 
-fn select_entry(tail: &str) -> String {
-    format!(
-        "SELECT e.cid, e.name, e.schema_ref, e.data_urls, e.metadata, e.created_at, {VERSION_EXPR}, \
-         i.num_samples, i.shards, i.description, i.tags, i.license, i.created_at \
-         FROM dataset_entries e LEFT JOIN atdata_entry_info i ON i.cid = e.cid {tail}"
-    )
-}
+/// Page cache per connection (KiB): enough to keep an index of ~100k entries in memory.
+const CACHE_KIB: i64 = 64 * 1024;
 
 /// The index in an SQLite database (Python atdata 0.7 layout plus our own table).
 #[derive(Debug)]
@@ -127,6 +164,8 @@ impl SqliteProvider {
         }
         let conn = Connection::open(&path).map_err(|e| in_file(&shown, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| in_file(&shown, e))?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
             .map_err(|e| in_file(&shown, e))?;
         retry(|| {
             // Switching to WAL and creating tables take the write lock; other processes may be
@@ -163,20 +202,48 @@ impl SqliteProvider {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn query_entries(&self, tail: &str, params: impl rusqlite::Params) -> Result<Vec<Entry>> {
+    fn query_entries(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Entry>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&select_entry(tail))?;
-        let mut rows = stmt.query(params)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(entry_from_row(row)?);
-        }
-        Ok(out)
+        query_entries(&conn, sql, params)
     }
 
-    fn query_entry(&self, tail: &str, params: impl rusqlite::Params) -> Result<Option<Entry>> {
-        Ok(self.query_entries(tail, params)?.into_iter().next())
+    fn query_entry(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<Entry>> {
+        Ok(self.query_entries(sql, params)?.pop())
     }
+}
+
+/// Runs a `select_entry!` query and completes the entries our table did not describe.
+fn query_entries(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Entry>> {
+    // Listing everything: size the result once (rowids are dense unless entries were removed).
+    let hint: i64 = if sql.contains("WHERE") {
+        1
+    } else {
+        conn.prepare_cached("SELECT COALESCE(MAX(rowid), 0) FROM dataset_entries")?
+            .query_row([], |r| r.get(0))?
+    };
+    let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).min(1 << 20));
+    let mut incomplete = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params)?;
+        while let Some(row) = rows.next()? {
+            let (entry, rowid, complete) = read_row(row)?;
+            if !complete {
+                incomplete.push((out.len(), rowid));
+            }
+            out.push(entry);
+        }
+    }
+    for (at, rowid) in incomplete {
+        if let Some(e) = out.get_mut(at) {
+            complete_entry(conn, e, rowid)?;
+        }
+    }
+    Ok(out)
 }
 
 fn in_file(path: &str, e: rusqlite::Error) -> Error {
@@ -204,6 +271,12 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
+/// Now as SQLite's `datetime('now')` writes it, the form 0.7's `created_at` columns hold (and
+/// compare as text, to find the newest label).
+fn now_sqlite() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// `2026-01-02 03:04:05` (SQLite `datetime('now')`, what 0.7 rows hold) as RFC 3339.
 fn sqlite_time_to_rfc3339(t: &str) -> String {
     match t.split_once(' ') {
@@ -213,8 +286,7 @@ fn sqlite_time_to_rfc3339(t: &str) -> String {
 }
 
 fn bytes_col<'a>(row: &'a Row<'_>, i: usize, cid: &str, what: &str) -> Result<Option<&'a [u8]>> {
-    let v = row.get_ref(i)?;
-    match v {
+    match row.get_ref(i)? {
         ValueRef::Null => Ok(None),
         ValueRef::Blob(b) => Ok(Some(b)),
         ValueRef::Text(t) => Ok(Some(t)),
@@ -224,81 +296,126 @@ fn bytes_col<'a>(row: &'a Row<'_>, i: usize, cid: &str, what: &str) -> Result<Op
     }
 }
 
-fn entry_from_row(row: &Row<'_>) -> Result<Entry> {
-    let cid: String = row.get(0)?;
-    let bad = |what: &str, e: Error| match e {
+fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
+    match e {
         Error::Corrupt { reason, .. } => {
             Error::corrupt(format!("index entry '{cid}': {what}: {reason}"))
         }
         other => other,
-    };
-    let name: String = row.get(1)?;
-    let schema_ref: String = row.get(2)?;
-    let data_urls = match bytes_col(row, 3, &cid, "data_urls")? {
-        Some(b) => strings_from_msgpack(b).map_err(|e| bad("data_urls", e))?,
-        None => Vec::new(),
-    };
-    let metadata = match bytes_col(row, 4, &cid, "metadata")? {
-        Some(b) => Some(value_from_msgpack(b).map_err(|e| bad("metadata", e))?),
-        None => None,
-    };
-    let (metadata, checksums) = split_metadata(metadata);
-    let entry_time: Option<String> = row.get(5)?;
-    let version: i64 = row.get(6)?;
-    let num_samples: Option<i64> = row.get(7)?;
-    let shard_facts = match bytes_col(row, 8, &cid, "shards")? {
-        Some(b) => decode_shard_facts(b).map_err(|e| bad("shards", e))?,
-        None => Vec::new(),
-    };
-    let description: Option<String> = row.get(9)?;
-    let tags: Option<String> = row.get(10)?;
-    let license: Option<String> = row.get(11)?;
-    let info_time: Option<String> = row.get(12)?;
-
-    let tags = match tags {
-        Some(t) => serde_json::from_str::<Vec<String>>(&t)
-            .map_err(|e| Error::corrupt(format!("index entry '{cid}': tags: {e}")))?,
-        None => Vec::new(),
-    };
-    let shards = data_urls
-        .iter()
-        .enumerate()
-        .map(|(n, url)| {
-            let facts = shard_facts.get(n);
-            let sha256 = facts.and_then(|f| f.0.clone()).or_else(|| {
-                checksums
-                    .iter()
-                    .find(|(u, _)| u == url)
-                    .map(|(_, d)| d.clone())
-            });
-            ShardInfo {
-                url: url.clone(),
-                sha256,
-                samples: facts.and_then(|f| f.1),
-                bytes: facts.and_then(|f| f.2),
-            }
-        })
-        .collect();
-    Ok(Entry {
-        name,
-        version: version.to_string(),
-        cid,
-        schema_ref,
-        data_urls,
-        shards,
-        num_samples: num_samples.and_then(|n| u64::try_from(n).ok()),
-        description,
-        tags,
-        license,
-        metadata,
-        created_at: info_time
-            .or_else(|| entry_time.as_deref().map(sqlite_time_to_rfc3339))
-            .unwrap_or_default(),
-    })
+    }
 }
 
-/// (sha256, samples, bytes) per shard, each possibly unknown.
-type ShardFacts = (Option<String>, Option<u64>, Option<u64>);
+/// Decodes a `select_entry!` row: the entry, its rowid, and whether our table described it.
+/// An entry it did not describe has the 0.7 columns only (version still unknown: `""`).
+fn read_row(row: &Row<'_>) -> Result<(Entry, i64, bool)> {
+    let cid: String = row.get(0)?;
+    let data_urls = match bytes_col(row, 3, &cid, "data_urls")? {
+        Some(b) => strings_from_msgpack(b).map_err(|e| corrupt_in(&cid, "data_urls", e))?,
+        None => Vec::new(),
+    };
+    let rowid: i64 = row.get(6)?;
+    let described = matches!(row.get_ref(7)?, ValueRef::Text(t) if t == cid.as_bytes());
+    let mut entry = Entry {
+        name: row.get(1)?,
+        version: String::new(),
+        schema_ref: row.get(2)?,
+        shards: Vec::new(),
+        num_samples: None,
+        description: None,
+        tags: Vec::new(),
+        license: None,
+        metadata: None,
+        created_at: String::new(),
+        data_urls,
+        cid,
+    };
+    if described {
+        apply_info(&mut entry, row, INFO_AT)?;
+    } else {
+        // Only 0.7's columns: the caller's metadata and checksums share one map.
+        let metadata = match bytes_col(row, 4, &entry.cid, "metadata")? {
+            Some(b) => {
+                Some(value_from_msgpack(b).map_err(|e| corrupt_in(&entry.cid, "metadata", e))?)
+            }
+            None => None,
+        };
+        let (user, checksums) = split_metadata(metadata);
+        entry.metadata = user;
+        entry.shards = entry
+            .data_urls
+            .iter()
+            .map(|url| ShardInfo {
+                url: url.clone(),
+                sha256: checksums
+                    .iter()
+                    .find(|(u, _)| u == url)
+                    .map(|(_, d)| d.clone()),
+                samples: None,
+                bytes: None,
+            })
+            .collect();
+        let time: Option<String> = row.get(5)?;
+        entry.created_at = time
+            .as_deref()
+            .map(sqlite_time_to_rfc3339)
+            .unwrap_or_default();
+    }
+    Ok((entry, rowid, described))
+}
+
+/// Fills `entry` from our columns starting at `at` (see `info_columns!`). Digests already known
+/// (from 0.7's checksums) are kept where our row has none.
+fn apply_info(entry: &mut Entry, row: &Row<'_>, at: usize) -> Result<()> {
+    let cid = entry.cid.as_str();
+    let version: i64 = row.get(at)?;
+    let num_samples: Option<i64> = row.get(at + 1)?;
+    let mut shards = match bytes_col(row, at + 2, cid, "shards")? {
+        Some(b) => decode_shards(b, &entry.data_urls).map_err(|e| corrupt_in(cid, "shards", e))?,
+        None => decode_shards(&[0x90], &entry.data_urls)?,
+    };
+    for (s, k) in shards.iter_mut().zip(&entry.shards) {
+        if s.sha256.is_none() {
+            s.sha256.clone_from(&k.sha256);
+        }
+    }
+    let tags = match bytes_col(row, at + 4, cid, "tags")? {
+        Some(b) => strings_from_msgpack(b).map_err(|e| corrupt_in(cid, "tags", e))?,
+        None => Vec::new(),
+    };
+    let metadata = match bytes_col(row, at + 6, cid, "metadata")? {
+        Some(b) => Some(value_from_msgpack(b).map_err(|e| corrupt_in(cid, "metadata", e))?),
+        None => None,
+    };
+    entry.version = version.to_string();
+    entry.num_samples = num_samples.and_then(|n| u64::try_from(n).ok());
+    entry.shards = shards;
+    entry.description = row.get(at + 3)?;
+    entry.tags = tags;
+    entry.license = row.get(at + 5)?;
+    entry.metadata = metadata;
+    entry.created_at = row.get(at + 7)?;
+    Ok(())
+}
+
+/// Completes an entry our table did not describe at its rowid: our row found by CID (the entry
+/// moved), else a 0.7 entry whose version is its position among its name's entries.
+fn complete_entry(conn: &Connection, entry: &mut Entry, rowid: i64) -> Result<()> {
+    const BY_CID: &str = concat!(
+        "SELECT ",
+        info_columns!("i"),
+        " FROM atdata_entry_info i WHERE i.name = ?1 AND i.cid = ?2"
+    );
+    let mut stmt = conn.prepare_cached(BY_CID)?;
+    let mut rows = stmt.query([&entry.name, &entry.cid])?;
+    if let Some(row) = rows.next()? {
+        return apply_info(entry, row, 0);
+    }
+    let position: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM dataset_entries WHERE name = ?1 AND rowid <= ?2")?
+        .query_row(params![entry.name, rowid], |r| r.get(0))?;
+    entry.version = position.to_string();
+    Ok(())
+}
 
 /// Our `shards` column: a msgpack array with one `[sha256 | nil, samples | nil, bytes | nil]`
 /// per shard, in `data_urls` order (the URLs are not repeated).
@@ -324,18 +441,19 @@ fn encode_shard_facts(shards: &[ShardInfo]) -> Vec<u8> {
     out
 }
 
-fn decode_shard_facts(buf: &[u8]) -> Result<Vec<ShardFacts>> {
+/// Reads our `shards` column into one [`ShardInfo`] per URL (facts missing -> unknown).
+fn decode_shards(buf: &[u8], urls: &[String]) -> Result<Vec<ShardInfo>> {
     let mut r = MsgReader::new(buf);
     let n = match r.next_token()? {
         Token::Array(n) => n,
         _ => return Err(r.error("expected an array of shards")),
     };
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut out = Vec::with_capacity(urls.len());
+    for i in 0..n {
         if r.next_token()? != Token::Array(3) {
             return Err(r.error("expected [sha256, samples, bytes]"));
         }
-        let sha = match r.next_token()? {
+        let sha256 = match r.next_token()? {
             Token::Str(s) => Some(s.to_string()),
             Token::Nil => None,
             _ => return Err(r.error("sha256 is not a string")),
@@ -349,17 +467,78 @@ fn decode_shard_facts(buf: &[u8]) -> Result<Vec<ShardFacts>> {
                 _ => return Err(r.error("count is not an integer")),
             };
         }
-        out.push((sha, nums[0], nums[1]));
+        if let Some(url) = urls.get(i) {
+            out.push(ShardInfo {
+                url: url.clone(),
+                sha256,
+                samples: nums[0],
+                bytes: nums[1],
+            });
+        }
+    }
+    for url in urls.iter().skip(out.len()) {
+        out.push(ShardInfo {
+            url: url.clone(),
+            sha256: None,
+            samples: None,
+            bytes: None,
+        });
     }
     Ok(out)
 }
 
+/// The caller's metadata as our column stores it (`None` when there is none).
+fn user_metadata_blob(metadata: Option<&Value>) -> Option<Vec<u8>> {
+    match metadata {
+        None | Some(Value::Nil) => None,
+        Some(Value::Map(pairs)) if pairs.is_empty() => None,
+        Some(v) => Some(to_msgpack(v)),
+    }
+}
+
+/// Tags as our column stores them: a msgpack array of strings, `None` when there are none.
+fn tags_blob(tags: &[String]) -> Option<Vec<u8>> {
+    (!tags.is_empty()).then(|| strings_to_msgpack(tags))
+}
+
 /// What one transaction has learned so far, so a bulk commit reads each schema name and each
-/// dataset name's highest version once.
-#[derive(Default)]
+/// dataset name's highest version once, decides each distinct schema once, and moves each
+/// name's unversioned label once.
 struct TxCache {
     schemas: HashMap<String, Vec<Schema>>,
+    /// Each distinct schema of this transaction with its schema reference.
+    decided: Vec<(Schema, String)>,
     next_version: HashMap<String, i64>,
+    /// name -> (cid, description) of the newest entry committed in this transaction.
+    newest: HashMap<String, (String, Option<String>)>,
+    /// Commit time, RFC 3339 (our column) and SQLite text (0.7's columns).
+    now: String,
+    now_sql: String,
+}
+
+impl TxCache {
+    fn new() -> Self {
+        TxCache {
+            schemas: HashMap::new(),
+            decided: Vec::new(),
+            next_version: HashMap::new(),
+            newest: HashMap::new(),
+            now: now_rfc3339(),
+            now_sql: now_sqlite(),
+        }
+    }
+
+    /// Points each name's unversioned label (how 0.7 resolves a bare name) at its newest entry.
+    fn finish(self, tx: &Transaction<'_>) -> Result<()> {
+        let mut label = tx.prepare_cached(
+            "INSERT OR REPLACE INTO labels (name, cid, version, description, created_at) \
+             VALUES (?1, ?2, '', ?3, ?4)",
+        )?;
+        for (name, (cid, description)) in &self.newest {
+            label.execute(params![name, cid, description, self.now_sql])?;
+        }
+        Ok(())
+    }
 }
 
 fn stored_schemas(tx: &Transaction<'_>, name: &str) -> Result<Vec<Schema>> {
@@ -379,105 +558,127 @@ fn stored_schemas(tx: &Transaction<'_>, name: &str) -> Result<Vec<Schema>> {
     Ok(out)
 }
 
+/// The highest version of `name`: the larger of our highest number and the count of its
+/// entries (0.7's are numbered by position), so no number is ever given twice.
 fn highest_version(tx: &Transaction<'_>, name: &str) -> Result<i64> {
-    let sql = format!(
-        "SELECT COALESCE(MAX({VERSION_EXPR}), 0) FROM dataset_entries e \
-         LEFT JOIN atdata_entry_info i ON i.cid = e.cid WHERE e.name = ?1"
-    );
-    let mut stmt = tx.prepare_cached(&sql)?;
-    Ok(stmt.query_row([name], |r| r.get(0))?)
+    let ours: Option<i64> = tx
+        .prepare_cached("SELECT MAX(version) FROM atdata_entry_info WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))?;
+    let count: i64 = tx
+        .prepare_cached("SELECT COUNT(*) FROM dataset_entries WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))?;
+    Ok(ours.unwrap_or(0).max(count))
+}
+
+/// The schema reference for `schema` (deciding and storing a record once per transaction).
+fn schema_ref_for(tx: &Transaction<'_>, schema: &Schema, cache: &mut TxCache) -> Result<String> {
+    if let Some((_, v)) = cache.decided.iter().find(|(s, _)| s == schema) {
+        return Ok(v.clone());
+    }
+    if !cache.schemas.contains_key(&schema.name) {
+        let stored = stored_schemas(tx, &schema.name)?;
+        cache.schemas.insert(schema.name.clone(), stored);
+    }
+    let stored = cache.schemas.entry(schema.name.clone()).or_default();
+    let decision = decide_schema_version(schema, stored);
+    if let SchemaDecision::Create(version) = &decision {
+        let mut record = schema.clone();
+        record.version = version.clone();
+        if record.created_at.is_none() {
+            record.created_at = Some(cache.now.clone());
+        }
+        tx.prepare_cached(
+            "INSERT INTO schemas (name, version, schema_json, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            schema.name,
+            version,
+            record.to_json(),
+            cache.now_sql
+        ])?;
+        stored.push(record);
+    }
+    let r = SchemaRef::local(&schema.name, decision.version()).to_string();
+    cache.decided.push((schema.clone(), r.clone()));
+    Ok(r)
 }
 
 fn commit_one(tx: &Transaction<'_>, new: &NewEntry, cache: &mut TxCache) -> Result<Committed> {
     let digests = new.digests()?;
-    let schema_name = new.schema.name.clone();
-    if !cache.schemas.contains_key(&schema_name) {
-        let stored = stored_schemas(tx, &schema_name)?;
-        cache.schemas.insert(schema_name.clone(), stored);
-    }
-    let stored = cache.schemas.entry(schema_name.clone()).or_default();
-    let decision = decide_schema_version(&new.schema, stored);
-    if let SchemaDecision::Create(version) = &decision {
-        let mut record = new.schema.clone();
-        record.version = version.clone();
-        if record.created_at.is_none() {
-            record.created_at = Some(now_rfc3339());
-        }
-        tx.prepare_cached("INSERT INTO schemas (name, version, schema_json) VALUES (?1, ?2, ?3)")?
-            .execute(params![schema_name, version, record.to_json()])?;
-        stored.push(record);
-    }
-    let schema_ref = SchemaRef::local(&schema_name, decision.version()).to_string();
+    let schema_ref = schema_ref_for(tx, &new.schema, cache)?;
     let cid = entry_cid(&new.name, &schema_ref, &digests)?;
-
-    let exists = tx
-        .prepare_cached("SELECT 1 FROM dataset_entries WHERE cid = ?1")?
-        .query_row([&cid], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if exists {
-        let mut stmt = tx.prepare_cached(&select_entry("WHERE e.cid = ?1"))?;
-        let mut rows = stmt.query([&cid])?;
-        let row = rows.next()?.ok_or_else(|| {
-            Error::Database(format!("entry '{cid}' vanished inside a transaction"))
-        })?;
-        return Ok(Committed {
-            entry: entry_from_row(row)?,
-            created: false,
-        });
-    }
-
+    let data_urls: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
+    let metadata = compat_metadata_msgpack(new.metadata.as_ref(), &new.shards)?;
+    // The transaction holds the write lock: no other writer can take this number meanwhile.
     let version = match cache.next_version.get(&new.name) {
         Some(v) => *v,
         None => highest_version(tx, &new.name)? + 1,
     };
+    // Inserting first and looking only when nothing was inserted saves a lookup per entry.
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO dataset_entries \
+             (cid, name, schema_ref, data_urls, metadata, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            cid,
+            new.name,
+            schema_ref,
+            strings_to_msgpack(&data_urls),
+            metadata,
+            cache.now_sql
+        ])?;
+    if inserted == 0 {
+        let existing = query_entries(tx, select_entry!("WHERE e.cid = ?1"), [&cid])?
+            .pop()
+            .ok_or_else(|| {
+                Error::Database(format!("entry '{cid}' vanished inside a transaction"))
+            })?;
+        return Ok(Committed {
+            entry: existing,
+            created: false,
+        });
+    }
+    let rowid = tx.last_insert_rowid();
     cache.next_version.insert(new.name.clone(), version + 1);
-
-    let data_urls: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
-    let metadata = compat_metadata(new.metadata.as_ref(), &new.shards)?;
     let num_samples = new.num_samples();
-    let created_at = now_rfc3339();
-    let tags = serde_json::to_string(&new.tags)
-        .map_err(|e| Error::invalid(format!("tags cannot be stored: {e}")))?;
     let num_samples_sql = i64::try_from(num_samples)
         .map_err(|_| Error::invalid(format!("dataset '{}' has too many samples", new.name)))?;
-
     tx.prepare_cached(
-        "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls, metadata) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO atdata_entry_info (entry_rowid, cid, name, version, num_samples, shards, \
+         description, tags, license, metadata, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
-        cid,
-        new.name,
-        schema_ref,
-        strings_to_msgpack(&data_urls),
-        to_msgpack(&metadata)
-    ])?;
-    tx.prepare_cached(
-        "INSERT INTO atdata_entry_info \
-         (cid, name, version, num_samples, shards, description, tags, license, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+        rowid,
         cid,
         new.name,
         version,
         num_samples_sql,
         encode_shard_facts(&new.shards),
         new.description,
-        tags,
+        tags_blob(&new.tags),
         new.license,
-        created_at
+        user_metadata_blob(new.metadata.as_ref()),
+        cache.now
     ])?;
-    // Labels are how 0.7 resolves names: a row per version, and the unversioned row (the
-    // newest wins there by created_at, then rowid) pointing at this entry.
-    let mut label = tx.prepare_cached(
-        "INSERT OR REPLACE INTO labels (name, cid, version, description) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    label.execute(params![new.name, cid, version.to_string(), new.description])?;
-    label.execute(params![new.name, cid, "", new.description])?;
-
-    let (user_metadata, _) = split_metadata(Some(metadata));
+    // Labels are how 0.7 resolves names: a row per version here, and the unversioned row
+    // (see `TxCache::finish`) pointing at the newest.
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO labels (name, cid, version, description, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        new.name,
+        cid,
+        version.to_string(),
+        new.description,
+        cache.now_sql
+    ])?;
+    cache
+        .newest
+        .insert(new.name.clone(), (cid.clone(), new.description.clone()));
     Ok(Committed {
         entry: Entry {
             name: new.name.clone(),
@@ -490,8 +691,12 @@ fn commit_one(tx: &Transaction<'_>, new: &NewEntry, cache: &mut TxCache) -> Resu
             description: new.description.clone(),
             tags: new.tags.clone(),
             license: new.license.clone(),
-            metadata: user_metadata,
-            created_at,
+            metadata: match &new.metadata {
+                Some(Value::Map(m)) if m.is_empty() => None,
+                Some(Value::Nil) => None,
+                other => other.clone(),
+            },
+            created_at: cache.now.clone(),
         },
         created: true,
     })
@@ -507,25 +712,43 @@ impl Provider for SqliteProvider {
             let mut conn = self.lock();
             // Rolls back on drop: an error below leaves nothing behind.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut cache = TxCache::default();
+            let mut cache = TxCache::new();
             let mut out = Vec::with_capacity(entries.len());
             for new in entries {
                 out.push(commit_one(&tx, new, &mut cache)?);
             }
+            cache.finish(&tx)?;
             tx.commit()?;
             Ok(out)
         })
     }
 
     fn entry_by_cid(&self, cid: &str) -> Result<Option<Entry>> {
-        self.query_entry("WHERE e.cid = ?1", [cid])
+        self.query_entry(select_entry!("WHERE e.cid = ?1"), [cid])
     }
 
     fn entry_by_version(&self, name: &str, version: &str) -> Result<Option<Entry>> {
         if let Ok(n) = version.parse::<i64>() {
             if n.to_string() == version {
-                let tail = format!("WHERE e.name = ?1 AND {VERSION_EXPR} = ?2");
-                return self.query_entry(&tail, params![name, n]);
+                // Ours, through the (name, version) index; else 0.7's by position.
+                const OURS: &str = concat!(
+                    "SELECT e.cid, e.name, e.schema_ref, e.data_urls, e.metadata, e.created_at, \
+                     e.rowid, i.cid, ",
+                    info_columns!("i"),
+                    " FROM atdata_entry_info i JOIN dataset_entries e ON e.cid = i.cid \
+                     WHERE i.name = ?1 AND i.version = ?2"
+                );
+                if let Some(e) = self.query_entry(OURS, params![name, n])? {
+                    return Ok(Some(e));
+                }
+                if n < 1 {
+                    return Ok(None);
+                }
+                const NTH: &str =
+                    select_entry!("WHERE e.name = ?1 ORDER BY e.rowid LIMIT 1 OFFSET ?2");
+                return Ok(self
+                    .query_entry(NTH, params![name, n - 1])?
+                    .filter(|e| e.version == version));
             }
         }
         // Python 0.7 labels carry free-form versions (`index.label(name, cid, version=...)`).
@@ -535,29 +758,72 @@ impl Provider for SqliteProvider {
             .query_row([name, version], |r| r.get(0))
             .optional()?;
         match cid {
-            Some(cid) => self.entry_by_cid(&cid),
+            Some(cid) => Ok(self.entry_by_cid(&cid)?.filter(|e| e.name == name)),
             None => Ok(None),
         }
     }
 
     fn latest_entry(&self, name: &str) -> Result<Option<Entry>> {
-        let tail = format!("WHERE e.name = ?1 ORDER BY {VERSION_EXPR} DESC, e.rowid DESC LIMIT 1");
-        self.query_entry(&tail, [name])
+        // Within a name, versions grow with rowid (a commit numbers its entry one above the
+        // newest and inserts it last; 0.7's are numbered by position), so the newest is the
+        // last row. Only a row moved since (0.7 re-adding an entry with INSERT OR REPLACE) can
+        // break that; then our highest number wins.
+        let newest = self.query_entry(
+            select_entry!("WHERE e.name = ?1 ORDER BY e.rowid DESC LIMIT 1"),
+            [name],
+        )?;
+        let Some(newest) = newest else {
+            return Ok(None);
+        };
+        let ours: Option<i64> = self
+            .lock()
+            .prepare_cached("SELECT MAX(version) FROM atdata_entry_info WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))?;
+        match ours {
+            Some(v) if newest.version.parse::<i64>().is_ok_and(|n| n < v) => Ok(self
+                .entry_by_version(name, &v.to_string())?
+                .or(Some(newest))),
+            _ => Ok(Some(newest)),
+        }
     }
 
     fn versions(&self, name: &str) -> Result<Vec<String>> {
         let conn = self.lock();
-        let sql = format!(
-            "SELECT {VERSION_EXPR} AS v FROM dataset_entries e \
-             LEFT JOIN atdata_entry_info i ON i.cid = e.cid WHERE e.name = ?1 ORDER BY v"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([name], |r| r.get::<_, i64>(0))?;
-        let mut out = Vec::new();
-        for v in rows {
-            out.push(v?.to_string());
+        let mut found: Vec<(i64, Option<String>)> = Vec::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT e.cid, i.cid, i.version FROM dataset_entries e \
+                 LEFT JOIN atdata_entry_info i ON i.entry_rowid = e.rowid \
+                 WHERE e.name = ?1 ORDER BY e.rowid",
+            )?;
+            let mut rows = stmt.query([name])?;
+            while let Some(row) = rows.next()? {
+                let (cid, info_cid, v): (String, Option<String>, Option<i64>) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?);
+                let position = found.len() as i64 + 1;
+                found.push(match (info_cid, v) {
+                    (Some(c), Some(v)) if c == cid => (v, None),
+                    // Not described at its rowid: ours moved, or one of 0.7's.
+                    _ => (position, Some(cid)),
+                });
+            }
         }
-        Ok(out)
+        for (v, cid) in &mut found {
+            if let Some(cid) = cid.take() {
+                let ours: Option<i64> = conn
+                    .prepare_cached(
+                        "SELECT version FROM atdata_entry_info WHERE name = ?1 AND cid = ?2",
+                    )?
+                    .query_row(params![name, cid], |r| r.get(0))
+                    .optional()?;
+                if let Some(o) = ours {
+                    *v = o;
+                }
+            }
+        }
+        let mut versions: Vec<i64> = found.into_iter().map(|(v, _)| v).collect();
+        versions.sort_unstable();
+        Ok(versions.into_iter().map(|v| v.to_string()).collect())
     }
 
     fn names(&self) -> Result<Vec<String>> {
@@ -573,14 +839,13 @@ impl Provider for SqliteProvider {
     }
 
     fn entries(&self) -> Result<Vec<Entry>> {
-        self.query_entries("ORDER BY e.rowid", [])
+        self.query_entries(select_entry!("ORDER BY e.rowid"), [])
     }
 
     fn schemas(&self) -> Result<Vec<Schema>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT name, version, schema_json FROM schemas ORDER BY rowid",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT name, version, schema_json FROM schemas ORDER BY rowid")?;
         let mut rows = stmt.query([])?;
         let mut out: Vec<Schema> = Vec::new();
         while let Some(row) = rows.next()? {
@@ -622,14 +887,9 @@ impl Provider for SqliteProvider {
         retry(|| {
             let mut conn = self.lock();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current = {
-                let mut stmt = tx.prepare_cached(&select_entry("WHERE e.cid = ?1"))?;
-                let mut rows = stmt.query([cid])?;
-                match rows.next()? {
-                    Some(row) => entry_from_row(row)?,
-                    None => return Err(Error::not_found(format!("index entry '{cid}'"))),
-                }
-            };
+            let current = query_entries(&tx, select_entry!("WHERE e.cid = ?1"), [cid])?
+                .pop()
+                .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
             // Keep what is known; fill the gaps.
             let merged: Vec<ShardInfo> = current
                 .shards
@@ -651,21 +911,28 @@ impl Provider for SqliteProvider {
             let total: Option<u64> = merged.iter().map(|s| s.samples).sum();
             let num_samples = current.num_samples.or(total);
             let num_samples_sql = num_samples.and_then(|n| i64::try_from(n).ok());
-            let version: i64 = current.version.parse().map_err(|_| {
-                Error::Database(format!("entry '{cid}' has version '{}'", current.version))
-            })?;
             let updated = tx
                 .prepare_cached(
-                    "UPDATE atdata_entry_info SET num_samples = ?2, shards = ?3 WHERE cid = ?1",
+                    "UPDATE atdata_entry_info SET num_samples = ?3, shards = ?4 \
+                     WHERE name = ?1 AND cid = ?2",
                 )?
-                .execute(params![cid, num_samples_sql, encode_shard_facts(&merged)])?;
+                .execute(params![
+                    current.name,
+                    cid,
+                    num_samples_sql,
+                    encode_shard_facts(&merged)
+                ])?;
             if updated == 0 {
-                // An entry 0.7 wrote: freeze its version. Should that number already be taken
-                // (the file was edited by hand), skip the cache rather than fail the load.
+                // An entry 0.7 wrote: freeze its version and keep its metadata with it. Should
+                // its rowid or number be taken already (the file was edited by other means),
+                // skip the cache rather than fail the load.
+                let version: i64 = current.version.parse().map_err(|_| {
+                    Error::Database(format!("entry '{cid}' has version '{}'", current.version))
+                })?;
                 tx.prepare_cached(
                     "INSERT OR IGNORE INTO atdata_entry_info \
-                     (cid, name, version, num_samples, shards, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     (entry_rowid, cid, name, version, num_samples, shards, metadata, created_at) \
+                     SELECT rowid, ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM dataset_entries WHERE cid = ?1",
                 )?
                 .execute(params![
                     cid,
@@ -673,6 +940,7 @@ impl Provider for SqliteProvider {
                     version,
                     num_samples_sql,
                     encode_shard_facts(&merged),
+                    user_metadata_blob(current.metadata.as_ref()),
                     current.created_at
                 ])?;
             }
@@ -788,6 +1056,40 @@ mod tests {
     }
 
     #[test]
+    fn a_row_moved_by_insert_or_replace_keeps_its_version() {
+        let p = SqliteProvider::in_memory().unwrap();
+        let first = p
+            .commit(&conformance::sample_entry("d", 1, "x"))
+            .unwrap()
+            .entry;
+        let second = p
+            .commit(&conformance::sample_entry("d", 1, "y"))
+            .unwrap()
+            .entry;
+        // What Python 0.7 does when an entry with the same CID is stored again.
+        p.lock()
+            .execute(
+                "INSERT OR REPLACE INTO dataset_entries \
+                 (cid, name, schema_ref, data_urls, metadata) \
+                 SELECT cid, name, schema_ref, data_urls, metadata FROM dataset_entries \
+                 WHERE cid = ?1",
+                [&first.cid],
+            )
+            .unwrap();
+        assert_eq!(p.entry_by_cid(&first.cid).unwrap(), Some(first.clone()));
+        assert_eq!(p.versions("d").unwrap(), vec!["1", "2"]);
+        assert_eq!(p.latest_entry("d").unwrap(), Some(second.clone()));
+        assert_eq!(p.entry_by_version("d", "1").unwrap(), Some(first.clone()));
+        let listed = p.entries().unwrap();
+        assert_eq!(listed, vec![second, first]);
+        let third = p
+            .commit(&conformance::sample_entry("d", 1, "z"))
+            .unwrap()
+            .entry;
+        assert_eq!(third.version, "3");
+    }
+
+    #[test]
     fn python_labels_resolve_as_versions() {
         let p = SqliteProvider::in_memory().unwrap();
         let c = p.commit(&conformance::sample_entry("d", 1, "x")).unwrap();
@@ -854,10 +1156,12 @@ mod tests {
                 bytes: Some(1),
             },
         ];
-        let facts = decode_shard_facts(&encode_shard_facts(&shards)).unwrap();
-        assert_eq!(facts[0], (Some("ab".into()), Some(3), Some(10240)));
-        assert_eq!(facts[1], (None, None, Some(1)));
-        assert!(decode_shard_facts(&[0x91, 0x01]).is_err());
+        let urls = vec!["/a".to_string(), "/b".to_string(), "/c".to_string()];
+        let back = decode_shards(&encode_shard_facts(&shards), &urls).unwrap();
+        assert_eq!(back[..2], shards[..]);
+        assert_eq!(back[2].url, "/c");
+        assert_eq!(back[2].sha256, None);
+        assert!(decode_shards(&[0x91, 0x01], &urls).is_err());
     }
 
     #[test]
