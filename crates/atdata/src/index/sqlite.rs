@@ -176,6 +176,7 @@ impl SqliteProvider {
                     "index '{shown}': cannot enable WAL journal mode (got '{mode}')"
                 )));
             }
+            migrate_early_layout(&conn)?;
             conn.execute_batch(CREATE_TABLES)?;
             Ok(())
         })
@@ -210,6 +211,34 @@ impl SqliteProvider {
     fn query_entry(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<Entry>> {
         Ok(self.query_entries(sql, params)?.pop())
     }
+}
+
+/// Files written by early development builds keyed our table by CID; move such a table to the
+/// current layout (keyed by entry rowid), keeping every row whose entry still exists.
+fn migrate_early_layout(conn: &Connection) -> Result<()> {
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('atdata_entry_info')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if columns.is_empty() || columns.iter().any(|c| c == "entry_rowid") {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE atdata_entry_info RENAME TO atdata_entry_info_early;
+         DROP INDEX IF EXISTS atdata_entry_info_version;",
+    )?;
+    tx.execute_batch(CREATE_TABLES)?;
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO atdata_entry_info \
+         (entry_rowid, cid, name, version, num_samples, shards, description, license, created_at) \
+         SELECT e.rowid, o.cid, o.name, o.version, o.num_samples, o.shards, o.description, \
+         o.license, o.created_at FROM atdata_entry_info_early o \
+         JOIN dataset_entries e ON e.cid = o.cid;
+         DROP TABLE atdata_entry_info_early;",
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Runs a `select_entry!` query and completes the entries our table did not describe.
@@ -1087,6 +1116,37 @@ mod tests {
             .unwrap()
             .entry;
         assert_eq!(third.version, "3");
+    }
+
+    #[test]
+    fn early_layout_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.db");
+        let cid = {
+            let p = SqliteProvider::open(&path).unwrap();
+            let c = p.commit(&conformance::sample_entry("d", 1, "x")).unwrap();
+            p.lock()
+                .execute_batch(
+                    "DROP TABLE atdata_entry_info;
+                     CREATE TABLE atdata_entry_info (cid TEXT PRIMARY KEY, name TEXT NOT NULL,
+                       version INTEGER NOT NULL, num_samples INTEGER, shards BLOB,
+                       description TEXT, tags TEXT, license TEXT, created_at TEXT NOT NULL)
+                       WITHOUT ROWID;
+                     CREATE UNIQUE INDEX atdata_entry_info_version ON atdata_entry_info(name, version);",
+                )
+                .unwrap();
+            p.lock()
+                .execute(
+                    "INSERT INTO atdata_entry_info VALUES (?1, 'd', 7, 10, NULL, 'old', '[]', NULL, 't')",
+                    [&c.entry.cid],
+                )
+                .unwrap();
+            c.entry.cid
+        };
+        let p = SqliteProvider::open(&path).unwrap();
+        let e = p.entry_by_cid(&cid).unwrap().unwrap();
+        assert_eq!((e.version.as_str(), e.num_samples), ("7", Some(10)));
+        assert_eq!(e.description.as_deref(), Some("old"));
     }
 
     #[test]
