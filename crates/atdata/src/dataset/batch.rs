@@ -51,11 +51,10 @@ impl Column {
                 dtype,
                 item_shape,
                 data,
-            } => {
-                data.len()
-                    .checked_div(item_bytes(dtype, item_shape))
-                    .unwrap_or(0)
-            }
+            } => data
+                .len()
+                .checked_div(item_bytes(dtype, item_shape))
+                .unwrap_or(0),
             Column::Values(v) => v.len(),
         }
     }
