@@ -42,6 +42,7 @@ class Dataset:
         batch_size: int,
         shuffle: Optional[tuple[int, int, int]] = None,
         drop_last: bool = False,
+        progress: Optional[bool] = None,
     ) -> BatchIter: ...
 
 class BatchIter(Iterator[dict[str, Any]]):
@@ -103,7 +104,8 @@ class Index:
         metadata: Optional[dict[str, Any]] = None,
         maxcount: Optional[int] = None,
         maxsize: Optional[int] = None,
-        progress: bool = False,
+        progress: Optional[bool] = None,
+        total: Optional[int] = None,
     ) -> IndexEntry: ...
     def get_dataset(self, reference: str) -> IndexEntry: ...
     def load(self, reference: str) -> Dataset: ...
@@ -124,4 +126,6 @@ def write_shards(
     samples: Any,
     maxcount: Optional[int] = None,
     maxsize: Optional[int] = None,
+    progress: Optional[bool] = None,
+    total: Optional[int] = None,
 ) -> list[str]: ...

@@ -230,27 +230,41 @@ class Dataset(Generic[ST]):
                 )
         return Dataset(self._core, sample_type=sample_type)
 
-    def _batches(self, batch_size: int, shuffle: Any = None) -> Iterator[dict]:
-        return self._core.batches(batch_size, shuffle)
+    def _batches(
+        self, batch_size: int, shuffle: Any = None, progress: Optional[bool] = None
+    ) -> Iterator[dict]:
+        return self._core.batches(batch_size, shuffle, False, progress)
 
-    def _iterate(self, batch_size: Optional[int], shuffle: Any) -> Iterator[Any]:
+    def _iterate(
+        self, batch_size: Optional[int], shuffle: Any, progress: Optional[bool]
+    ) -> Iterator[Any]:
         _check_batch_size(batch_size)
-        return self._generate(batch_size, shuffle)
+        if progress is not None and not isinstance(progress, bool):
+            raise TypeError(f"progress must be None, True or False, got {progress!r}")
+        return self._generate(batch_size, shuffle, progress)
 
-    def _generate(self, batch_size: Optional[int], shuffle: Any) -> Iterator[Any]:
+    def _generate(
+        self, batch_size: Optional[int], shuffle: Any, progress: Optional[bool]
+    ) -> Iterator[Any]:
         st = self._sample_type
         if batch_size is None:
-            for cols in self._batches(_ROW_CHUNK, shuffle):
+            for cols in self._batches(_ROW_CHUNK, shuffle, progress):
                 n = len(next(iter(cols.values()))) if cols else 0
                 for i in range(n):
                     yield _make_sample(st, _row(cols, i))
         else:
-            for cols in self._batches(batch_size, shuffle):
+            for cols in self._batches(batch_size, shuffle, progress):
                 yield SampleBatch(cols, st)
 
-    def ordered(self, batch_size: Optional[int] = None) -> Iterator[Any]:
-        """Samples in shard order; with ``batch_size``, ``SampleBatch`` objects of that size."""
-        return self._iterate(batch_size, None)
+    def ordered(
+        self, batch_size: Optional[int] = None, *, progress: Optional[bool] = None
+    ) -> Iterator[Any]:
+        """Samples in shard order; with ``batch_size``, ``SampleBatch`` objects of that size.
+
+        ``progress``: None shows a bar on stderr for long reads when stderr is a terminal;
+        True always shows one; False never does.
+        """
+        return self._iterate(batch_size, None, progress)
 
     def shuffled(
         self,
@@ -260,18 +274,22 @@ class Dataset(Generic[ST]):
         epoch: int = 0,
         buffer_samples: int = 10_000,
         buffer_shards: Optional[int] = None,
+        progress: Optional[bool] = None,
     ) -> Iterator[Any]:
         """Samples in random order (shards permuted, then a buffer of ``buffer_samples``).
 
         The same ``seed`` and ``epoch`` give the same order; ``seed=None`` picks one at random.
         ``buffer_shards`` is accepted for atdata 0.7 compatibility (all shards are permuted).
+        ``progress`` as for ``ordered``.
         """
         del buffer_shards
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little")
         if buffer_samples < 1:
             raise ValueError(f"buffer_samples must be >= 1, got {buffer_samples}")
-        return self._iterate(batch_size, (int(seed), int(epoch), int(buffer_samples)))
+        return self._iterate(
+            batch_size, (int(seed), int(epoch), int(buffer_samples)), progress
+        )
 
     def __iter__(self) -> Iterator[Any]:
         return self.ordered()

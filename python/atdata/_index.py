@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
@@ -16,6 +15,7 @@ from . import _core
 from ._core import LocalDiskStore, SqliteProvider, UnsupportedFeatureError
 from ._dataset import Dataset
 from ._packable import schema_json_of, type_from_schema
+from ._write import check_progress, peek_samples
 
 _DEFAULT = object()
 # Keywords atdata 0.7's Index accepts that we ignore when left at their defaults.
@@ -79,13 +79,6 @@ class Repository:
 
     provider: Any
     data_store: Any = None
-
-
-def _progress_wanted() -> bool:
-    try:
-        return sys.stderr is not None and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class Index:
@@ -188,13 +181,20 @@ class Index:
         manifest: bool = False,
         data_store: Any = None,
         force: bool = False,
+        progress: Optional[bool] = None,
     ) -> Any:
         """Writes samples as a new version of dataset ``name`` and returns its entry.
 
         Shards roll over at ``maxcount`` samples or ``maxsize`` bytes. Writing the same samples
-        under the same name again returns the existing entry.
+        under the same name again returns the existing entry. ``samples`` may be any iterable,
+        a generator too: it is consumed chunk by chunk as the shards are written, never held
+        whole; if a sample fails, nothing is added to the index.
+
+        ``progress``: None shows a bar on stderr for long writes when stderr is a terminal;
+        True always shows one; False never does.
         """
         del force
+        check_progress(progress)
         if manifest:
             raise UnsupportedFeatureError("write_samples(manifest=True) is not supported yet")
         if data_store is not None:
@@ -208,14 +208,14 @@ class Index:
             )
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, got {type(name).__name__}")
-        items = samples if isinstance(samples, (list, tuple)) else list(samples)
-        if len(items) == 0:
-            raise ValueError(f"no samples to write to dataset {name!r}: the iterable is empty")
         if tags is not None and (
             isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
         ):
             raise TypeError(f"tags must be a list of str, got {tags!r}")
-        schema_json = schema_json_of(type(items[0]))
+        first, items, total = peek_samples(
+            samples, f"no samples to write to dataset {name!r}: the iterable is empty"
+        )
+        schema_json = schema_json_of(type(first))
         return self._core.write(
             items,
             schema_json,
@@ -226,7 +226,8 @@ class Index:
             metadata,
             maxcount,
             maxsize,
-            _progress_wanted(),
+            progress,
+            total,
         )
 
     def write(self, samples: Iterable[Any], *, name: str, **kwargs: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -11,11 +12,26 @@ from ._dataset import Dataset
 from ._packable import schema_json_of
 
 
-def _first_and_all(samples: Iterable[Any]) -> tuple:
-    items = samples if isinstance(samples, (list, tuple)) else list(samples)
-    if len(items) == 0:
-        raise ValueError("no samples to write: the iterable is empty")
-    return items[0], items
+def peek_samples(samples: Iterable[Any], empty_message: str) -> tuple:
+    """``(first, samples, total)``: the first sample (its type gives the schema), an iterable
+    yielding every sample including the first, and the count when known without consuming
+    anything (lists and tuples), else None.
+
+    Iterators and generators are not materialised: the writer pulls from them chunk by chunk.
+    """
+    if isinstance(samples, (list, tuple)):
+        if len(samples) == 0:
+            raise ValueError(empty_message)
+        return samples[0], samples, len(samples)
+    it = iter(samples)
+    for first in it:
+        return first, itertools.chain((first,), it), None
+    raise ValueError(empty_message)
+
+
+def check_progress(progress: Any) -> None:
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be None, True or False, got {progress!r}")
 
 
 def write_samples(
@@ -24,13 +40,20 @@ def write_samples(
     *,
     maxcount: Optional[int] = None,
     maxsize: Optional[int] = None,
+    progress: Optional[bool] = None,
 ) -> Dataset:
     """Writes samples to WebDataset tar file(s) and returns a ``Dataset`` over them.
 
     Without ``maxcount``/``maxsize`` the output is the single file ``path``; with either, shards
-    ``{stem}-000000.tar``, ``{stem}-000001.tar``, ... are written beside it.
+    ``{stem}-000000.tar``, ``{stem}-000001.tar``, ... are written beside it. ``samples`` may be
+    any iterable, a generator too: it is consumed as the shards are written, not held whole. If
+    a sample fails (wrong field type, an exception in the generator) no shard is left behind.
+
+    ``progress``: None shows a bar on stderr for long writes when stderr is a terminal; True
+    always shows one; False never does.
     """
-    first, items = _first_and_all(samples)
+    check_progress(progress)
+    first, items, total = peek_samples(samples, "no samples to write: the iterable is empty")
     sample_type = type(first)
     schema_json = schema_json_of(sample_type)
     p = Path(os.fspath(path))
@@ -38,7 +61,9 @@ def write_samples(
     stem = p.name[:-4] if p.name.endswith(".tar") else p.name
     stem = stem.replace("%06d", "").rstrip("-_.") or "data"
     sharded = maxcount is not None or maxsize is not None
-    paths = _core.write_shards(str(p.parent), stem, schema_json, items, maxcount, maxsize)
+    paths = _core.write_shards(
+        str(p.parent), stem, schema_json, items, maxcount, maxsize, progress, total
+    )
     if not sharded and len(paths) == 1 and "%" not in p.name:
         os.replace(paths[0], p)
         paths = [str(p)]

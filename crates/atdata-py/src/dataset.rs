@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::columns::batch_to_dict;
 use crate::convert::to_py;
+use crate::progress::{Kind, Progress};
 use crate::util::{core, run_core};
 
 /// A dataset: shard URLs, an optional schema, a name.
@@ -101,27 +102,33 @@ impl PyDataset {
     }
 
     /// Columnar batches; `shuffle` is `(seed, epoch, buffer_size)` or None for shard order.
-    #[pyo3(signature = (batch_size, shuffle=None, drop_last=false))]
+    /// `progress` is None (auto: a bar on a terminal for long reads), True or False; the bar's
+    /// length is the sample count when the index recorded it.
+    #[pyo3(signature = (batch_size, shuffle=None, drop_last=false, progress=None))]
     fn batches(
         &self,
         batch_size: usize,
         shuffle: Option<(u64, u64, usize)>,
         drop_last: bool,
+        progress: Option<bool>,
     ) -> PyBatchIter {
         let it = self
             .inner
             .batches(batch_size, order(shuffle))
             .drop_last(drop_last);
+        let what = self.inner.name().unwrap_or("dataset");
+        let bar = Progress::new(progress, Kind::Read, what, self.inner.known_len());
         PyBatchIter {
-            inner: Mutex::new(Some(it)),
+            inner: Mutex::new(Some((it, bar))),
         }
     }
 }
 
-/// Iterator of batches, each a dict `field -> column` (numpy array or list).
+/// Iterator of batches, each a dict `field -> column` (numpy array or list), with its progress
+/// bar (cleared when the iterator ends or is dropped).
 #[pyclass(name = "BatchIter", module = "atdata._core")]
 pub struct PyBatchIter {
-    inner: Mutex<Option<Batches>>,
+    inner: Mutex<Option<(Batches, Progress)>>,
 }
 
 #[pymethods]
@@ -135,10 +142,16 @@ impl PyBatchIter {
             .inner
             .lock()
             .map_err(|_| PyRuntimeError::new_err("batch iterator was poisoned by a panic"))?;
-        let Some(it) = guard.as_mut() else {
+        let Some((it, bar)) = guard.as_mut() else {
             return Ok(None);
         };
-        let next = run_core(py, move || it.next().transpose());
+        let next = run_core(py, move || {
+            let batch = it.next().transpose();
+            if let Ok(Some(b)) = &batch {
+                bar.advance(b.len() as u64, 0);
+            }
+            batch
+        });
         match next {
             Ok(Some(batch)) => batch_to_dict(py, batch).map(Some),
             Ok(None) => {

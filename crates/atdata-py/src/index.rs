@@ -14,6 +14,8 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::convert::to_py;
 use crate::dataset::PyDataset;
+use crate::progress::{Kind, Progress};
+use crate::samples::{run_write, EncodeStream};
 use crate::util::run_core;
 
 /// The SQLite index backend: a database file, or memory when no path is given.
@@ -297,8 +299,12 @@ impl PyIndex {
             .collect()
     }
     /// Writes samples (checked against `schema_json`) as a new version of `name`.
+    ///
+    /// `samples` may be any iterable (a generator too): it is encoded chunk by chunk while the
+    /// shards are written, never held whole. `total` (the number of samples, when the caller
+    /// knows it) sizes the progress bar; `progress` is None (auto: on a terminal), True or False.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (samples, schema_json, name, description=None, tags=Vec::new(), license=None, metadata=None, maxcount=None, maxsize=None, progress=false))]
+    #[pyo3(signature = (samples, schema_json, name, description=None, tags=Vec::new(), license=None, metadata=None, maxcount=None, maxsize=None, progress=None, total=None))]
     fn write(
         &self,
         py: Python<'_>,
@@ -311,12 +317,13 @@ impl PyIndex {
         metadata: Option<&Bound<'_, PyAny>>,
         maxcount: Option<usize>,
         maxsize: Option<u64>,
-        progress: bool,
+        progress: Option<bool>,
+        total: Option<u64>,
     ) -> PyResult<PyEntry> {
-        let _ = progress;
         let schema = crate::util::core(py, atdata::Schema::from_json(schema_json))?;
         let metadata = metadata_arg(metadata)?;
-        let encoded = crate::samples::encode_all(py, samples, &schema)?;
+        let bar = Progress::new(progress, Kind::Write, &name, total);
+        let mut stream = EncodeStream::new(samples, schema.clone(), bar)?;
         let opts = atdata::index::WriteOptions {
             name,
             description,
@@ -328,8 +335,8 @@ impl PyIndex {
             ..atdata::index::WriteOptions::new("")
         };
         let ix = self.inner.clone();
-        run_core(py, move || {
-            ix.write_encoded(&schema, encoded.into_iter().map(Ok), &opts)
+        run_write(py, &mut stream, move |stream| {
+            ix.write_encoded(&schema, stream, &opts)
         })
         .map(PyEntry::new)
     }

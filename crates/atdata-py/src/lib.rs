@@ -11,6 +11,7 @@ mod convert;
 mod dataset;
 mod exceptions;
 mod index;
+mod progress;
 mod samples;
 mod util;
 mod write;

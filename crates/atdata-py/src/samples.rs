@@ -1,16 +1,19 @@
-//! Python samples -> msgpack bytes, in bulk, checked against the schema.
+//! Python samples -> msgpack bytes, streamed in chunks, checked against the schema.
 //!
 //! Each field is read by name from the schema (`getattr`, or the key of a dict), converted to a
 //! core value and checked against the field's type; a failure names the sample's index in the
 //! call and the field.
 
+use std::collections::VecDeque;
+
 use atdata::codec::{encode_sample, validate_sample};
 use atdata::{Error, Schema, Value};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyIterator};
 
 use crate::convert::to_value;
 use crate::exceptions::to_pyerr;
+use crate::progress::Progress;
 
 /// Converts and encodes one sample; errors carry the sample index `i`.
 pub fn encode_one(
@@ -46,20 +49,140 @@ pub fn encode_one(
     Ok(())
 }
 
-/// Encodes every sample of an iterable.
-pub fn encode_all(
-    py: Python<'_>,
-    samples: &Bound<'_, PyAny>,
-    schema: &Schema,
-) -> PyResult<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for (i, obj) in samples.try_iter()?.enumerate() {
-        let obj = obj?;
-        let mut buf = Vec::with_capacity(64);
-        encode_one(&obj, schema, i, &mut buf).map_err(|e| to_pyerr(py, e))?;
-        out.push(buf);
+/// Most samples pulled from Python per chunk.
+pub const CHUNK_SAMPLES: usize = 1024;
+
+/// Most encoded bytes per chunk: large samples (images, long arrays) make smaller chunks, so the
+/// memory a write holds stays bounded whatever the sample size.
+pub const CHUNK_BYTES: usize = 8 << 20;
+
+/// Python samples as a stream of msgpack bytes for the core writer.
+///
+/// The writer runs with the GIL released; whenever its buffer is empty this iterator takes the
+/// GIL back, pulls the next chunk of samples from the Python iterable (a list, a generator,
+/// anything iterable), encodes them and lets go of the GIL again. At most one chunk of encoded
+/// samples is alive at a time, on top of the writer's own shard buffer.
+///
+/// An encoding failure is yielded as an `Err` after the samples before it (the core writer then
+/// aborts, publishing nothing). An exception raised by the Python iterable itself, or a pending
+/// Ctrl-C, is kept for [`take_python_error`](Self::take_python_error) and ends the stream with
+/// an `Err` too, so the caller re-raises the original exception.
+pub struct EncodeStream {
+    iter: Py<PyIterator>,
+    schema: Schema,
+    /// Index (in the call) of the next sample to pull.
+    next_index: usize,
+    ready: VecDeque<Vec<u8>>,
+    /// Samples and bytes of the chunk in `ready`, reported once the writer has taken it all.
+    chunk: (u64, u64),
+    failure: Option<Error>,
+    python_error: Option<PyErr>,
+    exhausted: bool,
+    progress: Progress,
+}
+
+impl EncodeStream {
+    /// A stream over `samples` (anything iterable), checked against `schema`.
+    pub fn new(samples: &Bound<'_, PyAny>, schema: Schema, progress: Progress) -> PyResult<Self> {
+        Ok(EncodeStream {
+            iter: samples.try_iter()?.unbind(),
+            schema,
+            next_index: 0,
+            ready: VecDeque::new(),
+            chunk: (0, 0),
+            failure: None,
+            python_error: None,
+            exhausted: false,
+            progress,
+        })
     }
-    Ok(out)
+
+    /// The exception the Python iterable raised (or a pending signal), if that ended the stream.
+    pub fn take_python_error(&mut self) -> Option<PyErr> {
+        self.python_error.take()
+    }
+
+    /// Pulls and encodes the next chunk; needs the GIL.
+    fn fill(&mut self, py: Python<'_>) {
+        if let Err(e) = py.check_signals() {
+            self.fail_python(e);
+            return;
+        }
+        let mut it = self.iter.bind(py).clone();
+        let mut bytes = 0usize;
+        while self.ready.len() < CHUNK_SAMPLES && bytes < CHUNK_BYTES {
+            let obj = match it.next() {
+                None => {
+                    self.exhausted = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    self.fail_python(e);
+                    break;
+                }
+                Some(Ok(obj)) => obj,
+            };
+            let i = self.next_index;
+            self.next_index += 1;
+            let mut buf = Vec::with_capacity(64);
+            if let Err(e) = encode_one(&obj, &self.schema, i, &mut buf) {
+                self.failure = Some(e);
+                break;
+            }
+            bytes += buf.len();
+            self.ready.push_back(buf);
+        }
+        self.chunk = (self.ready.len() as u64, bytes as u64);
+    }
+
+    fn fail_python(&mut self, e: PyErr) {
+        self.failure = Some(
+            Error::invalid(format!(
+                "the samples' iterable raised an exception at sample #{}",
+                self.next_index
+            ))
+            .with_sample(self.next_index),
+        );
+        self.python_error = Some(e);
+    }
+}
+
+impl Iterator for EncodeStream {
+    type Item = atdata::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(bytes) = self.ready.pop_front() {
+                return Some(Ok(bytes));
+            }
+            // The writer has taken the whole previous chunk: it is written.
+            let (samples, bytes) = std::mem::take(&mut self.chunk);
+            self.progress.advance(samples, bytes);
+            if let Some(e) = self.failure.take() {
+                self.exhausted = true;
+                return Some(Err(e));
+            }
+            if self.exhausted {
+                return None;
+            }
+            Python::attach(|py| self.fill(py));
+        }
+    }
+}
+
+/// Runs a core write fed by `stream` with the GIL released. The Python iterable's own
+/// exception wins over the core error it caused; a core error becomes its Python exception.
+pub fn run_write<T, F>(py: Python<'_>, stream: &mut EncodeStream, write: F) -> PyResult<T>
+where
+    T: Send,
+    F: Send + FnOnce(&mut EncodeStream) -> atdata::Result<T>,
+{
+    let out = py.detach(|| write(stream));
+    if let Some(e) = stream.take_python_error() {
+        return Err(e);
+    }
+    py.check_signals()?;
+    out.map_err(|e| to_pyerr(py, e))
 }
 
 /// msgpack bytes of one sample under `schema_json`.
