@@ -47,6 +47,15 @@ def test_any_iterable_works(index):
     assert [e.name for e in index.list_datasets()] == ["it", "it2", "tup"]
 
 
+def test_copy_a_dataset_by_streaming_it_into_a_new_write(index):
+    # The source iterator itself calls into the Rust reader while the writer is running.
+    index.write_samples(text_samples(3000), name="docs", maxcount=1000)
+    copy = index.write_samples(index.load("docs").ordered(), name="copy", maxcount=1000)
+    assert copy.num_samples == 3000
+    src = index.get_dataset("docs")
+    assert [s["sha256"] for s in copy.shards] == [s["sha256"] for s in src.shards]
+
+
 def test_generator_is_consumed_while_shards_are_written(index, tmp_path):
     """By the time the generator yields its last sample, earlier shards are already on disk
     (in the store's staging area): the samples were not collected first."""
