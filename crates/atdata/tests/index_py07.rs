@@ -283,3 +283,84 @@ fn python_07_opens_and_loads_an_index_we_wrote() {
     assert_eq!(emb["count"], json!(7));
     assert_eq!(emb["sample_type"], json!("EmbeddingSample"));
 }
+
+#[test]
+fn python_07_writes_into_an_index_we_wrote_and_we_read_it_back() {
+    let Some(py) = ref_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("index.db");
+    let index = index_common::file_index(dir.path());
+    index
+        .write(
+            texts(4, "one"),
+            &WriteOptions::new("docs-v1").description("ours"),
+        )
+        .unwrap();
+    let script = r#"
+import sys
+import atdata
+from atdata.providers._sqlite import SqliteProvider
+
+@atdata.packable
+class TextSample:
+    """Simple text document."""
+    text: str
+    language: str
+    word_count: int
+
+idx = atdata.Index(provider=SqliteProvider(path=sys.argv[1]),
+                   data_store=atdata.LocalDiskStore(root=sys.argv[2]), atmosphere=None)
+samples = [TextSample(text=f"python {i}", language="en", word_count=2) for i in range(3)]
+entry = idx.write_samples(samples, name="docs-v1")
+print(entry.cid)
+"#;
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(script)
+        .arg(&db)
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python 0.7 failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let py_cid = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    // Our handle, opened before Python wrote, sees its entry as version 2, the newest.
+    assert_eq!(index.versions("docs-v1").unwrap(), vec!["1", "2"]);
+    let newest = index.get("@local/docs-v1").unwrap();
+    assert_eq!(newest.cid, py_cid);
+    assert_eq!(newest.version, "2");
+    assert_eq!(newest.schema_ref, "atdata://local/schema/TextSample@1.0.0");
+    let back: Vec<TextSample> = index
+        .load("@local/docs-v1")
+        .unwrap()
+        .typed(Order::Ordered)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(back.len(), 3);
+    assert_eq!(back[0].text, "python 0");
+    assert_eq!(index.len("docs-v1").unwrap(), 3);
+    assert!(index.verify("docs-v1").unwrap().is_ok());
+    // And our next write is version 3.
+    let e = index
+        .write(texts(2, "three"), &WriteOptions::new("docs-v1"))
+        .unwrap();
+    assert_eq!(e.version, "3");
+    assert_eq!(
+        index
+            .get("@local/docs-v1@1")
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("ours")
+    );
+}
