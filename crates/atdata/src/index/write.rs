@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
 use crate::index::reference::{check_ref_name, DatasetRef, LOCAL};
 use crate::index::scan::{local_path, scan_shard};
-use crate::index::Index;
+use crate::index::{Index, Provider};
 use crate::packable::Packable;
 use crate::schema::{infer_schema_from_msgpack, schema_name_for, Schema};
 use crate::shard::{expand, sample_key, RawSample, ShardOptions, ShardWriter, StagedShard};
@@ -199,7 +199,14 @@ impl Index {
             license: &opts.license,
             metadata: &opts.metadata,
         };
-        publish_and_commit(&repo.provider, &*store, &name, schema, staged, describe)
+        publish_and_commit(
+            repo.provider.as_ref(),
+            store.as_ref(),
+            &name,
+            schema,
+            staged,
+            describe,
+        )
     }
 
     /// Indexes shards that already exist: a path, brace pattern, glob or directory (see
@@ -264,13 +271,20 @@ impl Index {
                 "'{target}' holds no samples for dataset '{name}'"
             )));
         }
-        publish_and_commit(&repo.provider, &*store, &name, &schema, staged, describe)
+        publish_and_commit(
+            repo.provider.as_ref(),
+            store.as_ref(),
+            &name,
+            &schema,
+            staged,
+            describe,
+        )
     }
 }
 
 /// Publishes staged shards under names derived from their digests, then commits the entry.
 fn publish_and_commit(
-    provider: &std::sync::Arc<dyn crate::index::Provider>,
+    provider: &dyn Provider,
     store: &dyn DataStore,
     name: &str,
     schema: &Schema,
