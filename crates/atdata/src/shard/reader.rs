@@ -26,6 +26,8 @@ const MAX_EXTENDED_HEADER: u64 = 1 << 20;
 /// Larger members are read incrementally when the shard length is unknown, so that a lying size
 /// field in a stream cannot make us allocate more than the bytes that actually arrive.
 const EAGER_ALLOC_LIMIT: u64 = 1 << 20;
+/// Members below this size are read into a zeroed buffer; larger ones into uninitialised capacity.
+const ZEROED_READ_LIMIT: u64 = 64 << 10;
 
 /// Read buffer for shard files.
 const FILE_BUFFER: usize = 256 << 10;
@@ -145,8 +147,8 @@ impl<R: Read> ShardReader<R> {
                 format!("truncated: member data ends after {got} of {size} bytes"),
             )
         };
-        let data = if self.total_len.is_some() || size <= EAGER_ALLOC_LIMIT {
-            // Known to fit in what remains (checked by `check_size`), or small.
+        let data = if size < ZEROED_READ_LIMIT {
+            // Small members: a zeroed buffer filled in place is the cheapest.
             let len = usize::try_from(size).map_err(|_| truncated(0, self))?;
             let mut data = vec![0u8; len];
             let got =
@@ -156,7 +158,16 @@ impl<R: Read> ShardReader<R> {
             }
             data
         } else {
-            let mut data = Vec::with_capacity(EAGER_ALLOC_LIMIT as usize);
+            // Large members are read into uninitialised capacity (no zeroing pass over a
+            // megabyte array). The whole size is reserved only when the shard's length vouches
+            // for it; otherwise the buffer grows as bytes really arrive.
+            let reserve = if self.total_len.is_some() {
+                size
+            } else {
+                size.min(EAGER_ALLOC_LIMIT)
+            };
+            let mut data =
+                Vec::with_capacity(usize::try_from(reserve).map_err(|_| truncated(0, self))?);
             let got = (&mut self.inner)
                 .take(size)
                 .read_to_end(&mut data)
