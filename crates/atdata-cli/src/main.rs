@@ -19,6 +19,11 @@ mod schemas;
 mod values;
 mod verify;
 
+// mimalloc: the entries, batches and strings we build are many small allocations, which it
+// serves two to three times faster than glibc malloc (index listing 48 ms -> 20 ms for 10k).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

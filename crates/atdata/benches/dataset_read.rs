@@ -11,6 +11,10 @@ use atdata::shard::{write_shards, ShardOptions, ShardWriter};
 use atdata::{Field, FieldType, NdArray, Primitive, Schema, Value};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+// The shipped binaries (CLI, Python module) use mimalloc; measure what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn small_schema() -> Schema {
     Schema::new(
         "TextSample",

@@ -10,6 +10,10 @@ use atdata::index::{NewEntry, Provider, ShardInfo};
 use atdata::{Field, FieldType, Index, Primitive, Schema, SqliteProvider};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+// The shipped binaries (CLI, Python module) use mimalloc; measure what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn schema() -> Schema {
     Schema::new(
         "TextSample",

@@ -4,6 +4,10 @@
 use atdata::shard::{sample_key, ShardOptions, ShardReader, ShardWriter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+// The shipped binaries (CLI, Python module) use mimalloc; measure what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A msgpack map of three short fields: {"text": str, "label": int, "score": float}.
 fn small_sample(i: u32) -> Vec<u8> {
     let mut s = vec![0x83];

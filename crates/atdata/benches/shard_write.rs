@@ -4,6 +4,10 @@
 use atdata::shard::{sample_key, ShardOptions, ShardWriter, StagedShard};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+// The shipped binaries (CLI, Python module) use mimalloc; measure what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Returns the staged shards so that deleting their temp files happens outside the timing.
 fn write_all(dir: &std::path::Path, samples: &[Vec<u8>]) -> Vec<StagedShard> {
     let mut w = ShardWriter::new(dir, ShardOptions::default()).unwrap();
