@@ -85,29 +85,14 @@ fn decode_small(c: &mut Criterion) {
         })
     });
     let dir = tempfile::tempdir().unwrap();
-    let shards = write_shards(
-        dir.path(),
-        "small",
-        samples.iter().cloned(),
-        ShardOptions {
-            maxcount: Some(25_000),
-            maxsize: None,
-        },
-    )
-    .unwrap();
-    let urls: Vec<String> = shards
-        .iter()
-        .map(|s| s.path.display().to_string())
-        .collect();
-    for workers in [0usize, 2] {
-        let ds = Dataset::new(urls.clone(), Some(small_schema()))
-            .with_read_options(ReadOptions { workers });
-        g.bench_with_input(
-            BenchmarkId::new("shards_to_batches_b256_workers", workers),
-            &ds,
-            |b, ds| b.iter(|| ds.ordered(256).map(|b| b.unwrap().len()).sum::<usize>()),
-        );
-    }
+    let urls = shards_of(dir.path(), "small", samples.iter().cloned(), 25_000);
+    bench_batches(
+        &mut g,
+        "shards_to_batches_b256_workers",
+        &urls,
+        small_schema(),
+        256,
+    );
     g.finish();
 }
 
@@ -129,29 +114,14 @@ fn large_arrays(c: &mut Criterion) {
     drop((src, dst));
 
     let dir = tempfile::tempdir().unwrap();
-    let shards = write_shards(
-        dir.path(),
-        "big",
-        (0..N).map(array_sample),
-        ShardOptions {
-            maxcount: Some(32),
-            maxsize: None,
-        },
-    )
-    .unwrap();
-    let urls: Vec<String> = shards
-        .iter()
-        .map(|s| s.path.display().to_string())
-        .collect();
-    for workers in [0usize, 2] {
-        let ds = Dataset::new(urls.clone(), Some(array_schema()))
-            .with_read_options(ReadOptions { workers });
-        g.bench_with_input(
-            BenchmarkId::new("page_cache_to_batches_b16_workers", workers),
-            &ds,
-            |b, ds| b.iter(|| ds.ordered(16).map(|b| b.unwrap().len()).sum::<usize>()),
-        );
-    }
+    let urls = shards_of(dir.path(), "big", (0..N).map(array_sample), 32);
+    bench_batches(
+        &mut g,
+        "page_cache_to_batches_b16_workers",
+        &urls,
+        array_schema(),
+        16,
+    );
 
     let encoded: Vec<Vec<u8>> = (0..64).map(array_sample).collect();
     g.throughput(Throughput::Bytes(
@@ -180,6 +150,41 @@ fn large_arrays(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// Writes `samples` as shards of `maxcount` under `dir`; returns their paths.
+fn shards_of(
+    dir: &std::path::Path,
+    prefix: &str,
+    samples: impl Iterator<Item = Vec<u8>>,
+    maxcount: usize,
+) -> Vec<String> {
+    let opts = ShardOptions {
+        maxcount: Some(maxcount),
+        maxsize: None,
+    };
+    write_shards(dir, prefix, samples, opts)
+        .unwrap()
+        .iter()
+        .map(|s| s.path.display().to_string())
+        .collect()
+}
+
+/// Times reading `urls` into batches, on the calling thread and with 2 reader threads.
+fn bench_batches<M: criterion::measurement::Measurement>(
+    g: &mut criterion::BenchmarkGroup<'_, M>,
+    name: &str,
+    urls: &[String],
+    schema: Schema,
+    batch: usize,
+) {
+    for workers in [0usize, 2] {
+        let ds = Dataset::new(urls.to_vec(), Some(schema.clone()))
+            .with_read_options(ReadOptions { workers });
+        g.bench_with_input(BenchmarkId::new(name, workers), &ds, |b, ds| {
+            b.iter(|| ds.ordered(batch).map(|b| b.unwrap().len()).sum::<usize>())
+        });
+    }
 }
 
 /// Writes samples into shards of 16 staged in a fresh dir under `root`; returns the shard count.
