@@ -2,6 +2,8 @@
 //! loaded, verified, and written to), and it opens and loads an index we wrote (run with the
 //! reference venv's python from `ATDATA_REF_PYTHON`, see scripts/test.sh).
 
+mod py07_common;
+
 mod index_common;
 
 use std::path::{Path, PathBuf};
@@ -14,19 +16,12 @@ use atdata::index::entry::{
 use atdata::index::WriteOptions;
 use atdata::{Index, LocalDiskStore, Value};
 use index_common::{embeddings, texts, TextSample};
+use py07_common::{expected, fixtures, py07_read, ref_python};
 use serde_json::{json, Value as Json};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py07")
-}
 
 fn manifest() -> Json {
     serde_json::from_slice(&std::fs::read(fixtures().join("fixture_manifest.json")).unwrap())
         .unwrap()
-}
-
-fn expected() -> Json {
-    serde_json::from_slice(&std::fs::read(fixtures().join("expected.json")).unwrap()).unwrap()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -203,28 +198,9 @@ fn we_write_into_a_python_07_index() {
     assert_eq!(index.schemas().unwrap().len(), 2, "no new schema records");
 }
 
-/// The reference venv's python, from scripts/test.sh. Under CI its absence is a failure.
-fn ref_python() -> Option<String> {
-    match std::env::var("ATDATA_REF_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must run the interop tests: ATDATA_REF_PYTHON is not set"
-            );
-            eprintln!("skipping: ATDATA_REF_PYTHON not set (run scripts/test.sh)");
-            None
-        }
-    }
-}
-
 fn py_read_index(py: &str, db: &Path, name: &str, version: Option<&str>) -> Json {
-    let mut cmd = Command::new(py);
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/py07_read.py"))
-        .arg("--index")
-        .arg(db)
-        .arg("--name")
-        .arg(name);
+    let mut cmd = py07_read(py);
+    cmd.arg("--index").arg(db).arg("--name").arg(name);
     if let Some(v) = version {
         cmd.arg("--version").arg(v);
     }

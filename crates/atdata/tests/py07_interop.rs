@@ -2,23 +2,14 @@
 //! scripts/py07_make_fixtures.py) value for value and re-encode them byte for byte, and it
 //! reads the shards we write (scripts/py07_read.py run in the reference venv).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod py07_common;
 
 use atdata::codec::encode_sample;
 use atdata::dataset::{Dataset, Order};
 use atdata::shard::{write_shards, ShardOptions};
 use atdata::{NdArray, Schema, Value};
+use py07_common::{expected, fixtures, py07_read, ref_python};
 use serde_json::{json, Value as Json};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py07")
-}
-
-fn expected() -> Json {
-    let text = std::fs::read_to_string(fixtures().join("expected.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
 
 /// A decoded value in the JSON form of scripts/py07_values.py.
 fn to_json(v: &Value) -> Json {
@@ -176,21 +167,6 @@ fn we_read_every_shard_python_07_wrote_and_reencode_it_byte_for_byte() {
     assert!(checked > 50, "only {checked} samples checked");
 }
 
-/// The reference venv's python, from scripts/test.sh. Under CI its absence is a failure.
-fn ref_python() -> Option<String> {
-    match std::env::var("ATDATA_REF_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must run the interop tests: ATDATA_REF_PYTHON is not set"
-            );
-            eprintln!("skipping: ATDATA_REF_PYTHON not set (run scripts/test.sh, which makes the Python 3.12 venv)");
-            None
-        }
-    }
-}
-
 #[test]
 fn python_07_reads_the_shards_we_write() {
     let Some(py) = ref_python() else { return };
@@ -228,8 +204,7 @@ fn python_07_reads_the_shards_we_write() {
     assert!(shards.len() > 1);
     let schema_file = dir.path().join("schema.json");
     std::fs::write(&schema_file, &schema_text).unwrap();
-    let out = Command::new(&py)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/py07_read.py"))
+    let out = py07_read(&py)
         .arg(dir.path())
         .arg("--schema")
         .arg(&schema_file)
