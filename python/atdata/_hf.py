@@ -70,18 +70,17 @@ def load_dataset(
             f"load_dataset({', '.join(unsupported)}=...) is not supported yet"
         )
     target = os.fspath(path)
+    ix = None
     if _is_index_ref(target):
         ix = index if index is not None else get_default_index()
-        ds = ix.load(target, sample_type)
-        if split is None:
-            return DatasetDict({"train": ds})
-        if split != "train":
-            raise _core.NotFoundError(
-                f"split {split!r} of dataset {target!r}; available splits: train"
-            )
-        return ds
+    # The core resolves the reference or the paths and owns the split rules.
+    dd = _core.DatasetDict.load(target, ix._core if ix is not None else None)
+
+    def wrap(core_ds: Any) -> Dataset:
+        if ix is not None and sample_type is not None:
+            return Dataset(core_ds).as_type(sample_type)
+        return Dataset(core_ds, sample_type=sample_type)
+
     if split is not None:
-        core = _core.DatasetDict.load_path(target).split(split)
-        return Dataset(core, sample_type=sample_type)
-    dd = _core.DatasetDict.load_path(target)
-    return DatasetDict({k: Dataset(dd.split(k), sample_type=sample_type) for k in dd.keys()})
+        return wrap(dd.split(split))
+    return DatasetDict({k: wrap(dd.split(k)) for k in dd.keys()})

@@ -273,10 +273,7 @@ class Index:
     @property
     def schemas(self) -> list:
         """Every stored schema record, oldest first (as atdata 0.7 lists them)."""
-        records = [SchemaRecord.from_json(s) for s in self._core.schemas()]
-        # The core lists by name; 0.7 (and the seed) list in the order schemas were stored.
-        # Stable sort on the creation time keeps name order among equal times.
-        return sorted(records, key=lambda r: r.created_at or "")
+        return [SchemaRecord.from_json(s) for s in self._core.schemas()]
 
     def list_schemas(self) -> list:
         """Every stored schema record, as dicts."""

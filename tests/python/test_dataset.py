@@ -25,7 +25,10 @@ def test_load_by_name_with_and_without_split(loaded):
     assert len(ds) == 500 and ds.len() == 500
     dd = atdata.load_dataset("@local/docs-v1")
     assert isinstance(dd, atdata.DatasetDict) and list(dd) == ["train"]
-    with pytest.raises(atdata.NotFoundError, match="train"):
+    with pytest.raises(
+        atdata.NotFoundError,
+        match="split 'test' of dataset '@local/docs-v1'; available splits: train",
+    ):
         atdata.load_dataset("@local/docs-v1", split="test")
     explicit = atdata.load_dataset("@local/docs-v1", TextSample, split="train", index=loaded)
     assert explicit.sample_type is TextSample
@@ -126,10 +129,18 @@ def test_load_path_splits(tmp_path_factory):
     assert len(dd["test"]) == 4
     ds = atdata.load_dataset(str(tmp_path), TextSample, split="train")
     assert len(list(ds)) == 10
-    with pytest.raises(atdata.NotFoundError, match="train"):
+    with pytest.raises(
+        atdata.NotFoundError, match="split 'validation' of dataset .*available splits: test, train"
+    ):
         atdata.load_dataset(str(tmp_path), split="validation")
     with pytest.raises((atdata.NotFoundError, atdata.AtdataIOError, atdata.InvalidArgumentError)):
         atdata.load_dataset(str(tmp_path / "nothing-*.tar"), split="train")
+
+
+def test_a_parent_folder_named_like_a_split_is_not_a_split(tmp_path_factory):
+    parent = tmp_path_factory.mktemp("test_run")
+    atdata.write_samples(text_samples(3), parent / "data-000000.tar")
+    assert list(atdata.load_dataset(str(parent), TextSample)) == ["train"]
 
 
 def test_typed_dataset_from_path(tmp_path_factory):

@@ -181,6 +181,20 @@ impl PyDatasetDict {
             .map(|inner| PyDatasetDict { inner })
     }
 
+    /// Every split of a dataset by index reference (`@local/name`, through `index`) or by path:
+    /// the core's `load_dataset`, which owns the split rules.
+    #[staticmethod]
+    #[pyo3(signature = (path, index=None))]
+    fn load(
+        py: Python<'_>,
+        path: String,
+        index: Option<&Bound<'_, crate::index::PyIndex>>,
+    ) -> PyResult<Self> {
+        let index = index.map(|i| i.get().inner.clone());
+        run_core(py, move || atdata::load_dataset(&path, index.as_deref()))
+            .map(|inner| PyDatasetDict { inner })
+    }
+
     /// Split names, sorted.
     fn keys(&self) -> Vec<String> {
         self.inner.splits.keys().cloned().collect()

@@ -25,6 +25,7 @@ pub fn load_dataset(path: &str, index: Option<&Index>) -> Result<DatasetDict> {
         None => default_index()?.load(path)?,
     };
     Ok(DatasetDict {
+        source: path.to_string(),
         splits: BTreeMap::from([(INDEX_SPLIT.to_string(), ds)]),
     })
 }

@@ -22,6 +22,8 @@ const SPLIT_WORDS: &[(&str, &str)] = &[
 /// Datasets by split name.
 #[derive(Debug, Clone, Default)]
 pub struct DatasetDict {
+    /// What was loaded (a path or an index reference), for error messages.
+    pub source: String,
     /// Split name -> dataset, sorted by name.
     pub splits: BTreeMap<String, Dataset>,
 }
@@ -31,7 +33,8 @@ impl DatasetDict {
     pub fn split(&self, split: &str) -> Result<&Dataset> {
         self.splits.get(split).ok_or_else(|| {
             Error::not_found(format!(
-                "split '{split}'; available splits: {}",
+                "split '{split}' of dataset '{}'; available splits: {}",
+                self.source,
                 self.splits.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })
@@ -79,6 +82,7 @@ pub fn load_path(target: &str) -> Result<DatasetDict> {
         groups.entry(split.to_string()).or_default().push(u);
     }
     Ok(DatasetDict {
+        source: target.to_string(),
         splits: groups
             .into_iter()
             .map(|(s, urls)| {
