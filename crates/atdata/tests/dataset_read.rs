@@ -177,3 +177,106 @@ fn parallel_reader_finishes_shards_larger_than_the_prefetch_window() {
         .expect("the parallel reader hung");
     assert_eq!(rows, 9000);
 }
+
+/// Large samples read on the calling thread take the one-copy path (the array payload goes
+/// from the file straight into its column); it must give exactly what the general path gives.
+#[test]
+fn one_copy_path_matches_the_general_path() {
+    let schema = Schema::new(
+        "Big",
+        vec![
+            Field::new("id", FieldType::Primitive(Primitive::Int)),
+            Field::new("image", FieldType::ndarray()),
+            Field::new("blob", FieldType::Primitive(Primitive::Bytes)),
+            Field::new("label", FieldType::Primitive(Primitive::Str)),
+        ],
+    );
+    let sample = |i: i64| {
+        let img: Vec<f32> = (0..200_000).map(|k| (k as f32) * 0.5 + i as f32).collect();
+        let mut out = Vec::new();
+        atdata::codec::encode_sample(
+            &[
+                ("id", Value::Int(i)),
+                (
+                    "image",
+                    Value::Array(NdArray::from_vec(vec![400, 500], img).unwrap()),
+                ),
+                // Large bytes after the array: read from the tail, not the head.
+                ("blob", Value::Bytes(vec![i as u8; 70_000 + i as usize])),
+                ("label", Value::from(format!("label {i}"))),
+            ],
+            &mut out,
+        );
+        out
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_shards(
+        dir.path(),
+        "big",
+        (0..7).map(sample),
+        ShardOptions {
+            maxcount: Some(3),
+            maxsize: None,
+        },
+    )
+    .unwrap();
+    let urls: Vec<String> = shards
+        .iter()
+        .map(|s| s.path.display().to_string())
+        .collect();
+    let direct = Dataset::new(urls.clone(), Some(schema.clone()))
+        .with_read_options(ReadOptions { workers: 0 });
+    let general = Dataset::new(urls, Some(schema)).with_read_options(ReadOptions { workers: 2 });
+    let a: Vec<_> = direct.ordered(4).map(Result::unwrap).collect();
+    let b: Vec<_> = general.ordered(4).map(Result::unwrap).collect();
+    assert_eq!(a.len(), 2);
+    assert_eq!(a, b);
+    let img = a[1]
+        .column("image")
+        .unwrap()
+        .to_ndarray(3)
+        .unwrap()
+        .unwrap();
+    assert_eq!(img.shape(), &[3, 400, 500]);
+    assert_eq!(img.to_vec::<f32>().unwrap()[200_000], 5.0);
+    assert_eq!(a[1].column("id"), Some(&Column::Int(vec![4, 5, 6])));
+}
+
+#[test]
+fn one_copy_path_reports_truncation_and_ragged_arrays_where_they_are() {
+    let schema = Schema::new("A", vec![Field::new("a", FieldType::ndarray())]);
+    let sample = |n: usize| {
+        let mut out = Vec::new();
+        atdata::codec::encode_sample(
+            &[(
+                "a",
+                Value::Array(NdArray::from_vec(vec![n], vec![1.0f64; n]).unwrap()),
+            )],
+            &mut out,
+        );
+        out
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let shards = write_shards(
+        dir.path(),
+        "r",
+        [sample(40_000), sample(50_000)],
+        Default::default(),
+    )
+    .unwrap();
+    let url = shards[0].path.display().to_string();
+    let ds = Dataset::new(vec![url.clone()], Some(schema.clone()))
+        .with_name("ragged")
+        .with_read_options(ReadOptions { workers: 0 });
+    let e = ds.ordered(2).find_map(Result::err).unwrap().to_string();
+    assert!(
+        e.contains("ragged") && e.contains("field 'a'") && e.contains(&url),
+        "{e}"
+    );
+
+    // Cut the shard inside the second sample's array payload.
+    let bytes = std::fs::read(&url).unwrap();
+    std::fs::write(&url, &bytes[..700_000]).unwrap();
+    let e = ds.ordered(1).find_map(Result::err).unwrap().to_string();
+    assert!(e.contains("truncated") && e.contains(&url), "{e}");
+}

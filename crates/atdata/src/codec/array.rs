@@ -54,6 +54,32 @@ pub fn decode_array_view(buf: &[u8]) -> Result<ArrayView<'_>> {
     if buf.starts_with(NPY_MAGIC) {
         return decode_npy(buf);
     }
+    let h = decode_compact_header(buf)?;
+    view(h.dtype, &h.parsed, h.shape, &buf[h.len..])
+}
+
+/// The header of a compact-encoded array: dtype, shape and where the element bytes start.
+#[derive(Debug, Clone)]
+pub struct ArrayHeader<'a> {
+    /// numpy dtype string as stored.
+    pub dtype: &'a str,
+    parsed: DType,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Bytes of header before the element bytes.
+    pub len: usize,
+}
+
+impl ArrayHeader<'_> {
+    /// Element bytes the header announces (`prod(shape) * itemsize`, overflow checked).
+    pub fn payload_len(&self) -> Result<usize> {
+        byte_len(&self.parsed, &self.shape)
+    }
+}
+
+/// Parses only the header of a compact-encoded array (not `.npy`), so that its element bytes
+/// can be read elsewhere.
+pub fn decode_compact_header(buf: &[u8]) -> Result<ArrayHeader<'_>> {
     let n = *buf
         .first()
         .ok_or_else(|| Error::corrupt("array buffer is empty"))? as usize;
@@ -90,7 +116,12 @@ pub fn decode_array_view(buf: &[u8]) -> Result<ArrayView<'_>> {
         }
         shape.push(d as usize);
     }
-    view(dtype, &parsed, shape, &buf[shape_start + 8 * ndim..])
+    Ok(ArrayHeader {
+        dtype,
+        parsed,
+        shape,
+        len: shape_start + 8 * ndim,
+    })
 }
 
 /// An [`ArrayView`] once the element bytes are known to be exactly `prod(shape) * itemsize`.

@@ -11,7 +11,10 @@ pub mod cid;
 pub mod msgpack;
 pub mod sample;
 
-pub use array::{decode_array, decode_array_view, encode_array, encoded_array_len, ArrayView};
+pub use array::{
+    decode_array, decode_array_view, decode_compact_header, encode_array, encoded_array_len,
+    ArrayHeader, ArrayView,
+};
 pub use cid::{cid_of, python_entry_cid, sha256_hex};
 pub use msgpack::MsgReader;
 pub use sample::{decode_sample, encode_sample, encode_value, validate_sample};

@@ -248,27 +248,48 @@ impl BatchBuilder {
     pub fn push(&mut self, buf: &[u8]) -> Result<()> {
         let mut r = MsgReader::new(buf);
         let n = r.read_map_len()?;
+        self.push_fields(&mut r, 0..n)?;
+        self.end_row(&r)
+    }
+
+    /// Decodes fields `range` (their positions in the sample map) of the current row.
+    pub(crate) fn push_fields(
+        &mut self,
+        r: &mut MsgReader<'_>,
+        range: std::ops::Range<usize>,
+    ) -> Result<()> {
         let row = self.rows;
-        for i in 0..n {
+        for i in range {
             let name = r.read_str()?;
-            // Fast path: fields come in the same order in every sample.
-            let ci = match self.cols.get(i) {
-                Some(c) if c.name == name => i,
-                _ => match self.cols.iter().position(|c| c.name == name) {
-                    Some(ci) => ci,
-                    None => {
-                        self.cols.push(ColumnState {
-                            name: name.to_string(),
-                            hint: Hint { ty: None },
-                            builder: None,
-                        });
-                        self.cols.len() - 1
-                    }
-                },
-            };
+            let ci = self.column_index(i, name);
             let col = &mut self.cols[ci];
-            push_field(col, &mut r, row, self.capacity).map_err(|e| e.with_field(name))?;
+            push_field(col, r, row, self.capacity).map_err(|e| e.with_field(name))?;
         }
+        Ok(())
+    }
+
+    /// The column of field `name`, the `i`-th of its sample, made if new.
+    pub(crate) fn column_index(&mut self, i: usize, name: &str) -> usize {
+        // Fast path: fields come in the same order in every sample.
+        match self.cols.get(i) {
+            Some(c) if c.name == name => i,
+            _ => match self.cols.iter().position(|c| c.name == name) {
+                Some(ci) => ci,
+                None => {
+                    self.cols.push(ColumnState {
+                        name: name.to_string(),
+                        hint: Hint { ty: None },
+                        builder: None,
+                    });
+                    self.cols.len() - 1
+                }
+            },
+        }
+    }
+
+    /// Closes the current row: no bytes may follow the map, and fields the sample lacked
+    /// read as None.
+    pub(crate) fn end_row(&mut self, r: &MsgReader<'_>) -> Result<()> {
         if r.remaining() != 0 {
             return Err(r.error(format!(
                 "{} trailing bytes after the sample map",
@@ -276,7 +297,6 @@ impl BatchBuilder {
             )));
         }
         self.rows += 1;
-        // Fields absent from this sample read as None.
         for col in &mut self.cols {
             if builder_len(col.builder.as_ref()) < self.rows {
                 let b = to_values(col.builder.take(), self.rows - 1);
@@ -285,6 +305,74 @@ impl BatchBuilder {
                 col.builder = Some(Builder::Values(vals));
             }
         }
+        Ok(())
+    }
+
+    /// Whether field `ci` is an n-d array column that can take a payload read straight from
+    /// the input: its schema says ndarray and it holds arrays (or nothing yet, on row 0).
+    pub(crate) fn direct_array_target(&self, ci: usize) -> bool {
+        self.cols.get(ci).is_some_and(|c| {
+            c.hint.is_array()
+                && match &c.builder {
+                    None => self.rows == 0,
+                    Some(Builder::Array { rows, .. }) => *rows == self.rows,
+                    Some(_) => false,
+                }
+        })
+    }
+
+    /// Appends one array of `dtype`/`shape` to column `ci`, its first `head.len()` payload bytes
+    /// given and the other `rest` bytes read from `input` straight into the column buffer.
+    pub(crate) fn push_array_from(
+        &mut self,
+        ci: usize,
+        dtype: &str,
+        shape: Vec<usize>,
+        head: &[u8],
+        rest: u64,
+        input: &mut dyn std::io::Read,
+    ) -> Result<()> {
+        let row = self.rows;
+        let cap = self.capacity;
+        let col = &mut self.cols[ci];
+        let name = col.name.clone();
+        let total = head.len() as u64 + rest;
+        let builder = col.builder.get_or_insert_with(|| Builder::Array {
+            dtype: dtype.to_string(),
+            item_shape: shape.clone(),
+            data: Vec::with_capacity((total as usize).saturating_mul(cap.max(1))),
+            rows: 0,
+        });
+        let Builder::Array {
+            dtype: col_dtype,
+            item_shape,
+            data,
+            rows,
+        } = builder
+        else {
+            return Err(Error::corrupt("array column changed kind").with_field(&name));
+        };
+        if col_dtype.as_str() != dtype || *item_shape != shape {
+            return Err(Error::mismatch(format!(
+                "ragged array column: row 0 has dtype {col_dtype} shape {item_shape:?}, row {row} has dtype {dtype} shape {shape:?}; \
+                 arrays in one batch must share dtype and shape"
+            ))
+            .with_field(&name));
+        }
+        data.extend_from_slice(head);
+        let before = data.len();
+        // Into the column's spare capacity: no zeroing pass, one copy from the file.
+        let got = std::io::Read::read_to_end(&mut std::io::Read::take(input, rest), data)
+            .map_err(|e| Error::corrupt(format!("reading array payload: {e}")).with_field(&name))?;
+        if (got as u64) < rest {
+            data.truncate(before - head.len());
+            return Err(Error::corrupt(format!(
+                "truncated: array payload ends after {} of {total} bytes",
+                head.len() + got
+            ))
+            .with_field(&name));
+        }
+        *rows += 1;
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! by name goes through the index.
 
 pub mod batch;
+pub mod direct;
 pub mod shuffle;
 pub mod split;
 pub mod stream;
@@ -211,8 +212,15 @@ impl Dataset {
     /// Columnar batches of `batch_size` samples in `order`.
     pub fn batches(&self, batch_size: usize, order: Order) -> Batches {
         let batch_size = batch_size.max(1);
+        // On the calling thread, large arrays go from the file straight into their column.
+        let source = match order {
+            Order::Ordered if self.read.workers == 0 => {
+                Source::Direct(Box::new(direct::DirectSource::new(self.urls.clone())))
+            }
+            _ => Source::Stream(self.raw(order)),
+        };
         Batches {
-            source: self.raw(order),
+            source,
             builder: BatchBuilder::new(self.schema.clone(), batch_size),
             batch_size,
             drop_last: false,
@@ -222,9 +230,17 @@ impl Dataset {
     }
 }
 
+/// Where a batch iterator's samples come from.
+enum Source {
+    /// Raw samples from the (parallel) reader, decoded from memory.
+    Stream(Box<dyn Iterator<Item = Result<ShardSample>> + Send>),
+    /// Shards read on the calling thread, decoded as they are read.
+    Direct(Box<direct::DirectSource>),
+}
+
 /// An iterator of columnar batches.
 pub struct Batches {
-    source: Box<dyn Iterator<Item = Result<ShardSample>> + Send>,
+    source: Source,
     builder: BatchBuilder,
     batch_size: usize,
     drop_last: bool,
@@ -248,21 +264,23 @@ impl Iterator for Batches {
             return None;
         }
         while self.builder.len() < self.batch_size {
-            match self.source.next() {
+            let step = match &mut self.source {
+                Source::Stream(stream) => match stream.next() {
+                    None => None,
+                    Some(Err(e)) => Some(Err(e)),
+                    Some(Ok(s)) => Some(self.builder.push(&s.raw.data).map_err(|e| s.locate(e))),
+                },
+                Source::Direct(direct) => direct.push_next(&mut self.builder),
+            };
+            match step {
                 None => break,
+                Some(Ok(())) => {}
                 Some(Err(e)) => {
                     self.done = true;
-                    return Some(Err(e));
-                }
-                Some(Ok(s)) => {
-                    if let Err(e) = self.builder.push(&s.raw.data) {
-                        self.done = true;
-                        let e = s.locate(e);
-                        return Some(Err(match &self.dataset {
-                            Some(d) => e.with_dataset(d),
-                            None => e,
-                        }));
-                    }
+                    return Some(Err(match &self.dataset {
+                        Some(d) => e.with_dataset(d),
+                        None => e,
+                    }));
                 }
             }
         }

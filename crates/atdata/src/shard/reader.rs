@@ -482,6 +482,139 @@ fn parse_pax(
     Ok(())
 }
 
+impl<R: Read> ShardReader<R> {
+    /// Streams the next sample's `.msgpack` member to `sink` (key, offset of its first header,
+    /// member size, and a reader of exactly those bytes) instead of collecting it into a buffer,
+    /// so that a consumer can read large payloads straight to where they belong.
+    ///
+    /// For samples of one member, which atdata and WebDataset writers produce, this is the
+    /// grouping rule of [`Iterator::next`]; other members are skipped, a key whose members hold
+    /// no `.msgpack` and a second `.msgpack` under one key are errors. Do not mix the two
+    /// iteration styles on one reader.
+    pub fn next_msgpack_into<T>(
+        &mut self,
+        sink: impl FnOnce(&str, u64, u64, &mut dyn Read) -> Result<T>,
+    ) -> Option<Result<T>> {
+        loop {
+            if let Some(e) = self.deferred.take() {
+                return Some(Err(e));
+            }
+            if self.done {
+                return None;
+            }
+            let step = match self.next_member() {
+                Ok(step) => step,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            let (offset, at, size, regular) = match step {
+                Step::End => {
+                    self.done = true;
+                    return self.orphan_error().map(Err);
+                }
+                Step::Member {
+                    offset,
+                    header_offset,
+                    size,
+                    regular,
+                } => (offset, header_offset, size, regular),
+            };
+            let split = if regular {
+                split_name(&self.name)
+            } else {
+                None
+            };
+            let Some((prefix_end, suffix_start)) = split else {
+                if let Err(e) = self.skip_data(size, at) {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                continue;
+            };
+            let key =
+                String::from_utf8_lossy(self.name.get(..prefix_end).unwrap_or(&[])).into_owned();
+            let suffix = self.name.get(suffix_start..).unwrap_or(&[]).to_vec();
+            let is_msgpack = suffix.eq_ignore_ascii_case(b"msgpack");
+            let same = self.pending.as_ref().is_some_and(|p| p.key == key);
+            if !same {
+                if let Some(e) = self.orphan_error() {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                self.pending = Some(Pending {
+                    key: key.clone(),
+                    offset,
+                    data: None,
+                    others: Vec::new(),
+                });
+            }
+            if !is_msgpack {
+                let suffix = String::from_utf8_lossy(&suffix).into_owned();
+                if let Some(p) = &mut self.pending {
+                    if p.others.len() < 8 {
+                        p.others.push(suffix);
+                    }
+                }
+                if let Err(e) = self.skip_data(size, at) {
+                    self.done = true;
+                    return Some(Err(e.with_key(&key)));
+                }
+                continue;
+            }
+            let first_offset = match &mut self.pending {
+                Some(p) if p.data.is_some() => {
+                    self.done = true;
+                    return Some(Err(self
+                        .corrupt(at, "sample has two .msgpack members")
+                        .with_key(&key)));
+                }
+                // Marks the key as having its msgpack member.
+                Some(p) => {
+                    p.data = Some(Vec::new());
+                    p.offset
+                }
+                None => offset,
+            };
+            if let Err(e) = self.check_size(size, at) {
+                self.done = true;
+                return Some(Err(e.with_key(&key)));
+            }
+            let mut member = (&mut self.inner).take(size);
+            let out = sink(&key, first_offset, size, &mut member);
+            let left = member.limit();
+            self.pos += size - left;
+            let out = out.map_err(|e| e.with_key(&key).with_shard(&self.url, first_offset));
+            if out.is_err() {
+                self.done = true;
+                return Some(out);
+            }
+            if left > 0 {
+                // The sink did not read it all: skip the rest.
+                if let Err(e) = self.skip_exact(left, at) {
+                    self.done = true;
+                    return Some(Err(e.with_key(&key)));
+                }
+            }
+            if let Err(e) = self.skip_exact(padding(size), at) {
+                self.done = true;
+                return Some(Err(e.with_key(&key)));
+            }
+            return Some(out);
+        }
+    }
+
+    /// The error for a finished key that had members but no `.msgpack` one, if any.
+    fn orphan_error(&mut self) -> Option<Error> {
+        let p = self.pending.take()?;
+        if p.data.is_some() {
+            return None;
+        }
+        self.complete(p).err()
+    }
+}
+
 impl<R: Read> Iterator for ShardReader<R> {
     type Item = Result<RawSample>;
 

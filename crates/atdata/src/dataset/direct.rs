@@ -1,0 +1,264 @@
+//! Reading shards into batches with one copy per byte.
+//!
+//! The general path reads each sample into its own buffer and then copies its fields into the
+//! batch's columns: two copies of every array byte, which caps large-array throughput near half
+//! of memcpy. Here, for shards read on the calling thread, a large sample's array payload is
+//! read from the file straight into its column buffer: the msgpack before it is parsed from a
+//! small head, the fields after it from the tail.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::sync::Arc;
+
+use crate::codec::array::decode_compact_header;
+use crate::codec::msgpack::MsgReader;
+use crate::dataset::batch::BatchBuilder;
+use crate::error::{Error, Result};
+use crate::shard::ShardReader;
+
+/// Samples up to this size are read whole and decoded from memory.
+const STREAM_THRESHOLD: u64 = 256 << 10;
+/// Bytes read first from a larger sample, to find where its large array starts.
+const HEAD_BYTES: u64 = 64 << 10;
+
+/// Reads `n` bytes of `input` onto the end of `out`; fewer is a truncated member.
+fn read_n(input: &mut dyn Read, n: u64, out: &mut Vec<u8>) -> Result<()> {
+    let got = input
+        .take(n)
+        .read_to_end(out)
+        .map_err(|e| Error::corrupt(format!("reading sample: {e}")))?;
+    if (got as u64) < n {
+        return Err(Error::corrupt(format!(
+            "truncated: sample ends {} bytes early",
+            n - got as u64
+        )));
+    }
+    Ok(())
+}
+
+/// Where a large array field sits in a sample.
+struct Plan<'a> {
+    /// Position of the field in the sample map.
+    field: usize,
+    /// Its column.
+    column: usize,
+    /// The array's dtype and shape.
+    dtype: &'a str,
+    shape: Vec<usize>,
+    /// Offset in the member where the array's element bytes start.
+    payload_start: usize,
+    /// Element bytes in all.
+    payload_len: u64,
+}
+
+/// Finds the first array field whose payload runs past `head`, or `None` when there is none
+/// (or when anything about the head does not fit the simple case: the caller then decodes the
+/// whole sample from memory).
+fn plan<'a>(b: &mut BatchBuilder, head: &'a [u8], size: u64) -> Option<Plan<'a>> {
+    let mut r = MsgReader::new(head);
+    let n = r.read_map_len().ok()?;
+    for i in 0..n {
+        let name = r.read_str().ok()?;
+        let at = r.position();
+        let ci = b.column_index(i, name);
+        let marker = *head.get(at)?;
+        let (len_bytes, len) = match marker {
+            0xc4 => (1, *head.get(at + 1)? as u64),
+            0xc5 => (
+                2,
+                u16::from_be_bytes(head.get(at + 1..at + 3)?.try_into().ok()?) as u64,
+            ),
+            0xc6 => (
+                4,
+                u32::from_be_bytes(head.get(at + 1..at + 5)?.try_into().ok()?) as u64,
+            ),
+            _ => (0, 0),
+        };
+        let bin_start = at + 1 + len_bytes;
+        let crosses = len_bytes > 0 && bin_start as u64 + len > head.len() as u64;
+        if crosses {
+            if !b.direct_array_target(ci) || bin_start as u64 + len > size {
+                return None;
+            }
+            // The array header (dtype, shape) must be in the head.
+            let h = decode_compact_header(head.get(bin_start..)?).ok()?;
+            let payload_len = h.payload_len().ok()? as u64;
+            if h.len as u64 + payload_len != len {
+                return None;
+            }
+            return Some(Plan {
+                field: i,
+                column: ci,
+                dtype: h.dtype,
+                shape: h.shape,
+                payload_start: bin_start + h.len,
+                payload_len,
+            });
+        }
+        r.skip().ok()?;
+    }
+    None
+}
+
+/// Decodes one sample of `size` bytes from `input` into `b`, reading a large array payload
+/// straight into its column. `scratch` is reused between calls.
+pub fn push_from(
+    b: &mut BatchBuilder,
+    input: &mut dyn Read,
+    size: u64,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    scratch.clear();
+    if size <= STREAM_THRESHOLD {
+        read_n(input, size, scratch)?;
+        return b.push(scratch);
+    }
+    read_n(input, HEAD_BYTES, scratch)?;
+    let head = std::mem::take(scratch);
+    let result = match plan(b, &head, size) {
+        None => {
+            let mut all = head.clone();
+            read_n(input, size - HEAD_BYTES, &mut all)?;
+            b.push(&all)
+        }
+        Some(p) => push_planned(b, input, size, &head, p, scratch),
+    };
+    *scratch = head;
+    result
+}
+
+fn push_planned(
+    b: &mut BatchBuilder,
+    input: &mut dyn Read,
+    size: u64,
+    head: &[u8],
+    p: Plan<'_>,
+    tail: &mut Vec<u8>,
+) -> Result<()> {
+    // The fields before the array, from the head.
+    let mut r = MsgReader::new(head);
+    let n = r.read_map_len()?;
+    b.push_fields(&mut r, 0..p.field)?;
+    let in_head = head.get(p.payload_start..).unwrap_or(&[]);
+    let rest = p.payload_len - in_head.len() as u64;
+    b.push_array_from(p.column, p.dtype, p.shape, in_head, rest, input)?;
+    // The fields after it, from the tail.
+    let consumed = p.payload_start as u64 + p.payload_len;
+    tail.clear();
+    read_n(input, size - consumed, tail)?;
+    let mut r = MsgReader::new(tail);
+    b.push_fields(&mut r, p.field + 1..n)?;
+    b.end_row(&r)
+}
+
+/// Shards read one after another on the calling thread, straight into a batch builder.
+pub struct DirectSource {
+    urls: std::vec::IntoIter<String>,
+    current: Option<(Arc<str>, ShardReader<BufReader<File>>)>,
+    scratch: Vec<u8>,
+}
+
+impl DirectSource {
+    /// Reads `urls` in order.
+    pub fn new(urls: Vec<String>) -> Self {
+        DirectSource {
+            urls: urls.into_iter(),
+            current: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Decodes the next sample into `b`; `None` at the end of the last shard.
+    pub fn push_next(&mut self, b: &mut BatchBuilder) -> Option<Result<()>> {
+        loop {
+            let Some((url, reader)) = &mut self.current else {
+                let url = self.urls.next()?;
+                match ShardReader::open(std::path::Path::new(&url)) {
+                    Ok(r) => self.current = Some((Arc::from(url.as_str()), r)),
+                    Err(e) => return Some(Err(e)),
+                }
+                continue;
+            };
+            let scratch = &mut self.scratch;
+            let url = url.clone();
+            match reader
+                .next_msgpack_into(|_key, _offset, size, input| push_from(b, input, size, scratch))
+            {
+                None => self.current = None,
+                Some(r) => return Some(r.map_err(|e| e.with_shard(&url, 0))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode_sample;
+    use crate::schema::{Field, FieldType, Primitive, Schema};
+    use crate::value::{NdArray, Value};
+
+    fn big() -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_sample(
+            &[
+                ("id", Value::Int(7)),
+                (
+                    "v",
+                    Value::Array(NdArray::from_vec(vec![100_000], vec![2.0f32; 100_000]).unwrap()),
+                ),
+                ("tag", Value::from("t")),
+            ],
+            &mut out,
+        );
+        out
+    }
+
+    fn schema() -> Schema {
+        Schema::new(
+            "S",
+            vec![
+                Field::new("id", FieldType::Primitive(Primitive::Int)),
+                Field::new("v", FieldType::ndarray()),
+                Field::new("tag", FieldType::Primitive(Primitive::Str)),
+            ],
+        )
+    }
+
+    #[test]
+    fn large_arrays_are_planned_for_a_direct_read() {
+        let bytes = big();
+        let mut b = BatchBuilder::new(Some(schema()), 2);
+        let p = plan(&mut b, &bytes[..HEAD_BYTES as usize], bytes.len() as u64).expect("a plan");
+        assert_eq!(
+            (p.field, p.dtype, p.shape.clone(), p.payload_len),
+            (1, "<f4", vec![100_000], 400_000)
+        );
+        // Without a schema the bin is bytes, not an array: no plan, decoded from memory.
+        let mut untyped = BatchBuilder::new(None, 2);
+        assert!(plan(
+            &mut untyped,
+            &bytes[..HEAD_BYTES as usize],
+            bytes.len() as u64
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn streamed_and_in_memory_decoding_agree() {
+        let bytes = big();
+        let mut a = BatchBuilder::new(Some(schema()), 2);
+        let mut scratch = Vec::new();
+        for _ in 0..2 {
+            push_from(&mut a, &mut &bytes[..], bytes.len() as u64, &mut scratch).unwrap();
+        }
+        let mut b = BatchBuilder::new(Some(schema()), 2);
+        b.push(&bytes).unwrap();
+        b.push(&bytes).unwrap();
+        assert_eq!(a.finish(), b.finish());
+        // A sample cut short is an error, not a panic or a short row.
+        let mut c = BatchBuilder::new(Some(schema()), 2);
+        let cut = &bytes[..bytes.len() - 10];
+        assert!(push_from(&mut c, &mut &cut[..], bytes.len() as u64, &mut scratch).is_err());
+    }
+}
