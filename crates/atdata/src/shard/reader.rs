@@ -73,6 +73,17 @@ struct Pending {
     others: Vec<String>,
 }
 
+/// A member with a sample key, its data not read yet.
+struct KeyedMember {
+    /// Offset of its first header (extended headers included).
+    offset: u64,
+    /// Offset of its own header.
+    at: u64,
+    size: u64,
+    key: String,
+    suffix: Vec<u8>,
+}
+
 /// What `next_member` found.
 enum Step {
     /// A member header (after any extended headers); its data has not been read yet.
@@ -502,40 +513,19 @@ impl<R: Read> ShardReader<R> {
             if self.done {
                 return None;
             }
-            let step = match self.next_member() {
-                Ok(step) => step,
+            let m = match self.next_keyed_member() {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    self.done = true;
+                    return self.orphan_error().map(Err);
+                }
                 Err(e) => {
                     self.done = true;
                     return Some(Err(e));
                 }
             };
-            let (offset, at, size, regular) = match step {
-                Step::End => {
-                    self.done = true;
-                    return self.orphan_error().map(Err);
-                }
-                Step::Member {
-                    offset,
-                    header_offset,
-                    size,
-                    regular,
-                } => (offset, header_offset, size, regular),
-            };
-            let split = if regular {
-                split_name(&self.name)
-            } else {
-                None
-            };
-            let Some((prefix_end, suffix_start)) = split else {
-                if let Err(e) = self.skip_data(size, at) {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                continue;
-            };
-            let key =
-                String::from_utf8_lossy(self.name.get(..prefix_end).unwrap_or(&[])).into_owned();
-            let suffix = self.name.get(suffix_start..).unwrap_or(&[]).to_vec();
+            let (offset, at, size) = (m.offset, m.at, m.size);
+            let (key, suffix) = (m.key, m.suffix);
             let is_msgpack = suffix.eq_ignore_ascii_case(b"msgpack");
             let same = self.pending.as_ref().is_some_and(|p| p.key == key);
             if !same {
@@ -605,6 +595,38 @@ impl<R: Read> ShardReader<R> {
         }
     }
 
+    /// The next member that carries a sample key (others are skipped), or `None` at the end.
+    fn next_keyed_member(&mut self) -> Result<Option<KeyedMember>> {
+        loop {
+            let (offset, at, size, regular) = match self.next_member()? {
+                Step::End => return Ok(None),
+                Step::Member {
+                    offset,
+                    header_offset,
+                    size,
+                    regular,
+                } => (offset, header_offset, size, regular),
+            };
+            let split = if regular {
+                split_name(&self.name)
+            } else {
+                None
+            };
+            let Some((prefix_end, suffix_start)) = split else {
+                self.skip_data(size, at)?;
+                continue;
+            };
+            return Ok(Some(KeyedMember {
+                offset,
+                at,
+                size,
+                key: String::from_utf8_lossy(self.name.get(..prefix_end).unwrap_or(&[]))
+                    .into_owned(),
+                suffix: self.name.get(suffix_start..).unwrap_or(&[]).to_vec(),
+            }));
+        }
+    }
+
     /// The error for a finished key that had members but no `.msgpack` one, if any.
     fn orphan_error(&mut self) -> Option<Error> {
         let p = self.pending.take()?;
@@ -626,51 +648,31 @@ impl<R: Read> Iterator for ShardReader<R> {
             if self.done {
                 return None;
             }
-            let step = match self.next_member() {
-                Ok(step) => step,
+            let m = match self.next_keyed_member() {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    self.done = true;
+                    return self.pending.take().map(|p| self.complete(p));
+                }
                 Err(e) => {
                     let finished = self.pending.take();
                     return self.fail(e, finished);
                 }
             };
-            let (offset, at, size, regular) = match step {
-                Step::End => {
-                    self.done = true;
-                    return self.pending.take().map(|p| self.complete(p));
-                }
-                Step::Member {
-                    offset,
-                    header_offset,
-                    size,
-                    regular,
-                } => (offset, header_offset, size, regular),
-            };
-            let split = if regular {
-                split_name(&self.name)
-            } else {
-                None
-            };
-            let Some((prefix_end, suffix_start)) = split else {
-                if let Err(e) = self.skip_data(size, at) {
-                    let finished = self.pending.take();
-                    return self.fail(e, finished);
-                }
-                continue;
-            };
-            let prefix = String::from_utf8_lossy(self.name.get(..prefix_end).unwrap_or(&[]));
-            let suffix = self.name.get(suffix_start..).unwrap_or(&[]);
-            let is_msgpack = suffix.eq_ignore_ascii_case(b"msgpack");
+            let (offset, at, size) = (m.offset, m.at, m.size);
+            let prefix = m.key;
+            let is_msgpack = m.suffix.eq_ignore_ascii_case(b"msgpack");
             let suffix = if is_msgpack {
                 String::new()
             } else {
-                String::from_utf8_lossy(suffix).into_owned()
+                String::from_utf8_lossy(&m.suffix).into_owned()
             };
             let same = self.pending.as_ref().is_some_and(|p| p.key == prefix);
             let finished = if same {
                 None
             } else {
                 let next = Pending {
-                    key: prefix.into_owned(),
+                    key: prefix,
                     offset,
                     data: None,
                     others: Vec::new(),
