@@ -3,13 +3,12 @@
 //! Python atdata 0.7 wrote.
 
 mod common;
+#[path = "../../atdata/tests/py07_common/mod.rs"]
+mod py07_common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use atdata::index::entry::{
-    strings_from_msgpack, strings_to_msgpack, to_msgpack, value_from_msgpack,
-};
 use atdata::index::{Entry, WriteOptions};
 use atdata::{Field, FieldType, Index, LocalDiskStore, NdArray, Primitive, Sample, Schema, Value};
 use common::{atdata, atdata_in, flip_byte, py07_fixtures, write_dataset};
@@ -585,73 +584,6 @@ fn usage_errors_exit_2() {
     assert_eq!(run.code, Some(2), "{run:?}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-/// Copies the Python 0.7 fixture index into `dir`, moving its absolute shard paths there as
-/// the fixture manifest says. Returns the index file.
-fn relocated_py07_index(fixtures: &Path, dir: &Path) -> PathBuf {
-    let manifest: Json =
-        serde_json::from_slice(&std::fs::read(fixtures.join("fixture_manifest.json")).unwrap())
-            .unwrap();
-    let old_root = manifest["index_root"].as_str().unwrap();
-    let root = dir.join("index");
-    copy_dir(&fixtures.join("index"), &root);
-    let new_root = root.display().to_string();
-    let db = root.join("index.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let rows: Vec<(String, Vec<u8>, Option<Vec<u8>>)> = conn
-        .prepare("SELECT cid, data_urls, metadata FROM dataset_entries")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let moved = |u: &str| u.replacen(old_root, &new_root, 1);
-    for (cid, urls, meta) in rows {
-        let urls: Vec<String> = strings_from_msgpack(&urls)
-            .unwrap()
-            .iter()
-            .map(|u| moved(u))
-            .collect();
-        let meta = meta.map(|m| match value_from_msgpack(&m).unwrap() {
-            Value::Map(pairs) => Value::Map(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| match v {
-                        Value::Map(sums) if k == "checksums" => (
-                            k,
-                            Value::Map(sums.into_iter().map(|(u, d)| (moved(&u), d)).collect()),
-                        ),
-                        other => (k, other),
-                    })
-                    .collect(),
-            ),
-            other => other,
-        });
-        conn.execute(
-            "UPDATE dataset_entries SET data_urls = ?1, metadata = ?2 WHERE cid = ?3",
-            rusqlite::params![
-                strings_to_msgpack(&urls),
-                meta.as_ref().map(to_msgpack),
-                cid
-            ],
-        )
-        .unwrap();
-    }
-    db
-}
-
 #[test]
 fn python_07_index() {
     let Some(fixtures) = py07_fixtures() else {
@@ -663,7 +595,7 @@ fn python_07_index() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = relocated_py07_index(&fixtures, dir.path());
+    let db = py07_common::relocated_index(dir.path());
     let manifest: Json =
         serde_json::from_slice(&std::fs::read(fixtures.join("fixture_manifest.json")).unwrap())
             .unwrap();

@@ -6,17 +6,14 @@ mod py07_common;
 
 mod index_common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use atdata::dataset::Order;
-use atdata::index::entry::{
-    strings_from_msgpack, strings_to_msgpack, to_msgpack, value_from_msgpack,
-};
 use atdata::index::WriteOptions;
 use atdata::{Index, LocalDiskStore, Value};
 use index_common::{embeddings, texts, TextSample};
-use py07_common::{expected, fixtures, py07_read, ref_python};
+use py07_common::{expected, fixtures, py07_read, ref_python, relocated_index};
 use serde_json::{json, Value as Json};
 
 fn manifest() -> Json {
@@ -24,71 +21,10 @@ fn manifest() -> Json {
         .unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-/// Copies the 0.7 index into `dir` and moves its absolute shard paths there, as the manifest
-/// says (rewriting `data_urls` and the `checksums` keys with 0.7's own column encodings).
-fn relocated_fixture(dir: &Path) -> PathBuf {
-    let m = manifest();
-    let old_root = m["index_root"].as_str().unwrap();
-    let root = dir.join("index");
-    copy_dir(&fixtures().join("index"), &root);
-    let new_root = root.display().to_string();
-    let db = root.join("index.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let rows: Vec<(String, Vec<u8>, Vec<u8>)> = conn
-        .prepare("SELECT cid, data_urls, metadata FROM dataset_entries")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let moved = |u: &str| u.replacen(old_root, &new_root, 1);
-    for (cid, urls, meta) in rows {
-        let urls: Vec<String> = strings_from_msgpack(&urls)
-            .unwrap()
-            .iter()
-            .map(|u| moved(u))
-            .collect();
-        let meta = match value_from_msgpack(&meta).unwrap() {
-            Value::Map(pairs) => Value::Map(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| match v {
-                        Value::Map(sums) if k == "checksums" => (
-                            k,
-                            Value::Map(sums.into_iter().map(|(u, d)| (moved(&u), d)).collect()),
-                        ),
-                        other => (k, other),
-                    })
-                    .collect(),
-            ),
-            other => other,
-        };
-        conn.execute(
-            "UPDATE dataset_entries SET data_urls = ?1, metadata = ?2 WHERE cid = ?3",
-            rusqlite::params![strings_to_msgpack(&urls), to_msgpack(&meta), cid],
-        )
-        .unwrap();
-    }
-    db
-}
-
 #[test]
 fn a_python_07_index_opens_lists_and_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let db = relocated_fixture(dir.path());
+    let db = relocated_index(dir.path());
     let index = Index::open(&db).unwrap();
     let m = manifest();
     let exp = expected();
@@ -173,7 +109,7 @@ fn a_python_07_index_opens_lists_and_loads() {
 #[test]
 fn we_write_into_a_python_07_index() {
     let dir = tempfile::tempdir().unwrap();
-    let db = relocated_fixture(dir.path());
+    let db = relocated_index(dir.path());
     let index = Index::open(&db)
         .unwrap()
         .with_store(LocalDiskStore::new(db.parent().unwrap().join("data")).unwrap());
