@@ -3,7 +3,7 @@
 //! A [`Packable`] type knows its schema and converts to and from the msgpack sample map.
 //! `#[derive(Packable)]` (crate `atdata-derive`, re-exported here) writes the impl for structs
 //! whose fields are `String`, integers, `f32`/`f64`, `bool`, `Vec<u8>`-like bytes,
-//! [`NdArray`](crate::NdArray), `Option<T>` and `Vec<T>`.
+//! [`NdArray`], `Option<T>` and `Vec<T>`.
 
 use crate::error::{Error, Result};
 use crate::schema::{FieldType, Primitive, Schema};

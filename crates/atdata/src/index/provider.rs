@@ -33,7 +33,8 @@ use crate::schema::Schema;
 /// - **Immutable entries.** Nothing but [`record_shard_info`](Provider::record_shard_info)
 ///   (which only fills unknown counts) changes a committed entry.
 /// - **Versions are numeric strings.** Entries written by Python atdata 0.7 (which has no
-///   versions) count as versions `1..n` of their name in insertion order.
+///   versions) count as one above the previous version of their name in insertion order
+///   (`1..n` in an index only 0.7 wrote).
 /// - **Errors.** A busy or conflicting backend returns [`Error::Conflict`](crate::Error)
 ///   (retryable); lookups of missing things return `Ok(None)` or an empty list, not an error.
 /// - Providers are `Send + Sync`; one handle may be shared by threads.

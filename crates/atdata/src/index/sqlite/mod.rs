@@ -1,0 +1,311 @@
+//! [`SqliteProvider`]: the default index backend, an SQLite database in memory or in a file.
+//!
+//! The file keeps the four tables of Python atdata 0.7 (FORMAT.md section 6) with their exact
+//! columns, so each side opens what the other wrote. What 0.7 has no column for (versions,
+//! per-shard counts, description, tags, license, the caller's metadata apart from checksums)
+//! lives in two columns we add to 0.7's `dataset_entries` (see `tables.rs` and `info.rs`). Rows 0.7
+//! writes have them NULL: such an entry is numbered one above the previous version of its name.
+//! A pinned version is found through 0.7's per-version labels (we write one per version, so
+//! 0.7 resolves `@local/name@2` too) and checked against our number.
+//!
+//! Writes take the write lock at `BEGIN IMMEDIATE`, so the version a commit computes cannot be
+//! taken by another process before it commits; WAL lets readers go on meanwhile, and a busy
+//! timeout makes writers queue instead of failing.
+
+mod commit;
+mod info;
+mod rows;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::index::entry::{Committed, Entry, NewEntry, ShardInfo};
+use crate::index::provider::Provider;
+use crate::schema::Schema;
+use info::Info;
+use rows::select_entry;
+
+/// How long a writer waits for another's lock before giving up with a retryable conflict.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Attempts for an operation that keeps failing with a busy database (e.g. WAL recovery after a
+/// crashed writer, which does not wait on the busy timeout).
+const ATTEMPTS: u32 = 20;
+
+/// Page cache per connection (KiB): enough to keep an index of ~100k entries in memory.
+const CACHE_KIB: i64 = 64 * 1024;
+
+/// The index in an SQLite database (Python atdata 0.7 layout plus two columns of ours).
+#[derive(Debug)]
+pub struct SqliteProvider {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+impl SqliteProvider {
+    /// An index that lives in memory and disappears with this value.
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        tables::prepare(&conn)?;
+        Ok(SqliteProvider {
+            conn: Mutex::new(conn),
+            path: None,
+        })
+    }
+
+    /// Opens (creating if needed, with its parent directories) the index file at `path`.
+    /// Several processes may open the same file and write to it at once.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent.display().to_string(), e))?;
+        }
+        let conn = Connection::open(&path).map_err(|e| in_file(&shown, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| in_file(&shown, e))?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .map_err(|e| in_file(&shown, e))?;
+        retry(|| {
+            // Switching to WAL and creating tables take the write lock; other processes may be
+            // opening the same file right now.
+            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+                return Err(Error::Database(format!(
+                    "index '{shown}': cannot enable WAL journal mode (got '{mode}')"
+                )));
+            }
+            tables::prepare(&conn)
+        })
+        .map_err(|e| match e {
+            Error::Database(m) if !m.contains(&shown) => {
+                Error::Database(format!("index '{shown}': {m}"))
+            }
+            other => other,
+        })?;
+        Ok(SqliteProvider {
+            conn: Mutex::new(conn),
+            path: Some(path),
+        })
+    }
+
+    /// The database file, or `None` for an in-memory index.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite in a half state (an open
+        // transaction rolls back on drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn in_file(path: &str, e: rusqlite::Error) -> Error {
+    match Error::from(e) {
+        Error::Database(m) => Error::Database(format!("index '{path}': {m}")),
+        other => other,
+    }
+}
+
+/// Runs `f` again while it fails with a busy database, backing off a little each time.
+fn retry<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `version` as one of our numbers (`"3"`; not `"03"`, `"1.0.0"` or `"-1"`).
+fn version_number(version: &str) -> Option<i64> {
+    version
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1 && n.to_string() == version)
+}
+
+impl Provider for SqliteProvider {
+    fn kind(&self) -> &'static str {
+        "SqliteProvider"
+    }
+
+    fn commit_many(&self, entries: &[NewEntry]) -> Result<Vec<Committed>> {
+        retry(|| {
+            let mut conn = self.lock();
+            // Rolls back on drop: an error below leaves nothing behind.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = commit::commit_all(&tx, entries)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn entry_by_cid(&self, cid: &str) -> Result<Option<Entry>> {
+        rows::query_one(&self.lock(), select_entry!("WHERE cid = ?1"), [cid])
+    }
+
+    fn entry_by_version(&self, name: &str, version: &str) -> Result<Option<Entry>> {
+        let conn = self.lock();
+        // Our versions and 0.7's free-form ones (`index.label(name, cid, version=...)`) both
+        // have a label row.
+        let labelled: Option<String> = conn
+            .prepare_cached("SELECT cid FROM labels WHERE name = ?1 AND version = ?2")?
+            .query_row([name, version], |r| r.get(0))
+            .optional()?;
+        let number = version_number(version);
+        if let Some(cid) = labelled {
+            let found = rows::query_one(&conn, select_entry!("WHERE cid = ?1"), [&cid])?
+                .filter(|e| e.name == name && (number.is_none() || e.version == version));
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        // A number without a fitting label (0.7's entries have none; 0.7 may relabel).
+        let Some(n) = number else {
+            return Ok(None);
+        };
+        let rowid = rows::versions_of(&conn, name, i64::MAX)?
+            .into_iter()
+            .find(|(_, v)| *v == n)
+            .map(|(rowid, _)| rowid);
+        match rowid {
+            Some(rowid) => rows::query_one(&conn, select_entry!("WHERE rowid = ?1"), [rowid]),
+            None => Ok(None),
+        }
+    }
+
+    fn latest_entry(&self, name: &str) -> Result<Option<Entry>> {
+        // Versions grow with the row order (a commit numbers its entry one above the newest
+        // and inserts it last), so the newest is the name's last row.
+        rows::query_one(
+            &self.lock(),
+            select_entry!("WHERE name = ?1 ORDER BY rowid DESC LIMIT 1"),
+            [name],
+        )
+    }
+
+    fn versions(&self, name: &str) -> Result<Vec<String>> {
+        let mut versions: Vec<i64> = rows::versions_of(&self.lock(), name, i64::MAX)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        versions.sort_unstable();
+        Ok(versions.into_iter().map(|v| v.to_string()).collect())
+    }
+
+    fn names(&self) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT name FROM dataset_entries ORDER BY name")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for n in rows {
+            out.push(n?);
+        }
+        Ok(out)
+    }
+
+    fn entries(&self) -> Result<Vec<Entry>> {
+        let conn = self.lock();
+        let found = rows::query(&conn, select_entry!("ORDER BY rowid"), [])?;
+        rows::complete(&conn, found, true)
+    }
+
+    fn schemas(&self) -> Result<Vec<Schema>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT name, version, schema_json FROM schemas ORDER BY rowid")?;
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<Schema> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let (name, version, json): (String, String, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            // Listing skips records no reader could use; `schema()` reports them.
+            if let Ok(mut s) = Schema::from_json(&json) {
+                s.name = name;
+                s.version = version;
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn schema(&self, name: &str, version: &str) -> Result<Option<Schema>> {
+        let json: Option<String> = self
+            .lock()
+            .prepare_cached("SELECT schema_json FROM schemas WHERE name = ?1 AND version = ?2")?
+            .query_row([name, version], |r| r.get(0))
+            .optional()?;
+        match json {
+            None => Ok(None),
+            Some(json) => {
+                let mut s = Schema::from_json(&json).map_err(|e| match e {
+                    Error::Corrupt { reason, .. } => {
+                        Error::corrupt(format!("schema record '{name}@{version}': {reason}"))
+                    }
+                    other => other,
+                })?;
+                s.name = name.to_string();
+                s.version = version.to_string();
+                Ok(Some(s))
+            }
+        }
+    }
+
+    fn record_shard_info(&self, cid: &str, shards: &[ShardInfo]) -> Result<()> {
+        retry(|| {
+            let mut conn = self.lock();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current = rows::query_one(&tx, select_entry!("WHERE cid = ?1"), [cid])?
+                .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
+            // Keep what is known; fill the gaps.
+            let merged: Vec<ShardInfo> = current
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(n, old)| {
+                    let new = shards.get(n);
+                    ShardInfo {
+                        url: old.url.clone(),
+                        sha256: old
+                            .sha256
+                            .clone()
+                            .or_else(|| new.and_then(|s| s.sha256.clone())),
+                        samples: old.samples.or_else(|| new.and_then(|s| s.samples)),
+                        bytes: old.bytes.or_else(|| new.and_then(|s| s.bytes)),
+                    }
+                })
+                .collect();
+            let total: Option<u64> = merged.iter().map(|s| s.samples).sum();
+            let facts = info::encode(&Info {
+                num_samples: current.num_samples.or(total),
+                shards: &merged,
+                ..Info::of(&current)
+            });
+            // For an entry 0.7 wrote this also fixes its version: the number it has now.
+            let version: i64 = current.version.parse().map_err(|_| {
+                Error::Database(format!("entry '{cid}' has version '{}'", current.version))
+            })?;
+            tx.prepare_cached(
+                "UPDATE dataset_entries SET atdata_version = ?2, atdata_info = ?3 WHERE cid = ?1",
+            )?
+            .execute(params![cid, version, facts])?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}

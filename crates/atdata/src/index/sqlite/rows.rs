@@ -1,0 +1,290 @@
+//! Reading entries: one `dataset_entries` row becomes an [`Entry`], and entries 0.7 wrote
+//! (no version of ours) get theirs from their place among their name's rows.
+
+use std::collections::HashMap;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection};
+
+use crate::error::{Error, Result};
+use crate::index::entry::{
+    split_metadata, strings_from_msgpack, value_from_msgpack, Entry, ShardInfo,
+};
+use crate::index::sqlite::info;
+
+/// `SELECT` of the columns [`read_row`] reads, completed by a `WHERE`/`ORDER BY` tail. 0.7's
+/// `metadata` and `created_at` come last: they are read only for rows 0.7 wrote.
+macro_rules! select_entry {
+    ($tail:literal) => {
+        concat!(
+            "SELECT cid, name, schema_ref, data_urls, atdata_version, atdata_info, rowid, \
+             metadata, created_at FROM dataset_entries ",
+            $tail
+        )
+    };
+}
+pub(super) use select_entry;
+
+/// One row read: the entry and, until [`complete`] gives one, whether its version is known.
+pub(super) struct RowEntry {
+    pub entry: Entry,
+    pub rowid: i64,
+    /// Our version number; `None` for a row 0.7 wrote.
+    pub version: Option<i64>,
+}
+
+/// What [`read_row`] needs of one row, copied out of SQLite into a buffer shared by all rows:
+/// the scan (which SQLite runs on one thread) allocates nothing per row, and the decoding
+/// (which allocates a dozen strings per entry) can then run on several threads.
+struct RawRow {
+    rowid: i64,
+    version: Option<i64>,
+    /// Byte spans in the shared buffer of the columns in [`RAW_COLUMNS`] order.
+    spans: [Option<(usize, usize)>; 7],
+}
+
+/// The text and blob columns a [`RawRow`] keeps, with their index in `select_entry!`. 0.7's
+/// `metadata` and `created_at` (the last two) are kept only for rows without our facts.
+const RAW_COLUMNS: [(&str, usize); 7] = [
+    ("cid", 0),
+    ("name", 1),
+    ("schema_ref", 2),
+    ("data_urls", 3),
+    ("atdata_info", 5),
+    ("metadata", 7),
+    ("created_at", 8),
+];
+const CID: usize = 0;
+const NAME: usize = 1;
+const SCHEMA_REF: usize = 2;
+const DATA_URLS: usize = 3;
+const INFO: usize = 4;
+const METADATA: usize = 5;
+const CREATED_AT: usize = 6;
+
+/// Rows read by one query.
+struct RawRows {
+    buf: Vec<u8>,
+    rows: Vec<RawRow>,
+}
+
+/// Below this many rows, decoding stays on the calling thread.
+const PARALLEL_FROM: usize = 1024;
+
+fn scan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<RawRows> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = RawRows {
+        buf: Vec::new(),
+        rows: Vec::new(),
+    };
+    while let Some(row) = rows.next()? {
+        let rowid: i64 = row.get(6)?;
+        let mut raw = RawRow {
+            rowid,
+            version: row.get(4)?,
+            spans: [None; 7],
+        };
+        for (slot, (what, column)) in RAW_COLUMNS.iter().enumerate() {
+            if slot >= METADATA && raw.spans[INFO].is_some() {
+                break;
+            }
+            raw.spans[slot] = match row.get_ref(*column)? {
+                ValueRef::Null => None,
+                ValueRef::Text(b) | ValueRef::Blob(b) => {
+                    let start = out.buf.len();
+                    out.buf.extend_from_slice(b);
+                    Some((start, b.len()))
+                }
+                _ => {
+                    return Err(Error::corrupt(format!(
+                        "index row {rowid}: column {what} holds a number, not text or bytes"
+                    )))
+                }
+            };
+        }
+        out.rows.push(raw);
+    }
+    Ok(out)
+}
+
+fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
+    match e {
+        Error::Corrupt { reason, .. } => {
+            Error::corrupt(format!("index entry '{cid}': {what}: {reason}"))
+        }
+        other => other,
+    }
+}
+
+/// `2026-01-02 03:04:05` (SQLite `datetime('now')`, what 0.7 rows hold) as RFC 3339.
+pub(super) fn sqlite_time_to_rfc3339(t: &str) -> String {
+    match t.split_once(' ') {
+        Some((d, h)) if !t.contains('T') => format!("{d}T{h}+00:00"),
+        _ => t.to_string(),
+    }
+}
+
+/// Decodes one scanned row.
+fn read_row(buf: &[u8], raw: RawRow) -> Result<RowEntry> {
+    let bytes = |slot: usize| raw.spans[slot].map(|(at, len)| &buf[at..at + len]);
+    let rowid = raw.rowid;
+    let text = |slot: usize| -> Result<Option<&str>> {
+        bytes(slot)
+            .map(|b| {
+                std::str::from_utf8(b).map_err(|_| {
+                    Error::corrupt(format!(
+                        "index row {rowid}: column {} is not UTF-8",
+                        RAW_COLUMNS[slot].0
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let required = |slot: usize| -> Result<String> {
+        text(slot)?.map(str::to_string).ok_or_else(|| {
+            Error::corrupt(format!(
+                "index row {rowid}: column {} is NULL",
+                RAW_COLUMNS[slot].0
+            ))
+        })
+    };
+    let cid = required(CID)?;
+    let data_urls = match bytes(DATA_URLS) {
+        Some(b) => strings_from_msgpack(b).map_err(|e| corrupt_in(&cid, "data_urls", e))?,
+        None => Vec::new(),
+    };
+    let mut entry = Entry {
+        name: required(NAME)?,
+        version: raw.version.map(|v| v.to_string()).unwrap_or_default(),
+        schema_ref: required(SCHEMA_REF)?,
+        shards: Vec::new(),
+        num_samples: None,
+        description: None,
+        tags: Vec::new(),
+        license: None,
+        metadata: None,
+        created_at: String::new(),
+        data_urls,
+        cid,
+    };
+    match bytes(INFO) {
+        Some(b) => info::decode_into(b, &mut entry)
+            .map_err(|e| corrupt_in(&entry.cid, "atdata_info", e))?,
+        None => {
+            // An entry 0.7 wrote: the caller's metadata and the checksums share 0.7's map.
+            let metadata = match bytes(METADATA) {
+                Some(b) => {
+                    Some(value_from_msgpack(b).map_err(|e| corrupt_in(&entry.cid, "metadata", e))?)
+                }
+                None => None,
+            };
+            let (user, checksums) = split_metadata(metadata);
+            entry.metadata = user;
+            entry.shards = entry
+                .data_urls
+                .iter()
+                .map(|url| ShardInfo {
+                    url: url.clone(),
+                    sha256: checksums
+                        .iter()
+                        .find(|(u, _)| u == url)
+                        .map(|(_, d)| d.clone()),
+                    samples: None,
+                    bytes: None,
+                })
+                .collect();
+            entry.created_at = text(CREATED_AT)?
+                .map(sqlite_time_to_rfc3339)
+                .unwrap_or_default();
+        }
+    }
+    Ok(RowEntry {
+        entry,
+        rowid,
+        version: raw.version,
+    })
+}
+
+/// Runs a `select_entry!` query.
+pub(super) fn query(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RowEntry>> {
+    let RawRows { buf, rows } = scan(conn, sql, params)?;
+    if rows.len() < PARALLEL_FROM {
+        return rows.into_iter().map(|r| read_row(&buf, r)).collect();
+    }
+    use rayon::prelude::*;
+    rows.into_par_iter().map(|r| read_row(&buf, r)).collect()
+}
+
+/// The version of a name's row given the one before it: ours as recorded; a row 0.7 wrote is
+/// one above the previous row of its name (so `1..n` in an index only 0.7 wrote), which never
+/// repeats a number since ours grow with the row order too.
+pub(super) fn next_version(recorded: Option<i64>, previous: i64) -> i64 {
+    recorded.unwrap_or(previous + 1)
+}
+
+/// The versions of `name`'s rows, oldest first, as `(rowid, version)`; rows after `upto` (a
+/// rowid) are not read.
+pub(super) fn versions_of(conn: &Connection, name: &str, upto: i64) -> Result<Vec<(i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid, atdata_version FROM dataset_entries \
+         WHERE name = ?1 AND rowid <= ?2 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query(params![name, upto])?;
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let previous = out.last().map_or(0, |(_, v)| *v);
+        out.push((row.get(0)?, next_version(row.get(1)?, previous)));
+    }
+    Ok(out)
+}
+
+/// Gives every entry read its version. `all_rows` says the rows are the whole table in rowid
+/// order (a listing), so the versions of 0.7's rows follow from the list itself; otherwise each
+/// such row looks at the rows of its name before it.
+pub(super) fn complete(
+    conn: &Connection,
+    rows: Vec<RowEntry>,
+    all_rows: bool,
+) -> Result<Vec<Entry>> {
+    if rows.iter().all(|r| r.version.is_some()) {
+        return Ok(rows.into_iter().map(|r| r.entry).collect());
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    if all_rows {
+        let mut last: HashMap<String, i64> = HashMap::new();
+        for r in rows {
+            let slot = last.entry(r.entry.name.clone()).or_insert(0);
+            *slot = next_version(r.version, *slot);
+            let mut e = r.entry;
+            e.version = slot.to_string();
+            out.push(e);
+        }
+        return Ok(out);
+    }
+    for r in rows {
+        let mut e = r.entry;
+        if r.version.is_none() {
+            let v = versions_of(conn, &e.name, r.rowid)?
+                .last()
+                .map_or(1, |(_, v)| *v);
+            e.version = v.to_string();
+        }
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// The one entry a `select_entry!` query finds, with its version.
+pub(super) fn query_one(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<Entry>> {
+    let rows = query(conn, sql, params)?;
+    Ok(complete(conn, rows, false)?.pop())
+}

@@ -1,0 +1,404 @@
+//! The SQLite provider against the conformance suite, and what only this backend does:
+//! 0.7's rows, labels, layout migrations.
+
+use super::*;
+use crate::index::conformance;
+use crate::index::entry::{strings_to_msgpack, to_msgpack};
+use rows::sqlite_time_to_rfc3339;
+
+fn file_provider(dir: &tempfile::TempDir) -> SqliteProvider {
+    SqliteProvider::open(dir.path().join("index.db")).unwrap()
+}
+
+macro_rules! conformance_tests {
+    ($($name:ident),* $(,)?) => {
+        mod in_memory {
+            use super::*;
+            $(#[test] fn $name() { crate::index::conformance::$name(&SqliteProvider::in_memory().unwrap()); })*
+        }
+        mod in_file {
+            use super::*;
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                crate::index::conformance::$name(&file_provider(&dir));
+            })*
+        }
+    };
+}
+
+conformance_tests!(
+    empty_index_lists_nothing,
+    commit_assigns_versions_in_order,
+    commit_is_visible_by_cid_name_and_version,
+    same_content_dedups_to_the_same_entry,
+    entry_fields_round_trip,
+    schema_reused_for_same_structure,
+    schema_changed_structure_gets_next_major,
+    commit_many_is_one_batch,
+    commit_many_dedups_within_the_batch,
+    failed_batch_leaves_nothing,
+    record_shard_info_fills_gaps,
+    lookups_of_missing_things_are_none,
+    threads_writing_at_once_lose_nothing,
+);
+
+#[test]
+fn many_handles_on_one_file_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.db");
+    let handles: Vec<SqliteProvider> = (0..4)
+        .map(|_| SqliteProvider::open(&path).unwrap())
+        .collect();
+    let refs: Vec<&dyn Provider> = handles.iter().map(|h| h as &dyn Provider).collect();
+    conformance::many_writers(&refs, 25);
+}
+
+#[test]
+fn reopened_file_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = file_provider(&dir);
+    let c = first
+        .commit(&conformance::sample_entry("docs", 3, "a"))
+        .unwrap();
+    drop(first);
+    let again = file_provider(&dir);
+    assert_eq!(again.entry_by_cid(&c.entry.cid).unwrap(), Some(c.entry));
+}
+
+#[test]
+fn python_rows_get_versions_by_insertion_order() {
+    let p = SqliteProvider::in_memory().unwrap();
+    {
+        let conn = p.lock();
+        for (cid, url) in [("bafy1", "/d/a.tar"), ("bafy2", "/d/b.tar")] {
+            let meta = to_msgpack(&crate::Value::Map(vec![(
+                "checksums".into(),
+                crate::Value::Map(vec![(url.into(), crate::Value::from("ab12"))]),
+            )]));
+            conn.execute(
+                "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls, metadata) \
+                 VALUES (?1, 'py', 'atdata://local/schema/T@1.0.0', ?2, ?3)",
+                params![cid, strings_to_msgpack(&[url.to_string()]), meta],
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(p.versions("py").unwrap(), vec!["1", "2"]);
+    let latest = p.latest_entry("py").unwrap().unwrap();
+    assert_eq!(latest.cid, "bafy2");
+    assert_eq!(latest.shards[0].sha256.as_deref(), Some("ab12"));
+    assert_eq!(latest.num_samples, None);
+    assert!(latest.created_at.contains('T'), "{}", latest.created_at);
+    // A write after them continues the numbering.
+    let c = p.commit(&conformance::sample_entry("py", 1, "x")).unwrap();
+    assert_eq!(c.entry.version, "3");
+    // Learned counts are cached and keep the version.
+    p.record_shard_info("bafy1", &[ShardInfo::new("/d/a.tar", "ffff", 7, 10240)])
+        .unwrap();
+    let first = p.entry_by_version("py", "1").unwrap().unwrap();
+    assert_eq!(first.cid, "bafy1");
+    assert_eq!(first.num_samples, Some(7));
+    assert_eq!(
+        first.shards[0].sha256.as_deref(),
+        Some("ab12"),
+        "known digest kept"
+    );
+    assert_eq!(p.versions("py").unwrap(), vec!["1", "2", "3"]);
+}
+
+#[test]
+fn a_row_replaced_by_python_becomes_the_newest_and_keeps_numbers_unique() {
+    let p = SqliteProvider::in_memory().unwrap();
+    let first = p
+        .commit(&conformance::sample_entry("d", 1, "x"))
+        .unwrap()
+        .entry;
+    let second = p
+        .commit(&conformance::sample_entry("d", 1, "y"))
+        .unwrap()
+        .entry;
+    // What Python 0.7 does when an entry with the same CID is stored again: the row moves to
+    // the end, with 0.7's columns only.
+    p.lock()
+        .execute(
+            "INSERT OR REPLACE INTO dataset_entries \
+             (cid, name, schema_ref, data_urls, metadata) \
+             SELECT cid, name, schema_ref, data_urls, metadata FROM dataset_entries \
+             WHERE cid = ?1",
+            [&first.cid],
+        )
+        .unwrap();
+    assert_eq!(p.versions("d").unwrap(), vec!["2", "3"]);
+    let moved = p.entry_by_cid(&first.cid).unwrap().unwrap();
+    assert_eq!(moved.version, "3");
+    assert_eq!(
+        moved.shards[0].sha256, first.shards[0].sha256,
+        "from 0.7's checksums"
+    );
+    assert_eq!(p.latest_entry("d").unwrap().unwrap().cid, first.cid);
+    assert_eq!(p.entry_by_version("d", "2").unwrap(), Some(second.clone()));
+    // The label of version 1 points at a row that is version 3 now: not version 1.
+    assert_eq!(p.entry_by_version("d", "1").unwrap(), None);
+    assert_eq!(
+        p.entry_by_version("d", "3").unwrap().unwrap().cid,
+        first.cid
+    );
+    let listed: Vec<String> = p
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(listed, vec!["2", "3"]);
+    let next = p
+        .commit(&conformance::sample_entry("d", 1, "z"))
+        .unwrap()
+        .entry;
+    assert_eq!(next.version, "4");
+}
+
+/// Makes `path` look like an index of an earlier build: our facts in a table of their own.
+fn with_old_info_table(path: &Path, create: &str, insert: &str, cid: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(create).unwrap();
+    conn.execute(insert, [cid]).unwrap();
+    conn.execute(
+        "UPDATE dataset_entries SET atdata_version = NULL, atdata_info = NULL WHERE cid = ?1",
+        [cid],
+    )
+    .unwrap();
+}
+
+#[test]
+fn early_layout_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.db");
+    let cid = SqliteProvider::open(&path)
+        .unwrap()
+        .commit(&conformance::sample_entry("d", 1, "x"))
+        .unwrap()
+        .entry
+        .cid;
+    with_old_info_table(
+        &path,
+        "CREATE TABLE atdata_entry_info (cid TEXT PRIMARY KEY, name TEXT NOT NULL,
+           version INTEGER NOT NULL, num_samples INTEGER, shards BLOB,
+           description TEXT, tags TEXT, license TEXT, created_at TEXT NOT NULL)
+           WITHOUT ROWID;
+         CREATE UNIQUE INDEX atdata_entry_info_version ON atdata_entry_info(name, version);",
+        "INSERT INTO atdata_entry_info VALUES (?1, 'd', 7, 10, NULL, 'old', '[]', NULL, 't')",
+        &cid,
+    );
+    let p = SqliteProvider::open(&path).unwrap();
+    let e = p.entry_by_cid(&cid).unwrap().unwrap();
+    assert_eq!((e.version.as_str(), e.num_samples), ("7", Some(10)));
+    assert_eq!(e.description.as_deref(), Some("old"));
+    assert_eq!(e.created_at, "t");
+    let left: i64 = p
+        .lock()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'atdata_entry_info%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the old table and its index are gone");
+}
+
+#[test]
+fn layout_with_an_info_table_by_rowid_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.db");
+    let entry = SqliteProvider::open(&path)
+        .unwrap()
+        .commit(&conformance::sample_entry("d", 2, "x"))
+        .unwrap()
+        .entry;
+    let shards = {
+        let mut b = Vec::new();
+        rmp::encode::write_array_len(&mut b, 2).unwrap();
+        for s in &entry.shards {
+            rmp::encode::write_array_len(&mut b, 3).unwrap();
+            rmp::encode::write_str(&mut b, s.sha256.as_deref().unwrap()).unwrap();
+            rmp::encode::write_uint(&mut b, 5).unwrap();
+            rmp::encode::write_uint(&mut b, 10240).unwrap();
+        }
+        b
+    };
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE atdata_entry_info (entry_rowid INTEGER PRIMARY KEY, cid TEXT NOT NULL,
+           name TEXT NOT NULL, version INTEGER NOT NULL, num_samples INTEGER, shards BLOB,
+           description TEXT, tags TEXT, license TEXT, metadata BLOB, created_at TEXT NOT NULL);",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO atdata_entry_info SELECT rowid, cid, name, 4, 10, ?2, 'desc', ?3, 'MIT', ?4, \
+         'then' FROM dataset_entries WHERE cid = ?1",
+        params![
+            entry.cid,
+            shards,
+            strings_to_msgpack(&["a".to_string()]),
+            to_msgpack(&crate::Value::Map(vec![("k".into(), crate::Value::Int(1))]))
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE dataset_entries SET atdata_version = NULL, atdata_info = NULL",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let p = SqliteProvider::open(&path).unwrap();
+    let e = p.entry_by_cid(&entry.cid).unwrap().unwrap();
+    assert_eq!(e.version, "4");
+    assert_eq!(e.num_samples, Some(10));
+    assert_eq!(e.shards, {
+        let mut want = entry.shards.clone();
+        for s in &mut want {
+            s.samples = Some(5);
+        }
+        want
+    });
+    assert_eq!(e.tags, vec!["a"]);
+    assert_eq!(e.license.as_deref(), Some("MIT"));
+    assert_eq!(e.description.as_deref(), Some("desc"));
+    assert_eq!(
+        e.metadata,
+        Some(crate::Value::Map(vec![("k".into(), crate::Value::Int(1))]))
+    );
+    // And the next write goes on from there.
+    let next = p
+        .commit(&conformance::sample_entry("d", 1, "y"))
+        .unwrap()
+        .entry;
+    assert_eq!(next.version, "5");
+}
+
+#[test]
+fn python_labels_resolve_as_versions() {
+    let p = SqliteProvider::in_memory().unwrap();
+    let c = p.commit(&conformance::sample_entry("d", 1, "x")).unwrap();
+    p.lock()
+        .execute(
+            "INSERT INTO labels (name, cid, version) VALUES ('d', ?1, '1.0.0')",
+            [&c.entry.cid],
+        )
+        .unwrap();
+    assert_eq!(
+        p.entry_by_version("d", "1.0.0").unwrap().map(|e| e.cid),
+        Some(c.entry.cid)
+    );
+    assert!(p.entry_by_version("d", "01").unwrap().is_none());
+}
+
+#[test]
+fn labels_point_at_the_newest_for_python() {
+    let p = SqliteProvider::in_memory().unwrap();
+    p.commit(&conformance::sample_entry("d", 1, "x")).unwrap();
+    let second = p.commit(&conformance::sample_entry("d", 1, "y")).unwrap();
+    let conn = p.lock();
+    // The query Python atdata 0.7 uses to resolve a bare name.
+    let cid: String = conn
+        .query_row(
+            "SELECT cid FROM labels WHERE name = 'd' ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(cid, second.entry.cid);
+    let versions: Vec<String> = conn
+        .prepare("SELECT version FROM labels WHERE name = 'd' ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|v| v.unwrap())
+        .collect();
+    assert_eq!(versions, vec!["", "1", "2"]);
+}
+
+#[test]
+fn corrupt_rows_are_errors_naming_the_entry() {
+    let p = SqliteProvider::in_memory().unwrap();
+    p.lock()
+        .execute(
+            "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls) \
+             VALUES ('bad', 'n', 's', x'ff')",
+            [],
+        )
+        .unwrap();
+    let e = p.entry_by_cid("bad").unwrap_err();
+    assert!(e.to_string().contains("'bad'"), "{e}");
+}
+
+#[test]
+fn times_convert() {
+    assert_eq!(
+        sqlite_time_to_rfc3339("2026-01-02 03:04:05"),
+        "2026-01-02T03:04:05+00:00"
+    );
+    assert_eq!(
+        sqlite_time_to_rfc3339("2026-01-02T03:04:05Z"),
+        "2026-01-02T03:04:05Z"
+    );
+}
+
+#[test]
+fn large_commits_and_listings_keep_order_versions_and_errors() {
+    // Big enough that both the commit and the listing work on several threads.
+    let p = SqliteProvider::in_memory().unwrap();
+    let batch: Vec<NewEntry> = (0..1500)
+        .map(|i| {
+            let mut e = conformance::sample_entry(&format!("n{}", i % 7), 2, &format!("s{i}"));
+            e.description = Some(format!("entry {i}"));
+            e
+        })
+        .collect();
+    let committed = p.commit_many(&batch).unwrap();
+    // A row 0.7 wrote, after them.
+    p.lock()
+        .execute(
+            "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls) \
+             VALUES ('py', 'n3', 'atdata://local/schema/T@1.0.0', ?1)",
+            [strings_to_msgpack(&["/py.tar".to_string()])],
+        )
+        .unwrap();
+    let listed = p.entries().unwrap();
+    assert_eq!(listed.len(), 1501);
+    for (i, (c, l)) in committed.iter().zip(&listed).enumerate() {
+        assert!(c.created);
+        assert_eq!(&c.entry, l, "entry {i}");
+        assert_eq!(c.entry.version, (i / 7 + 1).to_string());
+        assert_eq!(
+            l.description.as_deref(),
+            Some(format!("entry {i}").as_str())
+        );
+    }
+    let py = &listed[1500];
+    assert_eq!(py.cid, "py");
+    let n3 = committed.iter().filter(|c| c.entry.name == "n3").count();
+    assert_eq!(py.version, (n3 + 1).to_string());
+    assert_eq!(p.entry_by_cid("py").unwrap().unwrap(), *py);
+    // One unreadable row fails the listing, naming it.
+    p.lock()
+        .execute(
+            "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls) \
+             VALUES ('bad', 'n', 's', x'ff')",
+            [],
+        )
+        .unwrap();
+    let e = p.entries().unwrap_err();
+    assert!(e.to_string().contains("'bad'"), "{e}");
+}
+
+#[test]
+fn a_bad_entry_in_a_large_batch_fails_the_whole_batch() {
+    let p = SqliteProvider::in_memory().unwrap();
+    let mut batch: Vec<NewEntry> = (0..600)
+        .map(|i| conformance::sample_entry("d", 1, &format!("s{i}")))
+        .collect();
+    batch[400].shards[0].sha256 = None;
+    let e = p.commit_many(&batch).unwrap_err();
+    assert!(e.to_string().contains("has no sha256"), "{e}");
+    assert!(p.entries().unwrap().is_empty());
+}
