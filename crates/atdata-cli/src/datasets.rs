@@ -191,9 +191,9 @@ pub fn add(
             .schema(&atdata::schema::schema_name_for(name));
     }
     let verb = if opts.copy { "copying" } else { "indexing" };
-    let bar = progress::spinner(format!("{verb} '{target}' into dataset '{name}'"));
-    let result = index.insert(name, target, &opts);
-    bar.finish_and_clear();
+    let bar = progress::Bytes::new(&format!("{verb} into '{name}'"));
+    let result = index.insert_with_progress(name, target, &opts, &bar);
+    bar.finish();
     let entry = result.with_context(|| format!("cannot add '{target}' as dataset '{name}'"))?;
     let mut out = Out::new();
     if as_json {

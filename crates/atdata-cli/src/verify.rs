@@ -69,14 +69,10 @@ fn lines(report: &VerifyReport) -> Vec<Line> {
 pub fn run(paths: &Paths, reference: &str, as_json: bool) -> Result<()> {
     let index = paths.open_existing()?;
     let entry = index.get(reference)?;
-    let bar = progress::spinner(format!(
-        "verifying {} shard(s) of {}",
-        entry.shards.len(),
-        entry.reference()
-    ));
+    let bar = progress::Bytes::new(&format!("verifying {}", entry.reference()));
     // Pin the CID so a version committed meanwhile cannot change what is checked.
-    let result = index.verify(&format!("@local/{}@{}", entry.name, entry.cid));
-    bar.finish_and_clear();
+    let result = index.verify_with_progress(&format!("@local/{}@{}", entry.name, entry.cid), &bar);
+    bar.finish();
     let report = result?;
     let lines = lines(&report);
     let bad = lines

@@ -343,6 +343,53 @@ fn verify_ok_then_a_flipped_byte_is_named() {
     assert!(h.run(&["verify", "@local/docs@2"]).ok());
 }
 
+/// Runs `atdata args...` on a pseudo-terminal (util-linux `script`), returning what the
+/// terminal showed; `None` where `script` is not installed.
+fn on_a_terminal(home: &Path, args: &[&str]) -> Option<String> {
+    let which = std::process::Command::new("script")
+        .arg("--version")
+        .output();
+    if !which.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let command = std::iter::once(env!("CARGO_BIN_EXE_atdata"))
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("ATDATA_HOME", home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn verify_and_add_show_a_byte_bar_on_a_terminal() {
+    let h = home();
+    let Some(shown) = on_a_terminal(h.path(), &["verify", "@local/docs@1"]) else {
+        return;
+    };
+    let total: u64 = h.docs1.shards.iter().filter_map(|s| s.bytes).sum();
+    assert!(
+        shown.contains("verifying @local/docs@1") && shown.contains("KiB"),
+        "{shown}"
+    );
+    // The bar ends full: every byte of the three shards was counted.
+    let full = format!("{0:.2} KiB/{0:.2} KiB", total as f64 / 1024.0);
+    assert!(shown.contains(&full), "wanted '{full}' in {shown}");
+    assert!(shown.contains("3 shard(s) OK"), "{shown}");
+
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 10, 5);
+    let target = dir.path().display().to_string();
+    let shown = on_a_terminal(h.path(), &["add", "more", &target]).unwrap();
+    assert!(shown.contains("indexing into 'more'"), "{shown}");
+    assert!(shown.contains("@local/more@1"), "{shown}");
+}
+
 #[test]
 fn verify_reports_a_missing_shard_in_json() {
     let h = home();

@@ -24,6 +24,7 @@ pub mod error;
 pub mod index;
 pub mod load;
 pub mod packable;
+pub mod progress;
 pub mod schema;
 pub mod shard;
 pub mod store;
@@ -36,6 +37,7 @@ pub use index::{
 };
 pub use load::{load_dataset, load_split};
 pub use packable::Packable;
+pub use progress::{NoProgress, Progress};
 pub use schema::{Field, FieldType, Primitive, Schema, SchemaRef};
 pub use store::{DataStore, LocalDiskStore};
 pub use value::{DType, Element, NdArray, Sample, Value};

@@ -444,7 +444,7 @@ fn num_samples(repo: &Repository, entry: &Entry) -> Result<u64> {
     for shard in &entry.shards {
         let (mut samples, mut bytes) = (0u64, 0u64);
         for url in scan::expand_url(&shard.url)? {
-            let s = scan::scan_shard(&url, false, |_| Ok(()))
+            let s = scan::scan_shard(&url, false, &crate::NoProgress, |_| Ok(()))
                 .map_err(|e| e.with_dataset(&entry.name))?;
             samples += s.samples;
             bytes += s.bytes;

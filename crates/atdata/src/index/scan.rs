@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::shard::{expand, RawSample, ShardReader};
 
 /// What a pass over one shard file found.
@@ -47,18 +48,20 @@ pub(crate) fn expand_url(url: &str) -> Result<Vec<String>> {
     }
 }
 
-/// A reader that hashes what passes through it.
-struct Hashing<R> {
+/// A reader that hashes what passes through it and reports how much did.
+struct Hashing<'p, R> {
     inner: R,
     hasher: Option<Sha256>,
+    progress: &'p dyn Progress,
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl<R: Read> Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(h) = &mut self.hasher {
             h.update(buf.get(..n).unwrap_or_default());
         }
+        self.progress.advance(n as u64);
         Ok(n)
     }
 }
@@ -68,14 +71,17 @@ impl<R: Read> Read for Hashing<R> {
 pub(crate) fn scan_shard(
     url: &str,
     hash: bool,
+    progress: &dyn Progress,
     mut each: impl FnMut(&RawSample) -> Result<()>,
 ) -> Result<ShardScan> {
     let path = local_path(url)?;
     let file = File::open(&path).map_err(|e| Error::io(url, e))?;
     let bytes = file.metadata().map_err(|e| Error::io(url, e))?.len();
+    progress.shard(url);
     let mut hashing = Hashing {
         inner: file,
         hasher: hash.then(Sha256::new),
+        progress,
     };
     let mut samples = 0u64;
     {
@@ -102,12 +108,14 @@ pub(crate) fn scan_shard(
 }
 
 /// The sha256 of the file at `url`, streamed.
-pub(crate) fn hash_file(url: &str) -> Result<String> {
+pub(crate) fn hash_file(url: &str, progress: &dyn Progress) -> Result<String> {
     let path = local_path(url)?;
     let file = File::open(&path).map_err(|e| Error::io(url, e))?;
+    progress.shard(url);
     let mut hashing = Hashing {
         inner: BufReader::with_capacity(256 << 10, file),
         hasher: Some(Sha256::new()),
+        progress,
     };
     io::copy(&mut hashing, &mut io::sink()).map_err(|e| Error::io(url, e))?;
     Ok(hashing
@@ -133,7 +141,7 @@ mod tests {
         .unwrap();
         let url = shards[0].path.display().to_string();
         let mut keys = Vec::new();
-        let scan = scan_shard(&url, true, |s| {
+        let scan = scan_shard(&url, true, &crate::NoProgress, |s| {
             keys.push(s.key.clone());
             Ok(())
         })
@@ -142,9 +150,12 @@ mod tests {
         assert_eq!(keys.len(), 5);
         assert_eq!(scan.bytes, shards[0].bytes);
         assert_eq!(scan.sha256.as_deref(), Some(shards[0].sha256.as_str()));
-        assert_eq!(hash_file(&url).unwrap(), shards[0].sha256);
         assert_eq!(
-            hash_file(&format!("file://{url}")).unwrap(),
+            hash_file(&url, &crate::NoProgress).unwrap(),
+            shards[0].sha256
+        );
+        assert_eq!(
+            hash_file(&format!("file://{url}"), &crate::NoProgress).unwrap(),
             shards[0].sha256
         );
     }

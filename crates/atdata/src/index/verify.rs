@@ -11,6 +11,7 @@ use crate::index::entry::Entry;
 use crate::index::reference::DatasetRef;
 use crate::index::scan::{expand_url, hash_file, local_path};
 use crate::index::{resolve, Index};
+use crate::progress::{NoProgress, Progress};
 
 /// Something wrong with one shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,14 +137,41 @@ impl Index {
     /// with what the index recorded. Damage is reported, not returned as an error; errors are
     /// for an unknown dataset or an unusable index.
     pub fn verify(&self, reference: &str) -> Result<VerifyReport> {
+        self.verify_with_progress(reference, &NoProgress)
+    }
+
+    /// [`verify`](Self::verify), telling `progress` how many bytes there are to hash and how
+    /// many are done.
+    pub fn verify_with_progress(
+        &self,
+        reference: &str,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
         let r = DatasetRef::parse(reference)?;
         let repo = self.repo(&r.repo)?;
         let entry = resolve(&repo, &r)?;
-        Ok(verify_entry(&r.repo, &entry))
+        Ok(verify_entry(&r.repo, &entry, progress))
     }
 }
 
-fn verify_entry(repo: &str, entry: &Entry) -> VerifyReport {
+/// The bytes verifying `entry` reads: recorded sizes, else the files' sizes now.
+fn bytes_to_hash(entry: &Entry) -> u64 {
+    entry
+        .shards
+        .iter()
+        .filter(|s| s.sha256.is_some())
+        .map(|s| {
+            s.bytes.unwrap_or_else(|| {
+                local_path(&s.url)
+                    .and_then(|p| std::fs::metadata(p).map_err(|e| Error::io(&s.url, e)))
+                    .map_or(0, |m| m.len())
+            })
+        })
+        .sum()
+}
+
+fn verify_entry(repo: &str, entry: &Entry, progress: &dyn Progress) -> VerifyReport {
+    progress.start(bytes_to_hash(entry));
     let mut report = VerifyReport {
         dataset: format!("@{repo}/{}@{}", entry.name, entry.version),
         cid: entry.cid.clone(),
@@ -181,7 +209,7 @@ fn verify_entry(repo: &str, entry: &Entry) -> VerifyReport {
                 }
             }
             match (single, &shard.sha256) {
-                (true, Some(expected)) => match hash_file(&url) {
+                (true, Some(expected)) => match hash_file(&url, progress) {
                     Ok(actual) if actual == *expected => report.checked.push(url),
                     Ok(actual) => {
                         report.checked.push(url.clone());
@@ -239,6 +267,25 @@ mod tests {
         }
     }
 
+    #[derive(Default)]
+    struct Seen {
+        total: std::sync::Mutex<u64>,
+        done: std::sync::Mutex<u64>,
+        shards: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Progress for Seen {
+        fn start(&self, total: u64) {
+            *self.total.lock().unwrap() = total;
+        }
+        fn shard(&self, url: &str) {
+            self.shards.lock().unwrap().push(url.to_string());
+        }
+        fn advance(&self, bytes: u64) {
+            *self.done.lock().unwrap() += bytes;
+        }
+    }
+
     #[test]
     fn names_every_bad_shard() {
         let dir = tempfile::tempdir().unwrap();
@@ -263,7 +310,8 @@ mod tests {
                 bytes: None,
             },
         ]);
-        let r = verify_entry("local", &e);
+        let seen = Seen::default();
+        let r = verify_entry("local", &e, &seen);
         assert!(!r.is_ok());
         assert_eq!(r.dataset, "@local/d@1");
         assert_eq!(r.problems.len(), 3, "{r}");
@@ -277,6 +325,11 @@ mod tests {
             matches!(&r.problems[2], ShardProblem::Missing { url } if url.ends_with("gone.tar"))
         );
         assert_eq!(r.unverifiable, vec![s(&nodigest)]);
+        // Three files hashed (good, bad, short), five bytes each, announced up front: the
+        // recorded sizes, 5 + 5 + 6 + 5 (the missing one's recorded size counts too).
+        assert_eq!(*seen.total.lock().unwrap(), 21);
+        assert_eq!(*seen.done.lock().unwrap(), 15);
+        assert_eq!(seen.shards.lock().unwrap().len(), 3);
         assert_eq!(r.checked.len(), 3);
         let text = r.to_string();
         assert!(

@@ -14,6 +14,7 @@ use crate::index::reference::{check_ref_name, DatasetRef, LOCAL};
 use crate::index::scan::{local_path, scan_shard};
 use crate::index::{Index, Provider};
 use crate::packable::Packable;
+use crate::progress::{NoProgress, Progress};
 use crate::schema::{infer_schema_from_msgpack, schema_name_for, Schema};
 use crate::shard::{expand, sample_key, RawSample, ShardOptions, ShardWriter, StagedShard};
 use crate::store::DataStore;
@@ -214,13 +215,27 @@ impl Index {
     /// kept); otherwise entries point at the files where they are. Every sample is read, checked
     /// against the schema (given, or inferred from the first sample), counted and hashed.
     pub fn insert(&self, name: &str, target: &str, opts: &InsertOptions) -> Result<Entry> {
+        self.insert_with_progress(name, target, opts, &NoProgress)
+    }
+
+    /// [`insert`](Self::insert), telling `progress` how many bytes of shards there are to
+    /// read and how many are done.
+    pub fn insert_with_progress(
+        &self,
+        name: &str,
+        target: &str,
+        opts: &InsertOptions,
+        progress: &dyn Progress,
+    ) -> Result<Entry> {
         let (repo_name, name) = target_of(name, opts.repo.as_deref())?;
         let repo = self.repo(&repo_name)?;
         compat_metadata(opts.metadata.as_ref(), &[])?;
         let mut urls = Vec::new();
+        let mut total = 0u64;
         for u in expand(target)? {
             let path = local_path(&u)?;
             let abs = std::fs::canonicalize(&path).map_err(|e| Error::io(&u, e))?;
+            total += std::fs::metadata(&abs).map_or(0, |m| m.len());
             urls.push(abs.display().to_string());
         }
         let schema = match &opts.schema {
@@ -242,10 +257,11 @@ impl Index {
             license: &opts.license,
             metadata: &opts.metadata,
         };
+        progress.start(total);
         if !opts.copy {
             let mut shards = Vec::with_capacity(urls.len());
             for url in &urls {
-                let scan = scan_shard(url, true, |raw| check(url, raw))?;
+                let scan = scan_shard(url, true, progress, |raw| check(url, raw))?;
                 let sha = scan.sha256.unwrap_or_default();
                 shards.push(ShardInfo::new(url.clone(), sha, scan.samples, scan.bytes));
             }
@@ -258,7 +274,7 @@ impl Index {
         let mut staged = Vec::with_capacity(urls.len());
         for url in &urls {
             let mut writer = ShardWriter::new(&staging, ShardOptions::default())?;
-            scan_shard(url, false, |raw| {
+            scan_shard(url, false, progress, |raw| {
                 check(url, raw)?;
                 writer
                     .write_sample(&raw.key, &raw.data)

@@ -62,50 +62,49 @@ const INFO: usize = 4;
 const METADATA: usize = 5;
 const CREATED_AT: usize = 6;
 
-/// Rows read by one query.
+/// Rows read by one query, or one chunk of them.
+#[derive(Default)]
 struct RawRows {
     buf: Vec<u8>,
     rows: Vec<RawRow>,
 }
 
-/// Below this many rows, decoding stays on the calling thread.
-const PARALLEL_FROM: usize = 1024;
+/// Rows per chunk handed to another thread for decoding while the scan goes on.
+const CHUNK: usize = 512;
 
-fn scan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<RawRows> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = RawRows {
-        buf: Vec::new(),
-        rows: Vec::new(),
+/// Copies what [`read_row`] needs of `row` into `out`.
+fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
+    let rowid: i64 = row.get(6)?;
+    let mut raw = RawRow {
+        rowid,
+        version: row.get(4)?,
+        spans: [None; 7],
     };
-    while let Some(row) = rows.next()? {
-        let rowid: i64 = row.get(6)?;
-        let mut raw = RawRow {
-            rowid,
-            version: row.get(4)?,
-            spans: [None; 7],
-        };
-        for (slot, (what, column)) in RAW_COLUMNS.iter().enumerate() {
-            if slot >= METADATA && raw.spans[INFO].is_some() {
-                break;
-            }
-            raw.spans[slot] = match row.get_ref(*column)? {
-                ValueRef::Null => None,
-                ValueRef::Text(b) | ValueRef::Blob(b) => {
-                    let start = out.buf.len();
-                    out.buf.extend_from_slice(b);
-                    Some((start, b.len()))
-                }
-                _ => {
-                    return Err(Error::corrupt(format!(
-                        "index row {rowid}: column {what} holds a number, not text or bytes"
-                    )))
-                }
-            };
+    for (slot, (what, column)) in RAW_COLUMNS.iter().enumerate() {
+        if slot >= METADATA && raw.spans[INFO].is_some() {
+            break;
         }
-        out.rows.push(raw);
+        raw.spans[slot] = match row.get_ref(*column)? {
+            ValueRef::Null => None,
+            ValueRef::Text(b) | ValueRef::Blob(b) => {
+                let start = out.buf.len();
+                out.buf.extend_from_slice(b);
+                Some((start, b.len()))
+            }
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "index row {rowid}: column {what} holds a number, not text or bytes"
+                )))
+            }
+        };
     }
-    Ok(out)
+    out.rows.push(raw);
+    Ok(())
+}
+
+fn decode_chunk(chunk: RawRows) -> Result<Vec<RowEntry>> {
+    let RawRows { buf, rows } = chunk;
+    rows.into_iter().map(|r| read_row(&buf, r)).collect()
 }
 
 fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
@@ -206,18 +205,48 @@ fn read_row(buf: &[u8], raw: RawRow) -> Result<RowEntry> {
     })
 }
 
-/// Runs a `select_entry!` query.
+/// Runs a `select_entry!` query. SQLite steps through the rows on this thread; each full
+/// chunk of rows is decoded on the rayon pool meanwhile (a listing of 10k entries spends
+/// more time building entries than SQLite spends finding them).
 pub(super) fn query(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<RowEntry>> {
-    let RawRows { buf, rows } = scan(conn, sql, params)?;
-    if rows.len() < PARALLEL_FROM {
-        return rows.into_iter().map(|r| read_row(&buf, r)).collect();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let mut spawned = 0usize;
+    let mut chunk = RawRows::default();
+    while let Some(row) = rows.next()? {
+        scan_row(row, &mut chunk)?;
+        if chunk.rows.len() == CHUNK {
+            let full = std::mem::take(&mut chunk);
+            let done = done_tx.clone();
+            let at = spawned;
+            rayon::spawn(move || {
+                // The receiver outlives every task: it waits for all of them below.
+                let _ = done.send((at, decode_chunk(full)));
+            });
+            spawned += 1;
+        }
     }
-    use rayon::prelude::*;
-    rows.into_par_iter().map(|r| read_row(&buf, r)).collect()
+    drop(done_tx);
+    let last = decode_chunk(chunk);
+    let mut decoded: Vec<(usize, Result<Vec<RowEntry>>)> = done_rx.iter().collect();
+    if decoded.len() != spawned {
+        return Err(Error::Database(format!(
+            "{} of {spawned} decoding tasks did not finish",
+            spawned - decoded.len()
+        )));
+    }
+    decoded.sort_unstable_by_key(|(at, _)| *at);
+    let mut out = Vec::with_capacity(spawned * CHUNK + CHUNK);
+    for (_, part) in decoded {
+        out.extend(part?);
+    }
+    out.extend(last?);
+    Ok(out)
 }
 
 /// The version of a name's row given the one before it: ours as recorded; a row 0.7 wrote is
