@@ -53,6 +53,7 @@ impl SqliteProvider {
     /// An index that lives in memory and disappears with this value.
     pub fn in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory()?;
+        tables::set_page_size(&conn)?;
         tables::prepare(&conn)?;
         Ok(SqliteProvider {
             conn: Mutex::new(conn),
@@ -74,6 +75,11 @@ impl SqliteProvider {
             .map_err(|e| in_file(&shown, e))?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
             .map_err(|e| in_file(&shown, e))?;
+        // Before WAL mode fixes the page size of a new file.
+        tables::set_page_size(&conn).map_err(|e| match e {
+            Error::Database(m) => Error::Database(format!("index '{shown}': {m}")),
+            other => other,
+        })?;
         retry(|| {
             // Switching to WAL and creating tables take the write lock; other processes may be
             // opening the same file right now.

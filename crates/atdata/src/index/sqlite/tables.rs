@@ -49,6 +49,17 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 ";
 
+/// Page size of the databases we create. 16 KiB pages hold four times the index keys of
+/// SQLite's default 4 KiB, so B-trees are shallower and split less: bulk commits of 100k
+/// entries measured about 20% faster here. Files that exist keep theirs (0.7's are 4 KiB).
+const PAGE_SIZE: i64 = 16 * 1024;
+
+/// Sets [`PAGE_SIZE`] on a database that has no pages yet; SQLite ignores it otherwise.
+pub(super) fn set_page_size(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+    Ok(())
+}
+
 /// Our columns on `dataset_entries`: the entry's version number (NULL on rows 0.7 wrote) and
 /// our facts ([`info`]).
 const OUR_COLUMNS: [(&str, &str); 2] = [("atdata_version", "INTEGER"), ("atdata_info", "BLOB")];

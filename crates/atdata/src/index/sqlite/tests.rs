@@ -402,3 +402,27 @@ fn a_bad_entry_in_a_large_batch_fails_the_whole_batch() {
     assert!(e.to_string().contains("has no sha256"), "{e}");
     assert!(p.entries().unwrap().is_empty());
 }
+
+#[test]
+fn new_files_get_our_page_size_and_existing_ones_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |p: &SqliteProvider| -> i64 {
+        p.lock()
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap()
+    };
+    let fresh = SqliteProvider::open(dir.path().join("new.db")).unwrap();
+    assert_eq!(page_size(&fresh), 16384);
+    assert_eq!(page_size(&SqliteProvider::in_memory().unwrap()), 16384);
+    let old = dir.path().join("old.db");
+    Connection::open(&old)
+        .unwrap()
+        .execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x); PRAGMA journal_mode = WAL;")
+        .unwrap();
+    let reopened = SqliteProvider::open(&old).unwrap();
+    assert_eq!(page_size(&reopened), 4096);
+    reopened
+        .commit(&conformance::sample_entry("d", 1, "x"))
+        .unwrap();
+    assert_eq!(reopened.entries().unwrap().len(), 1);
+}
