@@ -31,9 +31,9 @@ struct TxCache {
     schemas: HashMap<String, Vec<Schema>>,
     /// Each distinct schema of this transaction with its schema reference.
     decided: Vec<(Schema, String)>,
-    next_version: HashMap<String, i64>,
-    /// name -> (cid, description) of the newest entry committed in this transaction.
-    newest: HashMap<String, (String, Option<String>)>,
+    /// name -> (the version its next entry gets, the position in the commit's output of its
+    /// newest entry committed in this transaction).
+    names: HashMap<String, (i64, usize)>,
     /// Commit time, RFC 3339 (our column) and SQLite text (0.7's columns).
     now: String,
     now_sql: String,
@@ -44,21 +44,23 @@ impl TxCache {
         TxCache {
             schemas: HashMap::new(),
             decided: Vec::new(),
-            next_version: HashMap::new(),
-            newest: HashMap::new(),
+            names: HashMap::new(),
             now: now_rfc3339(),
             now_sql: now_sqlite(),
         }
     }
 
     /// Points each name's unversioned label (how 0.7 resolves a bare name) at its newest entry.
-    fn finish(self, tx: &Transaction<'_>) -> Result<()> {
+    fn finish(self, tx: &Transaction<'_>, out: &[Committed]) -> Result<()> {
         let mut label = tx.prepare_cached(
             "INSERT OR REPLACE INTO labels (name, cid, version, description, created_at) \
              VALUES (?1, ?2, '', ?3, ?4)",
         )?;
-        for (name, (cid, description)) in &self.newest {
-            label.execute(params![name, cid, description, self.now_sql])?;
+        for (name, (_, at)) in &self.names {
+            if let Some(newest) = out.get(*at) {
+                let e = &newest.entry;
+                label.execute(params![name, e.cid, e.description, self.now_sql])?;
+            }
         }
         Ok(())
     }
@@ -272,8 +274,8 @@ impl<'t> Inserter<'t> {
         let (tx, cache) = (self.tx, &mut self.cache);
         let name = &p.entry.name;
         // The transaction holds the write lock: no other writer can take this number meanwhile.
-        let version = match cache.next_version.get(name) {
-            Some(v) => *v,
+        let version = match cache.names.get(name) {
+            Some((v, _)) => *v,
             None => highest_version(tx, name)? + 1,
         };
         // Inserting first and looking only when nothing was inserted saves a lookup per entry.
@@ -307,11 +309,13 @@ impl<'t> Inserter<'t> {
             p.entry.description,
             cache.now_sql
         ])?;
-        cache.next_version.insert(name.clone(), version + 1);
-        cache.newest.insert(
-            name.clone(),
-            (p.entry.cid.clone(), p.entry.description.clone()),
-        );
+        let at = self.out.len();
+        match cache.names.get_mut(name) {
+            Some(slot) => *slot = (version + 1, at),
+            None => {
+                cache.names.insert(name.clone(), (version + 1, at));
+            }
+        }
         p.entry.version = version_text;
         self.out.push(Committed {
             entry: p.entry,
@@ -329,7 +333,7 @@ impl<'t> Inserter<'t> {
             out,
         } = self;
         drop((insert_entry, insert_label));
-        cache.finish(tx)?;
+        cache.finish(tx, &out)?;
         Ok(out)
     }
 }

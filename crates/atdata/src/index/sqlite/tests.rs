@@ -355,6 +355,24 @@ fn large_commits_and_listings_keep_order_versions_and_errors() {
         })
         .collect();
     let committed = p.commit_many(&batch).unwrap();
+    // 0.7 resolves each bare name to its newest entry of the batch.
+    for n in 0..7 {
+        let name = format!("n{n}");
+        let newest = committed
+            .iter()
+            .rev()
+            .find(|c| c.entry.name == name)
+            .unwrap();
+        let labelled: String = p
+            .lock()
+            .query_row(
+                "SELECT cid FROM labels WHERE name = ?1 AND version = ''",
+                [&name],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(labelled, newest.entry.cid);
+    }
     // A row 0.7 wrote, after them.
     p.lock()
         .execute(
