@@ -2,9 +2,10 @@
 //!
 //! The general path reads each sample into its own buffer and then copies its fields into the
 //! batch's columns: two copies of every array byte, which caps large-array throughput near half
-//! of memcpy. Here, for shards read on the calling thread, a large sample's array payload is
-//! read from the file straight into its column buffer: the msgpack before it is parsed from a
-//! small head, the fields after it from the tail.
+//! of memcpy. Here, for batches in shard order, a large sample's array payload is read from
+//! the file straight into its column buffer: the msgpack before it is parsed from a small head,
+//! the fields after it from the tail. All of it on the calling thread: reader threads ahead of
+//! it would hold each sample in a buffer of its own, the second copy again.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
