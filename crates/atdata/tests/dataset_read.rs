@@ -1,6 +1,6 @@
 //! Datasets over shards we write: ordered and shuffled iteration, batches, parts, errors.
 
-use atdata::dataset::{Column, Dataset, Order, ReadOptions, ShuffleOptions};
+use atdata::dataset::{BatchBuilder, Column, Dataset, Order, ReadOptions, ShuffleOptions};
 use atdata::shard::{write_shards, ShardOptions};
 use atdata::{Field, FieldType, NdArray, Primitive, Schema, Value};
 
@@ -153,6 +153,19 @@ fn a_damaged_shard_names_dataset_shard_and_offset() {
     assert!(err.contains("byte offset 0"), "{err}");
     let berr = ds.ordered(4).find_map(Result::err).unwrap().to_string();
     assert!(berr.contains(&second), "{berr}");
+    // Batches in shard order (decoded as read) and shuffled ones (decoded from samples read
+    // whole by reader threads) say the same.
+    for workers in [0, 2] {
+        let ds = ds.clone().with_read_options(ReadOptions { workers });
+        let ordered = ds.ordered(4).find_map(Result::err).unwrap().to_string();
+        let shuffled = ds
+            .shuffled(4, ShuffleOptions::default())
+            .find_map(Result::err)
+            .unwrap()
+            .to_string();
+        assert_eq!(ordered, berr);
+        assert_eq!(shuffled, berr);
+    }
 }
 
 #[test]
@@ -178,8 +191,9 @@ fn parallel_reader_finishes_shards_larger_than_the_prefetch_window() {
     assert_eq!(rows, 9000);
 }
 
-/// Large samples read on the calling thread take the one-copy path (the array payload goes
-/// from the file straight into its column); it must give exactly what the general path gives.
+/// Batches in shard order take the one-copy path (the array payload goes from the file straight
+/// into its column), whatever the reader threads; it must give exactly what decoding whole
+/// samples gives.
 #[test]
 fn one_copy_path_matches_the_general_path() {
     let schema = Schema::new(
@@ -224,13 +238,23 @@ fn one_copy_path_matches_the_general_path() {
         .iter()
         .map(|s| s.path.display().to_string())
         .collect();
-    let direct = Dataset::new(urls.clone(), Some(schema.clone()))
-        .with_read_options(ReadOptions { workers: 0 });
-    let general = Dataset::new(urls, Some(schema)).with_read_options(ReadOptions { workers: 2 });
-    let a: Vec<_> = direct.ordered(4).map(Result::unwrap).collect();
-    let b: Vec<_> = general.ordered(4).map(Result::unwrap).collect();
+    let ds = Dataset::new(urls, Some(schema.clone()));
+    let mut general = Vec::new();
+    let mut builder = BatchBuilder::new(Some(schema), 4);
+    for s in ds.raw(Order::Ordered) {
+        builder.push(&s.unwrap().raw.data).unwrap();
+        if builder.len() == 4 {
+            general.push(builder.finish());
+        }
+    }
+    general.push(builder.finish());
+    for workers in [0, 2] {
+        let direct = ds.clone().with_read_options(ReadOptions { workers });
+        let a: Vec<_> = direct.ordered(4).map(Result::unwrap).collect();
+        assert_eq!(a, general, "workers={workers}");
+    }
+    let a = general;
     assert_eq!(a.len(), 2);
-    assert_eq!(a, b);
     let img = a[1]
         .column("image")
         .unwrap()
@@ -265,18 +289,24 @@ fn one_copy_path_reports_truncation_and_ragged_arrays_where_they_are() {
     )
     .unwrap();
     let url = shards[0].path.display().to_string();
-    let ds = Dataset::new(vec![url.clone()], Some(schema.clone()))
-        .with_name("ragged")
-        .with_read_options(ReadOptions { workers: 0 });
-    let e = ds.ordered(2).find_map(Result::err).unwrap().to_string();
-    assert!(
-        e.contains("ragged") && e.contains("field 'a'") && e.contains(&url),
-        "{e}"
-    );
+    for workers in [0, 2] {
+        let ds = Dataset::new(vec![url.clone()], Some(schema.clone()))
+            .with_name("ragged")
+            .with_read_options(ReadOptions { workers });
+        let e = ds.ordered(2).find_map(Result::err).unwrap().to_string();
+        assert!(
+            e.contains("ragged") && e.contains("field 'a'") && e.contains(&url),
+            "{e}"
+        );
+    }
 
     // Cut the shard inside the second sample's array payload.
     let bytes = std::fs::read(&url).unwrap();
     std::fs::write(&url, &bytes[..700_000]).unwrap();
-    let e = ds.ordered(1).find_map(Result::err).unwrap().to_string();
-    assert!(e.contains("truncated") && e.contains(&url), "{e}");
+    for workers in [0, 2] {
+        let ds = Dataset::new(vec![url.clone()], Some(schema.clone()))
+            .with_read_options(ReadOptions { workers });
+        let e = ds.ordered(1).find_map(Result::err).unwrap().to_string();
+        assert!(e.contains("truncated") && e.contains(&url), "{e}");
+    }
 }

@@ -3,7 +3,8 @@
 //! A [`Dataset`] is a cheap handle (shard URLs, an optional schema, a name, a known length).
 //! Iteration reads shards in parallel with bounded prefetch ([`stream`]), optionally shuffles
 //! with a seed ([`shuffle`]), and decodes either into samples or straight into columnar
-//! [`Batch`]es ([`batch`]). Loading by path with split detection lives in [`split`]; loading
+//! [`Batch`]es ([`batch`]); batches in shard order are decoded as the shards are read, on the
+//! calling thread, each large array read from the file straight into its column ([`direct`]). Loading by path with split detection lives in [`split`]; loading
 //! by name goes through the index.
 
 pub mod batch;
@@ -212,9 +213,13 @@ impl Dataset {
     /// Columnar batches of `batch_size` samples in `order`.
     pub fn batches(&self, batch_size: usize, order: Order) -> Batches {
         let batch_size = batch_size.max(1);
-        // On the calling thread, large arrays go from the file straight into their column.
+        // In shard order, samples are decoded as they are read, on the calling thread, large
+        // arrays straight from the file into their column (one copy; `direct`). Reader threads
+        // would copy every byte twice (into a sample, then into the column) and, from the page
+        // cache on 2 cores, were slower for small samples too (BENCHMARKS.md). Shuffled samples
+        // pass through a shuffle buffer, so they are read whole by the reader threads.
         let source = match order {
-            Order::Ordered if self.read.workers == 0 => {
+            Order::Ordered => {
                 Source::Direct(Box::new(direct::DirectSource::new(self.urls.clone())))
             }
             _ => Source::Stream(self.raw(order)),

@@ -100,6 +100,11 @@ enum Step {
 impl ShardReader<BufReader<File>> {
     /// Opens a shard file; its length bounds every member size. The URL in errors is the path.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_buffered(path, FILE_BUFFER)
+    }
+
+    /// Opens a shard file read through a buffer of `capacity` bytes.
+    pub(crate) fn open_buffered(path: &Path, capacity: usize) -> Result<Self> {
         let url = path.display().to_string();
         let file = File::open(path).map_err(|e| Error::io(url.clone(), e))?;
         let len = file
@@ -107,7 +112,7 @@ impl ShardReader<BufReader<File>> {
             .map_err(|e| Error::io(url.clone(), e))?
             .len();
         Ok(ShardReader::new(
-            BufReader::with_capacity(FILE_BUFFER, file),
+            BufReader::with_capacity(capacity, file),
             &url,
             Some(len),
         ))
