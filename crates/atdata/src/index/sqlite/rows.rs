@@ -2,6 +2,7 @@
 //! (no version of ours) get theirs from their place among their name's rows.
 
 use std::collections::HashMap;
+use std::sync::mpsc::{channel, Receiver, Sender};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
@@ -213,16 +214,27 @@ pub(super) fn query(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<RowEntry>> {
+    type Decoded = (usize, Result<Vec<RowEntry>>);
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    // Made with the first full chunk: a lookup of one entry never pays for it.
+    let mut pool: Option<(Sender<Decoded>, Receiver<Decoded>)> = None;
     let mut spawned = 0usize;
-    let mut chunk = RawRows::default();
+    // Sized for a typical row up front: growing from empty reallocates and copies several
+    // times, which showed in the cost of a single lookup.
+    let mut chunk = RawRows {
+        buf: Vec::with_capacity(1024),
+        rows: Vec::with_capacity(1),
+    };
     while let Some(row) = rows.next()? {
         scan_row(row, &mut chunk)?;
         if chunk.rows.len() == CHUNK {
-            let full = std::mem::take(&mut chunk);
-            let done = done_tx.clone();
+            let next = RawRows {
+                buf: Vec::with_capacity(chunk.buf.len() + chunk.buf.len() / 8),
+                rows: Vec::with_capacity(CHUNK),
+            };
+            let full = std::mem::replace(&mut chunk, next);
+            let done = pool.get_or_insert_with(channel).0.clone();
             let at = spawned;
             rayon::spawn(move || {
                 // The receiver outlives every task: it waits for all of them below.
@@ -231,9 +243,12 @@ pub(super) fn query(
             spawned += 1;
         }
     }
+    let Some((done_tx, done_rx)) = pool else {
+        return decode_chunk(chunk);
+    };
     drop(done_tx);
     let last = decode_chunk(chunk);
-    let mut decoded: Vec<(usize, Result<Vec<RowEntry>>)> = done_rx.iter().collect();
+    let mut decoded: Vec<Decoded> = done_rx.iter().collect();
     if decoded.len() != spawned {
         return Err(Error::Database(format!(
             "{} of {spawned} decoding tasks did not finish",
