@@ -168,17 +168,18 @@ impl Provider for SqliteProvider {
         let conn = self.lock();
         // Our versions and 0.7's free-form ones (`index.label(name, cid, version=...)`) both
         // have a label row.
-        let labelled: Option<String> = conn
-            .prepare_cached("SELECT cid FROM labels WHERE name = ?1 AND version = ?2")?
-            .query_row([name, version], |r| r.get(0))
-            .optional()?;
         let number = version_number(version);
-        if let Some(cid) = labelled {
-            let found = rows::query_one(&conn, select_entry!("WHERE cid = ?1"), [&cid])?
-                .filter(|e| e.name == name && (number.is_none() || e.version == version));
-            if found.is_some() {
-                return Ok(found);
-            }
+        let found = rows::query_one(
+            &conn,
+            select_entry!(
+                "WHERE cid = (SELECT cid FROM labels WHERE name = ?1 AND version = ?2) \
+                 AND name = ?1"
+            ),
+            [name, version],
+        )?
+        .filter(|e| number.is_none() || e.version == version);
+        if found.is_some() {
+            return Ok(found);
         }
         // A number without a fitting label (0.7's entries have none; 0.7 may relabel).
         let Some(n) = number else {
