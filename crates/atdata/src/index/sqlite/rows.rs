@@ -2,7 +2,8 @@
 //! (no version of ours) get theirs from their place among their name's rows.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Mutex;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
@@ -206,61 +207,84 @@ fn read_row(buf: &[u8], raw: RawRow) -> Result<RowEntry> {
     })
 }
 
-/// Runs a `select_entry!` query. SQLite steps through the rows on this thread; each full
-/// chunk of rows is decoded on the rayon pool meanwhile (a listing of 10k entries spends
-/// more time building entries than SQLite spends finding them).
+/// Runs a `select_entry!` query. Up to [`CHUNK`] rows, everything happens on this thread.
+/// Beyond, a second thread decodes chunks of rows while SQLite steps through the rest here
+/// (a listing of 10k entries spends more time building entries than SQLite spends finding
+/// them), and this thread joins the decoding when the scan ends.
 pub(super) fn query(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<RowEntry>> {
-    type Decoded = (usize, Result<Vec<RowEntry>>);
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
-    // Made with the first full chunk: a lookup of one entry never pays for it.
-    let mut pool: Option<(Sender<Decoded>, Receiver<Decoded>)> = None;
-    let mut spawned = 0usize;
     // Sized for a typical row up front: growing from empty reallocates and copies several
     // times, which showed in the cost of a single lookup.
     let mut chunk = RawRows {
         buf: Vec::with_capacity(1024),
         rows: Vec::with_capacity(1),
     };
-    while let Some(row) = rows.next()? {
-        scan_row(row, &mut chunk)?;
-        if chunk.rows.len() == CHUNK {
-            let next = RawRows {
-                buf: Vec::with_capacity(chunk.buf.len() + chunk.buf.len() / 8),
-                rows: Vec::with_capacity(CHUNK),
-            };
-            let full = std::mem::replace(&mut chunk, next);
-            let done = pool.get_or_insert_with(channel).0.clone();
-            let at = spawned;
-            rayon::spawn(move || {
-                // The receiver outlives every task: it waits for all of them below.
-                let _ = done.send((at, decode_chunk(full)));
-            });
-            spawned += 1;
+    while chunk.rows.len() < CHUNK {
+        match rows.next()? {
+            Some(row) => scan_row(row, &mut chunk)?,
+            None => return decode_chunk(chunk),
         }
     }
-    let Some((done_tx, done_rx)) = pool else {
-        return decode_chunk(chunk);
+    type Decoded = (usize, Result<Vec<RowEntry>>);
+    let (todo_tx, todo_rx) = channel::<(usize, RawRows)>();
+    let (done_tx, done_rx) = channel::<Decoded>();
+    let todo = Mutex::new(todo_rx);
+    // Takes chunks until none are left; both threads run it.
+    let decode_all = |done: Sender<Decoded>| loop {
+        let next = todo.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok((at, part)) = next else { break };
+        if done.send((at, decode_chunk(part))).is_err() {
+            break;
+        }
     };
-    drop(done_tx);
-    let last = decode_chunk(chunk);
+    let mut sent = 0usize;
+    let scanned = std::thread::scope(|scope| -> Result<()> {
+        let helper_done = done_tx.clone();
+        scope.spawn(|| decode_all(helper_done));
+        // Returning early drops `todo_tx`, which ends the helper.
+        let todo_tx = todo_tx;
+        let mut chunk = chunk;
+        loop {
+            let row = rows.next()?;
+            if row.is_none() || chunk.rows.len() == CHUNK {
+                let next = RawRows {
+                    buf: Vec::with_capacity(chunk.buf.len() + chunk.buf.len() / 8),
+                    rows: Vec::with_capacity(CHUNK),
+                };
+                let full = std::mem::replace(&mut chunk, next);
+                if !full.rows.is_empty() {
+                    // The helper only stops once `todo_tx` is dropped.
+                    let _ = todo_tx.send((sent, full));
+                    sent += 1;
+                }
+            }
+            match row {
+                Some(row) => scan_row(row, &mut chunk)?,
+                None => break,
+            }
+        }
+        drop(todo_tx);
+        decode_all(done_tx);
+        Ok(())
+    });
+    scanned?;
     let mut decoded: Vec<Decoded> = done_rx.iter().collect();
-    if decoded.len() != spawned {
+    if decoded.len() != sent {
         return Err(Error::Database(format!(
-            "{} of {spawned} decoding tasks did not finish",
-            spawned - decoded.len()
+            "{} of {sent} chunks of rows were not decoded",
+            sent - decoded.len()
         )));
     }
     decoded.sort_unstable_by_key(|(at, _)| *at);
-    let mut out = Vec::with_capacity(spawned * CHUNK + CHUNK);
+    let mut out = Vec::with_capacity(sent * CHUNK);
     for (_, part) in decoded {
         out.extend(part?);
     }
-    out.extend(last?);
     Ok(out)
 }
 
