@@ -65,7 +65,6 @@ const METADATA: usize = 5;
 const CREATED_AT: usize = 6;
 
 /// Rows read by one query, or one chunk of them.
-#[derive(Default)]
 struct RawRows {
     buf: Vec<u8>,
     rows: Vec<RawRow>,
