@@ -227,7 +227,13 @@ impl Index {
     pub fn list_datasets(&self) -> Result<Vec<Entry>> {
         let mut out = Vec::new();
         for (_, repo) in self.ordered_repos() {
-            out.extend(repo.provider.entries()?);
+            let mut entries = repo.provider.entries()?;
+            // Appending to nothing would copy every entry once more.
+            if out.is_empty() {
+                out = entries;
+            } else {
+                out.append(&mut entries);
+            }
         }
         Ok(out)
     }

@@ -27,12 +27,34 @@ macro_rules! select_entry {
 }
 pub(super) use select_entry;
 
-/// One row read: the entry and, until [`complete`] gives one, whether its version is known.
-pub(super) struct RowEntry {
-    pub entry: Entry,
+/// Where an entry read came from: its row, and our version number (`None` for a row 0.7
+/// wrote, whose version [`complete`] works out).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowMeta {
     pub rowid: i64,
-    /// Our version number; `None` for a row 0.7 wrote.
     pub version: Option<i64>,
+}
+
+/// The entries a query read, in row order, and beside them (kept apart so that completing
+/// versions never moves the large entries) where each came from.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    pub entries: Vec<Entry>,
+    pub rows: Vec<RowMeta>,
+}
+
+impl Found {
+    fn with_capacity(n: usize) -> Self {
+        Found {
+            entries: Vec::with_capacity(n),
+            rows: Vec::with_capacity(n),
+        }
+    }
+
+    fn append(&mut self, mut other: Found) {
+        self.entries.append(&mut other.entries);
+        self.rows.append(&mut other.rows);
+    }
 }
 
 /// What [`read_row`] needs of one row, copied out of SQLite into a buffer shared by all rows:
@@ -103,9 +125,17 @@ fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
     Ok(())
 }
 
-fn decode_chunk(chunk: RawRows) -> Result<Vec<RowEntry>> {
+fn decode_chunk(chunk: RawRows) -> Result<Found> {
     let RawRows { buf, rows } = chunk;
-    rows.into_iter().map(|r| read_row(&buf, r)).collect()
+    let mut out = Found::with_capacity(rows.len());
+    for r in rows {
+        out.rows.push(RowMeta {
+            rowid: r.rowid,
+            version: r.version,
+        });
+        out.entries.push(read_row(&buf, r)?);
+    }
+    Ok(out)
 }
 
 fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
@@ -126,7 +156,7 @@ pub(super) fn sqlite_time_to_rfc3339(t: &str) -> String {
 }
 
 /// Decodes one scanned row.
-fn read_row(buf: &[u8], raw: RawRow) -> Result<RowEntry> {
+fn read_row(buf: &[u8], raw: RawRow) -> Result<Entry> {
     let bytes = |slot: usize| raw.spans[slot].map(|(at, len)| &buf[at..at + len]);
     let rowid = raw.rowid;
     let text = |slot: usize| -> Result<Option<&str>> {
@@ -199,22 +229,14 @@ fn read_row(buf: &[u8], raw: RawRow) -> Result<RowEntry> {
                 .unwrap_or_default();
         }
     }
-    Ok(RowEntry {
-        entry,
-        rowid,
-        version: raw.version,
-    })
+    Ok(entry)
 }
 
 /// Runs a `select_entry!` query. Up to [`CHUNK`] rows, everything happens on this thread.
 /// Beyond, a second thread decodes chunks of rows while SQLite steps through the rest here
 /// (a listing of 10k entries spends more time building entries than SQLite spends finding
 /// them), and this thread joins the decoding when the scan ends.
-pub(super) fn query(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> Result<Vec<RowEntry>> {
+pub(super) fn query(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Found> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
     // Sized for a typical row up front: growing from empty reallocates and copies several
@@ -229,7 +251,7 @@ pub(super) fn query(
             None => return decode_chunk(chunk),
         }
     }
-    type Decoded = (usize, Result<Vec<RowEntry>>);
+    type Decoded = (usize, Result<Found>);
     let (todo_tx, todo_rx) = channel::<(usize, RawRows)>();
     let (done_tx, done_rx) = channel::<Decoded>();
     let todo = Mutex::new(todo_rx);
@@ -280,9 +302,9 @@ pub(super) fn query(
         )));
     }
     decoded.sort_unstable_by_key(|(at, _)| *at);
-    let mut out = Vec::with_capacity(sent * CHUNK);
+    let mut out = Found::with_capacity(sent * CHUNK);
     for (_, part) in decoded {
-        out.extend(part?);
+        out.append(part?);
     }
     Ok(out)
 }
@@ -310,40 +332,38 @@ pub(super) fn versions_of(conn: &Connection, name: &str, upto: i64) -> Result<Ve
     Ok(out)
 }
 
-/// Gives every entry read its version. `all_rows` says the rows are the whole table in rowid
-/// order (a listing), so the versions of 0.7's rows follow from the list itself; otherwise each
-/// such row looks at the rows of its name before it.
-pub(super) fn complete(
-    conn: &Connection,
-    rows: Vec<RowEntry>,
-    all_rows: bool,
-) -> Result<Vec<Entry>> {
+/// Gives every entry read its version, in place. `all_rows` says the rows are the whole table
+/// in rowid order (a listing), so the versions of 0.7's rows follow from the list itself;
+/// otherwise each such row looks at the rows of its name before it.
+pub(super) fn complete(conn: &Connection, found: Found, all_rows: bool) -> Result<Vec<Entry>> {
+    let Found { mut entries, rows } = found;
     if rows.iter().all(|r| r.version.is_some()) {
-        return Ok(rows.into_iter().map(|r| r.entry).collect());
+        return Ok(entries);
     }
-    let mut out = Vec::with_capacity(rows.len());
     if all_rows {
-        let mut last: HashMap<String, i64> = HashMap::new();
-        for r in rows {
-            let slot = last.entry(r.entry.name.clone()).or_insert(0);
+        let mut last: HashMap<&str, i64> = HashMap::new();
+        let mut versions = Vec::with_capacity(rows.len());
+        for (e, r) in entries.iter().zip(&rows) {
+            let slot = last.entry(e.name.as_str()).or_insert(0);
             *slot = next_version(r.version, *slot);
-            let mut e = r.entry;
-            e.version = slot.to_string();
-            out.push(e);
+            versions.push(r.version.is_none().then_some(*slot));
         }
-        return Ok(out);
+        for (e, v) in entries.iter_mut().zip(versions) {
+            if let Some(v) = v {
+                e.version = v.to_string();
+            }
+        }
+        return Ok(entries);
     }
-    for r in rows {
-        let mut e = r.entry;
+    for (e, r) in entries.iter_mut().zip(&rows) {
         if r.version.is_none() {
             let v = versions_of(conn, &e.name, r.rowid)?
                 .last()
                 .map_or(1, |(_, v)| *v);
             e.version = v.to_string();
         }
-        out.push(e);
     }
-    Ok(out)
+    Ok(entries)
 }
 
 /// The one entry a `select_entry!` query finds, with its version.
