@@ -84,7 +84,7 @@ fn main() -> atdata::Result<()> {
             .maxcount(250),
     )?;
     println!("Text dataset CID  : {}...", &text_entry.cid[..16]);
-    println!("Text dataset shards: {}", text_entry.data_urls.len());
+    println!("Text dataset shards: {}", text_entry.shards.len());
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
     let embedding_samples: Vec<EmbeddingSample> = (0..300)
@@ -102,7 +102,7 @@ fn main() -> atdata::Result<()> {
             .maxcount(150),
     )?;
     println!("Embedding CID     : {}...", &emb_entry.cid[..16]);
-    println!("Embedding shards  : {}", emb_entry.data_urls.len());
+    println!("Embedding shards  : {}", emb_entry.shards.len());
 
     // 4 — List and discover datasets.
     println!("Datasets in index:");
@@ -110,7 +110,7 @@ fn main() -> atdata::Result<()> {
         println!(
             "  {:20}  shards={}  cid={}...",
             entry.name,
-            entry.data_urls.len(),
+            entry.shards.len(),
             &entry.cid[..12]
         );
     }

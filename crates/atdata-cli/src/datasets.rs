@@ -55,7 +55,7 @@ pub fn ls(paths: &Paths, as_json: bool) -> Result<()> {
                 e.name.clone(),
                 e.version.clone(),
                 short_cid(&e.cid),
-                e.data_urls.len().to_string(),
+                e.shards.len().to_string(),
                 samples_text(e),
                 e.description
                     .as_deref()
@@ -203,7 +203,7 @@ pub fn add(
             "{}  cid {}  {} shard(s)  {} samples",
             entry.reference(),
             entry.cid,
-            entry.data_urls.len(),
+            entry.shards.len(),
             samples_text(&entry)
         ))?;
     }

@@ -16,7 +16,7 @@ pub fn entry(e: &Entry) -> Json {
         "reference": e.reference(),
         "cid": e.cid,
         "schema_ref": e.schema_ref,
-        "data_urls": e.data_urls,
+        "data_urls": e.data_urls().collect::<Vec<_>>(),
         "shards": e.shards.iter().map(|s| json!({
             "url": s.url,
             "sha256": s.sha256,

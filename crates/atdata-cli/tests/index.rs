@@ -101,7 +101,7 @@ fn home() -> Home {
     let docs2 = index
         .write_samples(&text_schema(), docs(3, 100), &WriteOptions::new("docs"))
         .unwrap();
-    assert_eq!(docs1.data_urls.len(), 3);
+    assert_eq!(docs1.shards.len(), 3);
     assert_eq!((docs1.version.as_str(), docs2.version.as_str()), ("1", "2"));
     Home {
         dir,
@@ -131,7 +131,7 @@ fn ls_json_lists_every_version() {
         assert_eq!(got["name"], want.name.as_str());
         assert_eq!(got["version"], want.version.as_str());
         assert_eq!(got["cid"], want.cid.as_str());
-        assert_eq!(strings(&got["data_urls"]), want.data_urls);
+        assert!(strings(&got["data_urls"]).iter().eq(want.data_urls()));
     }
     assert_eq!(list[0]["num_samples"], 10);
     assert_eq!(list[0]["description"], "ten documents");
@@ -319,7 +319,7 @@ fn verify_ok_then_a_flipped_byte_is_named() {
     let ok_lines = run.stdout.lines().filter(|l| l.starts_with("OK")).count();
     assert_eq!(ok_lines, 3, "{run:?}");
 
-    let damaged = &h.docs1.data_urls[1];
+    let damaged = &h.docs1.shards[1].url;
     flip_byte(Path::new(damaged), 700);
     let run = h.run(&["verify", "@local/docs@1"]);
     assert_eq!(run.code, Some(1), "{run:?}");
@@ -329,7 +329,7 @@ fn verify_ok_then_a_flipped_byte_is_named() {
         .find(|l| l.contains(damaged.as_str()))
         .unwrap_or_else(|| panic!("the damaged shard has a line: {run:?}"));
     assert!(line.starts_with("DIFFERS"), "{run:?}");
-    for other in [&h.docs1.data_urls[0], &h.docs1.data_urls[2]] {
+    for other in [&h.docs1.shards[0].url, &h.docs1.shards[2].url] {
         assert!(
             run.stdout
                 .lines()
@@ -393,7 +393,7 @@ fn verify_and_add_show_a_byte_bar_on_a_terminal() {
 #[test]
 fn verify_reports_a_missing_shard_in_json() {
     let h = home();
-    let gone = &h.docs1.data_urls[0];
+    let gone = &h.docs1.shards[0].url;
     std::fs::remove_file(gone).unwrap();
     let run = h.run(&["verify", "docs@1", "--json"]);
     assert_eq!(run.code, Some(1), "{run:?}");
@@ -600,10 +600,10 @@ fn gc_removes_only_unreferenced_old_shards() {
     let h = home();
     let folder = h.path().join("data").join("docs");
     let orphan = folder.join("data--deadbeef--000000.tar");
-    std::fs::copy(&h.docs1.data_urls[0], &orphan).unwrap();
+    std::fs::copy(&h.docs1.shards[0].url, &orphan).unwrap();
     age(&orphan);
     let recent = folder.join("data--feedface--000000.tar");
-    std::fs::copy(&h.docs1.data_urls[0], &recent).unwrap();
+    std::fs::copy(&h.docs1.shards[0].url, &recent).unwrap();
 
     let run = h.run(&["gc", "--dry-run"]);
     assert!(run.ok(), "{run:?}");

@@ -122,7 +122,7 @@ impl PyEntry {
     /// Shard URLs in order.
     #[getter]
     fn data_urls(&self) -> Vec<String> {
-        self.inner.data_urls.clone()
+        self.inner.data_urls().map(String::from).collect()
     }
     /// Schema reference (`atdata://local/schema/Name@1.0.0`).
     #[getter]
@@ -208,7 +208,7 @@ impl PyEntry {
             self.inner.name,
             self.inner.version,
             self.inner.cid,
-            self.inner.data_urls.len()
+            self.inner.shards.len()
         )
     }
 }

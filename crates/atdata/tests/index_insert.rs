@@ -52,7 +52,7 @@ fn in_place_with_an_inferred_schema() {
         .insert("my-points", &pattern, &InsertOptions::default())
         .unwrap();
     assert_eq!(e.num_samples, Some(10));
-    assert_eq!(e.data_urls.len(), 3);
+    assert_eq!(e.shards.len(), 3);
     for (s, m) in e.shards.iter().zip(&made) {
         let canonical = std::fs::canonicalize(&m.path).unwrap();
         assert_eq!(
@@ -117,8 +117,8 @@ fn copied_into_the_store_keeping_keys() {
         .insert("pts", &format!("{}/*.tar", src.display()), &opts)
         .unwrap();
     let store_root = std::fs::canonicalize(dir.path().join("idx/data")).unwrap();
-    assert_eq!(e.data_urls.len(), 3);
-    for url in &e.data_urls {
+    assert_eq!(e.shards.len(), 3);
+    for url in e.data_urls() {
         assert!(Path::new(url).starts_with(store_root.join("pts")), "{url}");
     }
     assert_eq!(e.description.as_deref(), Some("copied"));
@@ -133,11 +133,7 @@ fn copied_into_the_store_keeping_keys() {
         .iter()
         .flat_map(|n| keys(&src.join(format!("part-{n}.tar"))))
         .collect();
-    let dst_keys: Vec<String> = e
-        .data_urls
-        .iter()
-        .flat_map(|u| keys(Path::new(u)))
-        .collect();
+    let dst_keys: Vec<String> = e.data_urls().flat_map(|u| keys(Path::new(u))).collect();
     assert_eq!(src_keys, dst_keys);
     // The source can go away.
     std::fs::remove_dir_all(&src).unwrap();

@@ -20,14 +20,14 @@ fn verify_names_the_damaged_and_the_missing_shard() {
     let e = index
         .write(texts(40, "a"), &WriteOptions::new("d").maxcount(10))
         .unwrap();
-    assert_eq!(e.data_urls.len(), 4);
+    assert_eq!(e.shards.len(), 4);
     let ok = index.verify("d").unwrap();
     assert!(ok.is_ok(), "{ok}");
     assert_eq!(ok.checked.len(), 4);
     assert_eq!(ok.dataset, "@local/d@1");
 
     // Flip one byte in shard 2.
-    let victim = &e.data_urls[2];
+    let victim = &e.shards[2].url;
     let mut bytes = std::fs::read(victim).unwrap();
     bytes[600] ^= 0x01;
     std::fs::write(victim, &bytes).unwrap();
@@ -43,10 +43,10 @@ fn verify_names_the_damaged_and_the_missing_shard() {
     assert!(r.to_string().contains(victim.as_str()));
 
     // And remove shard 0.
-    std::fs::remove_file(&e.data_urls[0]).unwrap();
+    std::fs::remove_file(&e.shards[0].url).unwrap();
     let r = index.verify("d").unwrap();
     let urls: Vec<&str> = r.problems.iter().map(|p| p.url()).collect();
-    assert_eq!(urls, vec![e.data_urls[0].as_str(), victim.as_str()]);
+    assert_eq!(urls, vec![e.shards[0].url.as_str(), victim.as_str()]);
     assert!(matches!(r.problems[0], ShardProblem::Missing { .. }));
     assert!(index.verify("nope").is_err(), "unknown datasets are errors");
 }
@@ -61,7 +61,7 @@ fn gc_removes_orphans_and_stale_staging_only() {
     let store = std::fs::canonicalize(dir.path().join("data")).unwrap();
     // What a write killed between publishing and committing leaves, and a dead writer's temp.
     let orphan = store.join("d/data--deadbeef--000000.tar");
-    std::fs::copy(&kept.data_urls[0], &orphan).unwrap();
+    std::fs::copy(&kept.shards[0].url, &orphan).unwrap();
     let stale = store.join(".staging/.atdata-shard-dead.tmp");
     std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
     std::fs::write(&stale, b"partial").unwrap();
@@ -91,7 +91,7 @@ fn gc_removes_orphans_and_stale_staging_only() {
     assert_eq!((r.shards.len(), r.staging.len()), (1, 1));
     assert!(!orphan.exists() && !stale.exists());
     assert!(store.join("d/README.txt").exists());
-    for url in &kept.data_urls {
+    for url in kept.data_urls() {
         assert!(Path::new(url).exists(), "referenced shard {url} kept");
     }
     assert!(index.verify("d").unwrap().is_ok());
@@ -102,7 +102,7 @@ fn gc_removes_orphans_and_stale_staging_only() {
         })
         .unwrap();
     assert!(again.shards.is_empty() && again.staging.is_empty());
-    assert_eq!(files_under(&store).len(), kept.data_urls.len() + 1);
+    assert_eq!(files_under(&store).len(), kept.shards.len() + 1);
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn seed_walkthrough() {
     assert_eq!(docs.name, "docs-v1");
     assert_eq!(docs.version, "1");
     assert!(docs.cid.starts_with("bafyrei") && docs.cid.len() == 59);
-    assert_eq!(docs.data_urls.len(), 2, "maxcount honoured");
+    assert_eq!(docs.shards.len(), 2, "maxcount honoured");
     assert_eq!(docs.num_samples, Some(500));
     assert_eq!(docs.schema_ref, "atdata://local/schema/TextSample@1.0.0");
     assert_eq!(
@@ -32,7 +32,7 @@ fn seed_walkthrough() {
     );
     assert_eq!(docs.tags, vec!["text", "multilingual"]);
     let root = std::fs::canonicalize(dir.path().join("data")).unwrap();
-    for (i, (url, shard)) in docs.data_urls.iter().zip(&docs.shards).enumerate() {
+    for (i, (url, shard)) in docs.data_urls().zip(&docs.shards).enumerate() {
         let path = std::path::Path::new(url);
         assert!(path.is_absolute() && path.is_file(), "{url}");
         assert_eq!(path.parent().unwrap(), root.join("docs-v1"));
@@ -55,7 +55,7 @@ fn seed_walkthrough() {
             &WriteOptions::new("embeddings-v1").maxcount(150),
         )
         .unwrap();
-    assert_eq!(emb.data_urls.len(), 2);
+    assert_eq!(emb.shards.len(), 2);
 
     let listed: Vec<String> = index
         .list_datasets()
@@ -322,7 +322,7 @@ fn maxsize_is_honoured() {
     let e = index
         .write(texts(100, "a"), &WriteOptions::new("d").maxsize(20 * 1024))
         .unwrap();
-    assert!(e.data_urls.len() > 1);
+    assert!(e.shards.len() > 1);
     for s in &e.shards {
         assert!(s.bytes.unwrap() <= 20 * 1024);
     }
@@ -444,7 +444,7 @@ fn mounted_repositories_are_addressed_by_name() {
     let e = index
         .write(texts(3, "a"), &WriteOptions::new("@lab/shared"))
         .unwrap();
-    assert!(e.data_urls[0].contains("lab-data"));
+    assert!(e.shards[0].url.contains("lab-data"));
     assert_eq!(index.get("@lab/shared").unwrap(), e);
     assert!(index.get("shared").is_err(), "not in local");
     let e2 = index

@@ -28,13 +28,15 @@ fn defaults_live_under_atdata_home() {
         .write(index_common::texts(3, "a"), &WriteOptions::new("docs"))
         .unwrap();
     assert!(home.join("index.db").is_file());
-    assert!(e.data_urls[0].starts_with(&store.root().display().to_string()));
+    assert!(e.shards[0]
+        .url
+        .starts_with(&store.root().display().to_string()));
 
     // An index without a store of its own writes to the default store too (as 0.7 does).
     let bare = Index::open(dir.path().join("other.db")).unwrap();
     let e2 = bare
         .write(index_common::texts(3, "b"), &WriteOptions::new("docs"))
         .unwrap();
-    assert!(std::path::Path::new(&e2.data_urls[0]).starts_with(store.root()));
+    assert!(std::path::Path::new(&e2.shards[0].url).starts_with(store.root()));
     std::env::remove_var("ATDATA_HOME");
 }

@@ -62,20 +62,24 @@ impl<'a> MsgReader<'a> {
         Error::corrupt(format!("msgpack at byte {}: {what}", self.pos))
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| {
-                self.error(format!(
-                    "needs {n} more bytes, only {} remain",
-                    self.remaining()
-                ))
-            })?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
+        match self.buf.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.short(n)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn short(&self, n: usize) -> Error {
+        self.error(format!(
+            "needs {n} more bytes, only {} remain",
+            self.remaining()
+        ))
     }
 
     fn u8(&mut self) -> Result<u8> {
@@ -109,7 +113,65 @@ impl<'a> MsgReader<'a> {
     }
 
     /// Reads the next token.
+    #[inline]
     pub fn next_token(&mut self) -> Result<Token<'a>> {
+        // The markers most index rows and samples are made of, decoded here without the
+        // general path below (a listing reads about twenty tokens per entry).
+        if let Some(&b) = self.buf.get(self.pos) {
+            match b {
+                0x00..=0x7f => {
+                    self.pos += 1;
+                    return Ok(Token::Int(i64::from(b)));
+                }
+                0x90..=0x9f => {
+                    self.pos += 1;
+                    return self.check_count(usize::from(b & 0x0f), 1).map(Token::Array);
+                }
+                0xa0..=0xbf => {
+                    self.pos += 1;
+                    return self.str_token(usize::from(b & 0x1f));
+                }
+                0xc0 => {
+                    self.pos += 1;
+                    return Ok(Token::Nil);
+                }
+                0xc4 | 0xd9 => {
+                    // bin8, str8: a one-byte length follows.
+                    let Some(&n) = self.buf.get(self.pos + 1) else {
+                        return self.any_token();
+                    };
+                    self.pos += 2;
+                    return if b == 0xd9 {
+                        self.str_token(usize::from(n))
+                    } else {
+                        self.take(usize::from(n)).map(Token::Bin)
+                    };
+                }
+                0xcc => {
+                    if let Some(&v) = self.buf.get(self.pos + 1) {
+                        self.pos += 2;
+                        return Ok(Token::Int(i64::from(v)));
+                    }
+                }
+                0xcd => {
+                    if let Some(&[h, l]) = self.buf.get(self.pos + 1..self.pos + 3) {
+                        self.pos += 3;
+                        return Ok(Token::Int(i64::from(u16::from_be_bytes([h, l]))));
+                    }
+                }
+                0xce => {
+                    if let Some(&[a, b, c, d]) = self.buf.get(self.pos + 1..self.pos + 5) {
+                        self.pos += 5;
+                        return Ok(Token::Int(i64::from(u32::from_be_bytes([a, b, c, d]))));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.any_token()
+    }
+
+    fn any_token(&mut self) -> Result<Token<'a>> {
         let start = self.pos;
         let m = Marker::from_u8(self.u8()?);
         let t = match m {
@@ -193,12 +255,14 @@ impl<'a> MsgReader<'a> {
         Ok(t)
     }
 
+    #[inline]
     fn str_token(&mut self, n: usize) -> Result<Token<'a>> {
         let at = self.pos;
         let b = self.take(n)?;
-        std::str::from_utf8(b)
-            .map(Token::Str)
-            .map_err(|_| Error::corrupt(format!("msgpack at byte {at}: string is not UTF-8")))
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(Token::Str(s)),
+            Err(_) => Err(not_utf8(at)),
+        }
     }
 
     /// Reads a map header.
@@ -248,6 +312,11 @@ impl<'a> MsgReader<'a> {
         }
         Ok(())
     }
+}
+
+#[cold]
+fn not_utf8(at: usize) -> Error {
+    Error::corrupt(format!("msgpack at byte {at}: string is not UTF-8"))
 }
 
 /// A short name of a token's kind, for error messages.

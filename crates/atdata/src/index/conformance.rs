@@ -136,10 +136,7 @@ pub fn entry_fields_round_trip(p: &dyn Provider) {
     assert_eq!(e.version, "1");
     assert_eq!(e.schema_ref, "atdata://local/schema/TextSample@1.0.0");
     assert_eq!(e.shards, new.shards);
-    assert_eq!(
-        e.data_urls,
-        new.shards.iter().map(|s| s.url.clone()).collect::<Vec<_>>()
-    );
+    assert!(e.data_urls().eq(new.shards.iter().map(|s| s.url.as_str())));
     assert_eq!(e.num_samples, Some(10 + 11));
     assert_eq!(e.description, new.description);
     assert_eq!(e.tags, new.tags);
@@ -245,7 +242,7 @@ pub fn failed_batch_leaves_nothing(p: &dyn Provider) {
 /// `record_shard_info` never overwrites known facts, and refuses an unknown CID.
 pub fn record_shard_info_fills_gaps(p: &dyn Provider) {
     let c = p.commit(&sample_entry("d", 1, "x")).unwrap();
-    let other = vec![ShardInfo::new(c.entry.data_urls[0].clone(), "00", 999, 1)];
+    let other = vec![ShardInfo::new(c.entry.shards[0].url.clone(), "00", 999, 1)];
     p.record_shard_info(&c.entry.cid, &other).unwrap();
     assert_eq!(p.entry_by_cid(&c.entry.cid).unwrap().unwrap(), c.entry);
     assert!(p.record_shard_info("bafy-missing", &other).is_err());

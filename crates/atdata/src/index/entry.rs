@@ -58,9 +58,8 @@ pub struct Entry {
     pub cid: String,
     /// Reference of the schema record (`atdata://local/schema/TextSample@1.0.0`).
     pub schema_ref: String,
-    /// Shard URLs in order.
-    pub data_urls: Vec<String>,
-    /// Per-shard digest, sample count and size, in the order of `data_urls`.
+    /// The shards in order: URL, digest, sample count and size. (Each URL is kept here
+    /// only; [`Entry::data_urls`] lists them.)
     pub shards: Vec<ShardInfo>,
     /// Total samples, when known without scanning.
     pub num_samples: Option<u64>,
@@ -80,6 +79,11 @@ impl Entry {
     /// The reference that pins this version: `@local/{name}@{version}`.
     pub fn reference(&self) -> String {
         format!("@local/{}@{}", self.name, self.version)
+    }
+
+    /// The shard URLs in order (0.7's `data_urls`).
+    pub fn data_urls(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.shards.iter().map(|s| s.url.as_str())
     }
 }
 
@@ -322,12 +326,19 @@ pub fn to_msgpack(v: &Value) -> Vec<u8> {
 }
 
 /// msgpack bytes of a list of strings.
-pub fn strings_to_msgpack(items: &[String]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(items.iter().map(|s| s.len() + 2).sum::<usize>() + 5);
+pub fn strings_to_msgpack<I, S>(items: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = S>,
+    I::IntoIter: ExactSizeIterator,
+    S: AsRef<str>,
+{
+    let items = items.into_iter();
+    // A shard path is about this long; a short guess only costs a reallocation.
+    let mut out = Vec::with_capacity(items.len() * 80 + 5);
     // Writes into a Vec cannot fail.
     rmp::encode::write_array_len(&mut out, items.len() as u32).expect("vec write");
     for s in items {
-        rmp::encode::write_str(&mut out, s).expect("vec write");
+        rmp::encode::write_str(&mut out, s.as_ref()).expect("vec write");
     }
     out
 }

@@ -76,7 +76,7 @@ impl Index {
         let mut referenced: HashSet<String> = HashSet::new();
         for repo in repos.values() {
             for e in repo.provider.entries()? {
-                referenced.extend(e.data_urls.into_iter().map(normal_url));
+                referenced.extend(e.shards.into_iter().map(|s| normal_url(s.url)));
             }
         }
         let mut stores: Vec<Arc<dyn DataStore>> = Vec::new();

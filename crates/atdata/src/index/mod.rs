@@ -206,8 +206,8 @@ impl Index {
         let entry = resolve(&repo, &r)?;
         let schema = schema_of(&repo, &entry)?;
         let len = num_samples(&repo, &entry)?;
-        let mut urls = Vec::with_capacity(entry.data_urls.len());
-        for u in &entry.data_urls {
+        let mut urls = Vec::with_capacity(entry.shards.len());
+        for u in entry.data_urls() {
             urls.extend(scan::expand_url(u)?);
         }
         Ok(Dataset::new(urls, Some(schema))

@@ -256,7 +256,6 @@ mod tests {
             version: "1".into(),
             cid: "bafy".into(),
             schema_ref: "atdata://local/schema/T@1.0.0".into(),
-            data_urls: shards.iter().map(|s| s.url.clone()).collect(),
             shards,
             num_samples: None,
             description: None,

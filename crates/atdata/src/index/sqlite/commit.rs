@@ -153,7 +153,6 @@ struct Prepared {
 fn prepare(new: &NewEntry, schema_ref: String, now: &str) -> Result<Prepared> {
     let digests = new.digests()?;
     let cid = entry_cid(&new.name, &schema_ref, &digests)?;
-    let data_urls: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
     let metadata = compat_metadata_msgpack(new.metadata.as_ref(), &new.shards)?;
     let num_samples = new.num_samples();
     let facts = info::encode(&Info {
@@ -166,7 +165,7 @@ fn prepare(new: &NewEntry, schema_ref: String, now: &str) -> Result<Prepared> {
         created_at: now,
     });
     Ok(Prepared {
-        data_urls: strings_to_msgpack(&data_urls),
+        data_urls: strings_to_msgpack(new.shards.iter().map(|s| s.url.as_str())),
         metadata,
         facts,
         entry: Entry {
@@ -174,7 +173,6 @@ fn prepare(new: &NewEntry, schema_ref: String, now: &str) -> Result<Prepared> {
             version: String::new(),
             cid,
             schema_ref,
-            data_urls,
             shards: new.shards.clone(),
             num_samples: Some(num_samples),
             description: new.description.clone(),

@@ -132,14 +132,17 @@ fn digest_bytes(h: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Lower-case hex of `bytes`.
-fn digest_hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
+/// Lower-case hex of a 32-byte digest.
+fn digest_hex(bytes: &[u8; 32]) -> String {
+    // Into a fixed buffer, then one check: pushing `char`s encodes each as UTF-8 on the way.
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 15)];
     }
-    s
+    std::str::from_utf8(&out)
+        .expect("hex digits are ASCII")
+        .to_string()
 }
 
 fn read_opt_str(r: &mut MsgReader<'_>, what: &str) -> Result<Option<String>> {
@@ -166,9 +169,10 @@ fn read_len(r: &mut MsgReader<'_>, what: &str) -> Result<usize> {
     }
 }
 
-/// Reads `atdata_info` into `entry`, whose `data_urls` are already set; shards get their URL
-/// from there (facts for URLs the blob does not cover are unknown). Digests already on the
-/// entry (from 0.7's checksums) are kept where the blob has none.
+/// Reads `atdata_info` into `entry`, whose shards already hold their URLs (from `data_urls`);
+/// facts of shards the blob does not cover stay unknown, and the blob's facts for shards the
+/// entry does not have are ignored. Digests already on the entry (from 0.7's checksums) are
+/// kept where the blob has none.
 pub(super) fn decode_into(buf: &[u8], entry: &mut Entry) -> Result<()> {
     let mut r = MsgReader::new(buf);
     let n = read_len(&mut r, "atdata_info")?;
@@ -177,43 +181,30 @@ pub(super) fn decode_into(buf: &[u8], entry: &mut Entry) -> Result<()> {
     }
     entry.num_samples = read_opt_uint(&mut r, "num_samples")?;
     let count = read_len(&mut r, "shards")?;
-    let known = std::mem::take(&mut entry.shards);
-    let mut shards = Vec::with_capacity(entry.data_urls.len());
     for i in 0..count {
         if read_len(&mut r, "a shard's facts")? != 3 {
             return Err(r.error("a shard's facts are not [sha256, samples, bytes]"));
         }
         let sha256 = match r.next_token()? {
-            Token::Bin(b) if b.len() == 32 => Some(digest_hex(b)),
             Token::Str(s) => Some(s.to_string()),
             Token::Nil => None,
-            _ => return Err(r.error("a shard's sha256 is neither 32 bytes nor text")),
+            t => match t {
+                Token::Bin(b) => <&[u8; 32]>::try_from(b).ok().map(digest_hex),
+                _ => None,
+            }
+            .map(Some)
+            .ok_or_else(|| r.error("a shard's sha256 is neither 32 bytes nor text"))?,
         };
         let samples = read_opt_uint(&mut r, "a shard's sample count")?;
         let bytes = read_opt_uint(&mut r, "a shard's size")?;
-        if let Some(url) = entry.data_urls.get(i) {
-            shards.push(ShardInfo {
-                url: url.clone(),
-                sha256,
-                samples,
-                bytes,
-            });
+        if let Some(shard) = entry.shards.get_mut(i) {
+            if sha256.is_some() {
+                shard.sha256 = sha256;
+            }
+            shard.samples = samples;
+            shard.bytes = bytes;
         }
     }
-    for url in entry.data_urls.iter().skip(shards.len()) {
-        shards.push(ShardInfo {
-            url: url.clone(),
-            sha256: None,
-            samples: None,
-            bytes: None,
-        });
-    }
-    for (s, k) in shards.iter_mut().zip(known) {
-        if s.sha256.is_none() {
-            s.sha256 = k.sha256;
-        }
-    }
-    entry.shards = shards;
     entry.description = read_opt_str(&mut r, "description")?;
     let tags = read_len(&mut r, "tags")?;
     entry.tags = Vec::with_capacity(tags);
@@ -239,8 +230,15 @@ mod tests {
             version: "1".into(),
             cid: "c".into(),
             schema_ref: "s".into(),
-            data_urls: urls.iter().map(|u| u.to_string()).collect(),
-            shards: Vec::new(),
+            shards: urls
+                .iter()
+                .map(|u| ShardInfo {
+                    url: u.to_string(),
+                    sha256: None,
+                    samples: None,
+                    bytes: None,
+                })
+                .collect(),
             num_samples: None,
             description: None,
             tags: Vec::new(),

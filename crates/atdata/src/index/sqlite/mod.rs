@@ -227,8 +227,8 @@ impl Provider for SqliteProvider {
     }
 
     fn entries(&self) -> Result<Vec<Entry>> {
-        let conn = self.lock();
-        let found = rows::query(&conn, select_entry!("ORDER BY rowid"), [])?;
+        let mut conn = self.lock();
+        let found = rows::query_many(&mut conn, select_entry!("ORDER BY rowid"))?;
         rows::complete(&conn, found, true)
     }
 

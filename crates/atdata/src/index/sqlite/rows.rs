@@ -2,16 +2,15 @@
 //! (no version of ours) get theirs from their place among their name's rows.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{channel, Sender};
-use std::sync::Mutex;
+use std::sync::mpsc::{sync_channel, SyncSender};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
 
+use crate::codec::msgpack::Token;
+use crate::codec::MsgReader;
 use crate::error::{Error, Result};
-use crate::index::entry::{
-    split_metadata, strings_from_msgpack, value_from_msgpack, Entry, ShardInfo,
-};
+use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
 use crate::index::sqlite::info;
 
 /// `SELECT` of the columns [`read_row`] reads, completed by a `WHERE`/`ORDER BY` tail. 0.7's
@@ -50,92 +49,166 @@ impl Found {
             rows: Vec::with_capacity(n),
         }
     }
-
-    fn append(&mut self, mut other: Found) {
-        self.entries.append(&mut other.entries);
-        self.rows.append(&mut other.rows);
-    }
 }
 
-/// What [`read_row`] needs of one row, copied out of SQLite into a buffer shared by all rows:
-/// the scan (which SQLite runs on one thread) allocates nothing per row, and the decoding
-/// (which allocates a dozen strings per entry) can then run on several threads.
+/// A byte range `(start, len)` in one of a [`RawRows`]' buffers.
+type Span = (usize, usize);
+
+/// What [`read_row`] needs of one row, copied out of SQLite into buffers shared by all rows.
+/// The split of work between the two threads of a listing follows from it: the scan (on the
+/// thread SQLite steps on) allocates nothing per row but checks the text columns and the
+/// URLs, while the decoding (which allocates a dozen strings per entry) copies those out
+/// without checking them again and reads `atdata_info`.
 struct RawRow {
     rowid: i64,
     version: Option<i64>,
-    /// Byte spans in the shared buffer of the columns in [`RAW_COLUMNS`] order.
-    spans: [Option<(usize, usize)>; 7],
+    /// In `text`.
+    cid: Span,
+    name: Span,
+    schema_ref: Span,
+    /// Which of `urls` are this row's.
+    urls: std::ops::Range<usize>,
+    /// In `bytes`: our facts, or for a row 0.7 wrote its `metadata` (and `created_at` in
+    /// `text`).
+    info: Option<Span>,
+    metadata: Option<Span>,
+    created_at: Option<Span>,
 }
-
-/// The text and blob columns a [`RawRow`] keeps, with their index in `select_entry!`. 0.7's
-/// `metadata` and `created_at` (the last two) are kept only for rows without our facts.
-const RAW_COLUMNS: [(&str, usize); 7] = [
-    ("cid", 0),
-    ("name", 1),
-    ("schema_ref", 2),
-    ("data_urls", 3),
-    ("atdata_info", 5),
-    ("metadata", 7),
-    ("created_at", 8),
-];
-const CID: usize = 0;
-const NAME: usize = 1;
-const SCHEMA_REF: usize = 2;
-const DATA_URLS: usize = 3;
-const INFO: usize = 4;
-const METADATA: usize = 5;
-const CREATED_AT: usize = 6;
 
 /// Rows read by one query, or one chunk of them.
 struct RawRows {
-    buf: Vec<u8>,
+    /// Every text piece of the rows, checked as UTF-8 once when it was appended.
+    text: String,
+    /// msgpack blobs, read by the decoding.
+    bytes: Vec<u8>,
+    /// Spans in `text` of the shard URLs.
+    urls: Vec<Span>,
     rows: Vec<RawRow>,
 }
 
-/// Rows per chunk handed to another thread for decoding while the scan goes on.
+impl RawRows {
+    /// Room for `rows` typical rows: growing from empty reallocates and copies several
+    /// times, which showed in the cost of a single lookup.
+    fn with_capacity(rows: usize) -> Self {
+        RawRows {
+            text: String::with_capacity(rows * 320),
+            bytes: Vec::with_capacity(rows * 128),
+            urls: Vec::with_capacity(rows * 2),
+            rows: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push_text(&mut self, s: &str) -> Span {
+        let at = self.text.len();
+        self.text.push_str(s);
+        (at, s.len())
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) -> Span {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        (at, b.len())
+    }
+
+    fn text(&self, (at, len): Span) -> &str {
+        &self.text[at..at + len]
+    }
+
+    fn bytes(&self, (at, len): Span) -> &[u8] {
+        &self.bytes[at..at + len]
+    }
+}
+
+/// Rows per chunk handed from the scanning thread to the decoding one.
 const CHUNK: usize = 512;
 
-/// Copies what [`read_row`] needs of `row` into `out`.
+/// Copies what [`read_row`] needs of `row` into `out`, checking its text.
 fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
     let rowid: i64 = row.get(6)?;
-    let mut raw = RawRow {
-        rowid,
-        version: row.get(4)?,
-        spans: [None; 7],
-    };
-    for (slot, (what, column)) in RAW_COLUMNS.iter().enumerate() {
-        if slot >= METADATA && raw.spans[INFO].is_some() {
-            break;
+    let version: Option<i64> = row.get(4)?;
+    let raw_column = |column: usize, what: &str| -> Result<Option<&[u8]>> {
+        match row.get_ref(column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(b) | ValueRef::Blob(b) => Ok(Some(b)),
+            _ => Err(Error::corrupt(format!(
+                "index row {rowid}: column {what} holds a number, not text or bytes"
+            ))),
         }
-        raw.spans[slot] = match row.get_ref(*column)? {
-            ValueRef::Null => None,
-            ValueRef::Text(b) | ValueRef::Blob(b) => {
-                let start = out.buf.len();
-                out.buf.extend_from_slice(b);
-                Some((start, b.len()))
-            }
-            _ => {
-                return Err(Error::corrupt(format!(
-                    "index row {rowid}: column {what} holds a number, not text or bytes"
-                )))
-            }
-        };
+    };
+    let text_column = |column: usize, what: &str| -> Result<Option<&str>> {
+        raw_column(column, what)?
+            .map(|b| {
+                std::str::from_utf8(b).map_err(|_| {
+                    Error::corrupt(format!("index row {rowid}: column {what} is not UTF-8"))
+                })
+            })
+            .transpose()
+    };
+    let required = |column: usize, what: &str| -> Result<&str> {
+        text_column(column, what)?
+            .ok_or_else(|| Error::corrupt(format!("index row {rowid}: column {what} is NULL")))
+    };
+    let cid_text = required(0, "cid")?;
+    let cid = out.push_text(cid_text);
+    let name = out.push_text(required(1, "name")?);
+    let schema_ref = out.push_text(required(2, "schema_ref")?);
+    let first_url = out.urls.len();
+    if let Some(b) = raw_column(3, "data_urls")? {
+        push_urls(b, out).map_err(|e| corrupt_in(cid_text, "data_urls", e))?;
     }
-    out.rows.push(raw);
+    let urls = first_url..out.urls.len();
+    let info = raw_column(5, "atdata_info")?.map(|b| out.push_bytes(b));
+    // 0.7's own columns matter only for rows without our facts.
+    let (metadata, created_at) = if info.is_some() {
+        (None, None)
+    } else {
+        let metadata = raw_column(7, "metadata")?.map(|b| out.push_bytes(b));
+        let created_at = text_column(8, "created_at")?.map(|t| out.push_text(t));
+        (metadata, created_at)
+    };
+    out.rows.push(RawRow {
+        rowid,
+        version,
+        cid,
+        name,
+        schema_ref,
+        urls,
+        info,
+        metadata,
+        created_at,
+    });
+    Ok(())
+}
+
+/// Appends the URLs of a `data_urls` column (a msgpack array of strings) to `out`.
+fn push_urls(buf: &[u8], out: &mut RawRows) -> Result<()> {
+    let mut r = MsgReader::new(buf);
+    let n = match r.next_token()? {
+        Token::Array(n) => n,
+        _ => return Err(r.error("expected an array of strings")),
+    };
+    for _ in 0..n {
+        let span = out.push_text(r.read_str()?);
+        out.urls.push(span);
+    }
     Ok(())
 }
 
 fn decode_chunk(chunk: RawRows) -> Result<Found> {
-    let RawRows { buf, rows } = chunk;
-    let mut out = Found::with_capacity(rows.len());
-    for r in rows {
+    let mut out = Found::with_capacity(chunk.rows.len());
+    decode_into_found(chunk, &mut out)?;
+    Ok(out)
+}
+
+fn decode_into_found(chunk: RawRows, out: &mut Found) -> Result<()> {
+    for r in &chunk.rows {
         out.rows.push(RowMeta {
             rowid: r.rowid,
             version: r.version,
         });
-        out.entries.push(read_row(&buf, r)?);
+        out.entries.push(read_row(&chunk, r)?);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
@@ -155,158 +228,119 @@ pub(super) fn sqlite_time_to_rfc3339(t: &str) -> String {
     }
 }
 
-/// Decodes one scanned row.
-fn read_row(buf: &[u8], raw: RawRow) -> Result<Entry> {
-    let bytes = |slot: usize| raw.spans[slot].map(|(at, len)| &buf[at..at + len]);
-    let rowid = raw.rowid;
-    let text = |slot: usize| -> Result<Option<&str>> {
-        bytes(slot)
-            .map(|b| {
-                std::str::from_utf8(b).map_err(|_| {
-                    Error::corrupt(format!(
-                        "index row {rowid}: column {} is not UTF-8",
-                        RAW_COLUMNS[slot].0
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let required = |slot: usize| -> Result<String> {
-        text(slot)?.map(str::to_string).ok_or_else(|| {
-            Error::corrupt(format!(
-                "index row {rowid}: column {} is NULL",
-                RAW_COLUMNS[slot].0
-            ))
+/// Builds the entry of one scanned row.
+fn read_row(chunk: &RawRows, raw: &RawRow) -> Result<Entry> {
+    let shards = chunk.urls[raw.urls.clone()]
+        .iter()
+        .map(|&span| ShardInfo {
+            url: chunk.text(span).to_string(),
+            sha256: None,
+            samples: None,
+            bytes: None,
         })
-    };
-    let cid = required(CID)?;
-    let data_urls = match bytes(DATA_URLS) {
-        Some(b) => strings_from_msgpack(b).map_err(|e| corrupt_in(&cid, "data_urls", e))?,
-        None => Vec::new(),
-    };
+        .collect();
     let mut entry = Entry {
-        name: required(NAME)?,
+        name: chunk.text(raw.name).to_string(),
         version: raw.version.map(|v| v.to_string()).unwrap_or_default(),
-        schema_ref: required(SCHEMA_REF)?,
-        shards: Vec::new(),
+        cid: chunk.text(raw.cid).to_string(),
+        schema_ref: chunk.text(raw.schema_ref).to_string(),
+        shards,
         num_samples: None,
         description: None,
         tags: Vec::new(),
         license: None,
         metadata: None,
         created_at: String::new(),
-        data_urls,
-        cid,
     };
-    match bytes(INFO) {
-        Some(b) => info::decode_into(b, &mut entry)
+    match raw.info {
+        Some(span) => info::decode_into(chunk.bytes(span), &mut entry)
             .map_err(|e| corrupt_in(&entry.cid, "atdata_info", e))?,
         None => {
             // An entry 0.7 wrote: the caller's metadata and the checksums share 0.7's map.
-            let metadata = match bytes(METADATA) {
-                Some(b) => {
-                    Some(value_from_msgpack(b).map_err(|e| corrupt_in(&entry.cid, "metadata", e))?)
-                }
+            let metadata = match raw.metadata {
+                Some(span) => Some(
+                    value_from_msgpack(chunk.bytes(span))
+                        .map_err(|e| corrupt_in(&entry.cid, "metadata", e))?,
+                ),
                 None => None,
             };
             let (user, checksums) = split_metadata(metadata);
             entry.metadata = user;
-            entry.shards = entry
-                .data_urls
-                .iter()
-                .map(|url| ShardInfo {
-                    url: url.clone(),
-                    sha256: checksums
-                        .iter()
-                        .find(|(u, _)| u == url)
-                        .map(|(_, d)| d.clone()),
-                    samples: None,
-                    bytes: None,
-                })
-                .collect();
-            entry.created_at = text(CREATED_AT)?
-                .map(sqlite_time_to_rfc3339)
+            for shard in &mut entry.shards {
+                shard.sha256 = checksums
+                    .iter()
+                    .find(|(u, _)| *u == shard.url)
+                    .map(|(_, d)| d.clone());
+            }
+            entry.created_at = raw
+                .created_at
+                .map(|span| sqlite_time_to_rfc3339(chunk.text(span)))
                 .unwrap_or_default();
         }
     }
     Ok(entry)
 }
 
-/// Runs a `select_entry!` query. Up to [`CHUNK`] rows, everything happens on this thread.
-/// Beyond, a second thread decodes chunks of rows while SQLite steps through the rest here
-/// (a listing of 10k entries spends more time building entries than SQLite spends finding
-/// them), and this thread joins the decoding when the scan ends.
+/// Runs a `select_entry!` query on this thread: for lookups, which find a row or a few.
 pub(super) fn query(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Found> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
-    // Sized for a typical row up front: growing from empty reallocates and copies several
-    // times, which showed in the cost of a single lookup.
-    let mut chunk = RawRows {
-        buf: Vec::with_capacity(1024),
-        rows: Vec::with_capacity(1),
-    };
-    while chunk.rows.len() < CHUNK {
-        match rows.next()? {
-            Some(row) => scan_row(row, &mut chunk)?,
-            None => return decode_chunk(chunk),
-        }
+    let mut raw = RawRows::with_capacity(1);
+    while let Some(row) = rows.next()? {
+        scan_row(row, &mut raw)?;
     }
-    type Decoded = (usize, Result<Found>);
-    let (todo_tx, todo_rx) = channel::<(usize, RawRows)>();
-    let (done_tx, done_rx) = channel::<Decoded>();
-    let todo = Mutex::new(todo_rx);
-    // Takes chunks until none are left; both threads run it.
-    let decode_all = |done: Sender<Decoded>| loop {
-        let next = todo.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        let Ok((at, part)) = next else { break };
-        if done.send((at, decode_chunk(part))).is_err() {
-            break;
-        }
-    };
-    let mut sent = 0usize;
-    let scanned = std::thread::scope(|scope| -> Result<()> {
-        let helper_done = done_tx.clone();
-        scope.spawn(|| decode_all(helper_done));
-        // Returning early drops `todo_tx`, which ends the helper.
-        let todo_tx = todo_tx;
-        let mut chunk = chunk;
-        loop {
-            let row = rows.next()?;
-            if row.is_none() || chunk.rows.len() == CHUNK {
-                let next = RawRows {
-                    buf: Vec::with_capacity(chunk.buf.len() + chunk.buf.len() / 8),
-                    rows: Vec::with_capacity(CHUNK),
-                };
-                let full = std::mem::replace(&mut chunk, next);
-                if !full.rows.is_empty() {
-                    // The helper only stops once `todo_tx` is dropped.
-                    let _ = todo_tx.send((sent, full));
-                    sent += 1;
-                }
+    decode_chunk(raw)
+}
+
+/// Reads every row of a `select_entry!` query that may find many (a listing). Past a few
+/// hundred rows, SQLite steps through them on a second thread, which hands over chunks of
+/// copied rows while this thread decodes them into entries: the two halves take about the
+/// same time, and every string of the result is allocated by the thread that will most
+/// likely free it (freeing memory another thread allocated costs several times more).
+pub(super) fn query_many(conn: &mut Connection, sql: &'static str) -> Result<Found> {
+    // SQLite counts rows page by page without reading them: cheap next to the listing.
+    let count: i64 = conn
+        .prepare_cached("SELECT count(*) FROM dataset_entries")?
+        .query_row([], |r| r.get(0))?;
+    if count <= 2 * CHUNK as i64 {
+        return query(conn, sql, []);
+    }
+    let (tx, rx) = sync_channel::<Result<RawRows>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            // Stops at the first error, or when the decoder hangs up after one.
+            if let Err(e) = scan_chunks(conn, sql, &tx) {
+                let _ = tx.send(Err(e));
             }
-            match row {
-                Some(row) => scan_row(row, &mut chunk)?,
-                None => break,
+        });
+        let mut out = Found::with_capacity(usize::try_from(count).unwrap_or(0));
+        // Ends when the scanner is done and has dropped its sender; returning early drops
+        // the receiver, which ends the scanner at its next chunk.
+        for chunk in rx {
+            decode_into_found(chunk?, &mut out)?;
+        }
+        Ok(out)
+    })
+}
+
+/// Steps through `sql`'s rows, sending them on in chunks of [`CHUNK`].
+fn scan_chunks(conn: &Connection, sql: &str, out: &SyncSender<Result<RawRows>>) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut chunk = RawRows::with_capacity(CHUNK);
+    while let Some(row) = rows.next()? {
+        scan_row(row, &mut chunk)?;
+        if chunk.rows.len() == CHUNK {
+            let next = RawRows::with_capacity(CHUNK);
+            if out.send(Ok(std::mem::replace(&mut chunk, next))).is_err() {
+                return Ok(());
             }
         }
-        drop(todo_tx);
-        decode_all(done_tx);
-        Ok(())
-    });
-    scanned?;
-    let mut decoded: Vec<Decoded> = done_rx.iter().collect();
-    if decoded.len() != sent {
-        return Err(Error::Database(format!(
-            "{} of {sent} chunks of rows were not decoded",
-            sent - decoded.len()
-        )));
     }
-    decoded.sort_unstable_by_key(|(at, _)| *at);
-    let mut out = Found::with_capacity(sent * CHUNK);
-    for (_, part) in decoded {
-        out.append(part?);
+    if !chunk.rows.is_empty() {
+        let _ = out.send(Ok(chunk));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The version of a name's row given the one before it: ours as recorded; a row 0.7 wrote is

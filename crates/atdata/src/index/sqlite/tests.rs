@@ -410,6 +410,47 @@ fn large_commits_and_listings_keep_order_versions_and_errors() {
 }
 
 #[test]
+fn a_bad_row_in_the_middle_of_a_long_listing_is_an_error_naming_it() {
+    // Long enough that one thread scans while another decodes: the first fault decides, on
+    // either side, and the provider stays usable.
+    let p = SqliteProvider::in_memory().unwrap();
+    let batch: Vec<NewEntry> = (0..1200)
+        .map(|i| conformance::sample_entry(&format!("n{i}"), 1, &format!("s{i}")))
+        .collect();
+    let committed = p.commit_many(&batch).unwrap();
+    let victim = &committed[600].entry.cid;
+    let set = |sql: &str| p.lock().execute(sql, [victim]).unwrap();
+    // Decoded by the listing thread.
+    let info: Vec<u8> = p
+        .lock()
+        .query_row(
+            "SELECT atdata_info FROM dataset_entries WHERE cid = ?1",
+            [victim],
+            |r| r.get(0),
+        )
+        .unwrap();
+    set("UPDATE dataset_entries SET atdata_info = x'91' WHERE cid = ?1");
+    let e = p.entries().unwrap_err().to_string();
+    assert!(
+        e.contains(victim.as_str()) && e.contains("atdata_info"),
+        "{e}"
+    );
+    // Checked by the scanning thread.
+    p.lock()
+        .execute(
+            "UPDATE dataset_entries SET atdata_info = ?1, name = x'ff' WHERE cid = ?2",
+            rusqlite::params![info, victim],
+        )
+        .unwrap();
+    let e = p.entries().unwrap_err().to_string();
+    assert!(e.contains("column name is not UTF-8"), "{e}");
+    set("UPDATE dataset_entries SET name = 'n600' WHERE cid = ?1");
+    let listed = p.entries().unwrap();
+    assert_eq!(listed.len(), 1200);
+    assert_eq!(listed[600], committed[600].entry);
+}
+
+#[test]
 fn a_bad_entry_in_a_large_batch_fails_the_whole_batch() {
     let p = SqliteProvider::in_memory().unwrap();
     let mut batch: Vec<NewEntry> = (0..600)
