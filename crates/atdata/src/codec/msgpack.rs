@@ -289,6 +289,28 @@ impl<'a> MsgReader<'a> {
         }
     }
 
+    /// Reads a string's bytes without checking that they are UTF-8, for a caller that checks
+    /// many strings in one pass afterwards (one long check costs far less than many short
+    /// ones).
+    pub fn read_str_bytes(&mut self) -> Result<&'a [u8]> {
+        let at = self.pos;
+        let n = match self.u8()? {
+            b @ 0xa0..=0xbf => usize::from(b & 0x1f),
+            0xd9 => self.len_of(1)?,
+            0xda => self.len_of(2)?,
+            0xdb => self.len_of(4)?,
+            _ => {
+                self.pos = at;
+                let t = self.next_token()?;
+                return Err(Error::corrupt(format!(
+                    "msgpack at byte {at}: expected a string, found {}",
+                    token_kind(&t)
+                )));
+            }
+        };
+        self.take(n)
+    }
+
     /// Skips one whole value, containers included.
     pub fn skip(&mut self) -> Result<()> {
         let mut pending: usize = 1;
@@ -357,6 +379,62 @@ mod tests {
         assert!(MsgReader::new(&[0xa1, 0xff]).next_token().is_err());
         assert!(MsgReader::new(&[0xc1]).next_token().is_err());
         assert!(MsgReader::new(&[]).next_token().is_err());
+    }
+
+    #[test]
+    fn every_length_form_reads_the_same_and_truncations_fail() {
+        let uints = [
+            0u64,
+            1,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            1 << 20,
+            u32::MAX as u64,
+        ];
+        let big = [u32::MAX as u64 + 1, i64::MAX as u64, u64::MAX];
+        for v in uints.into_iter().chain(big) {
+            let mut buf = Vec::new();
+            rmp::encode::write_uint(&mut buf, v).unwrap();
+            let want = i64::try_from(v).map_or(Token::UInt(v), Token::Int);
+            let mut r = MsgReader::new(&buf);
+            assert_eq!(r.next_token().unwrap(), want, "{v}");
+            assert_eq!(r.remaining(), 0);
+            for cut in 0..buf.len() {
+                assert!(
+                    MsgReader::new(&buf[..cut]).next_token().is_err(),
+                    "{v} cut {cut}"
+                );
+            }
+        }
+        for len in [0usize, 1, 31, 32, 255, 256, 70_000] {
+            let text = "é".repeat(len / 2) + &"a".repeat(len % 2);
+            let data = vec![7u8; len];
+            let mut buf = Vec::new();
+            rmp::encode::write_str(&mut buf, &text).unwrap();
+            let str_end = buf.len();
+            rmp::encode::write_bin(&mut buf, &data).unwrap();
+            let mut r = MsgReader::new(&buf);
+            assert_eq!(r.next_token().unwrap(), Token::Str(&text));
+            assert_eq!(r.next_token().unwrap(), Token::Bin(&data));
+            let mut r = MsgReader::new(&buf);
+            assert_eq!(r.read_str_bytes().unwrap(), text.as_bytes());
+            assert!(r.read_str_bytes().is_err(), "a bin is not a string");
+            for cut in [0, 1, str_end - 1] {
+                if cut < str_end && str_end > 1 {
+                    assert!(MsgReader::new(&buf[..cut]).next_token().is_err());
+                    assert!(MsgReader::new(&buf[..cut]).read_str_bytes().is_err());
+                }
+            }
+        }
+        // Not checked here: the caller checks.
+        assert_eq!(
+            MsgReader::new(&[0xa1, 0xff]).read_str_bytes().unwrap(),
+            &[0xff]
+        );
     }
 
     #[test]

@@ -75,10 +75,11 @@ struct RawRow {
     created_at: Option<Span>,
 }
 
-/// Rows read by one query, or one chunk of them.
+/// Rows read by one query, or one chunk of them, with their text not yet checked.
 struct RawRows {
-    /// Every text piece of the rows, checked as UTF-8 once when it was appended.
-    text: String,
+    /// Every text piece of the rows, checked as UTF-8 in one pass by [`RawRows::checked`]:
+    /// one long check costs a fraction of many short ones.
+    text: Vec<u8>,
     /// msgpack blobs, read by the decoding.
     bytes: Vec<u8>,
     /// Spans in `text` of the shard URLs.
@@ -86,30 +87,15 @@ struct RawRows {
     rows: Vec<RawRow>,
 }
 
-impl RawRows {
-    /// Room for `rows` typical rows: growing from empty reallocates and copies several
-    /// times, which showed in the cost of a single lookup.
-    fn with_capacity(rows: usize) -> Self {
-        RawRows {
-            text: String::with_capacity(rows * 320),
-            bytes: Vec::with_capacity(rows * 128),
-            urls: Vec::with_capacity(rows * 2),
-            rows: Vec::with_capacity(rows),
-        }
-    }
+/// [`RawRows`] whose text is known to be UTF-8.
+struct CheckedRows {
+    text: String,
+    bytes: Vec<u8>,
+    urls: Vec<Span>,
+    rows: Vec<RawRow>,
+}
 
-    fn push_text(&mut self, s: &str) -> Span {
-        let at = self.text.len();
-        self.text.push_str(s);
-        (at, s.len())
-    }
-
-    fn push_bytes(&mut self, b: &[u8]) -> Span {
-        let at = self.bytes.len();
-        self.bytes.extend_from_slice(b);
-        (at, b.len())
-    }
-
+impl CheckedRows {
     fn text(&self, (at, len): Span) -> &str {
         &self.text[at..at + len]
     }
@@ -119,10 +105,88 @@ impl RawRows {
     }
 }
 
+impl RawRows {
+    /// Room for `rows` typical rows: growing from empty reallocates and copies several
+    /// times, which showed in the cost of a single lookup.
+    fn with_capacity(rows: usize) -> Self {
+        RawRows {
+            text: Vec::with_capacity(rows * 320),
+            bytes: Vec::with_capacity(rows * 128),
+            urls: Vec::with_capacity(rows * 2),
+            rows: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push_text(&mut self, s: &[u8]) -> Span {
+        let at = self.text.len();
+        self.text.extend_from_slice(s);
+        (at, s.len())
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) -> Span {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        (at, b.len())
+    }
+
+    /// The rows once their text is checked; an error names the first piece that is not
+    /// UTF-8.
+    fn checked(self) -> Result<CheckedRows> {
+        let RawRows {
+            text,
+            bytes,
+            urls,
+            rows,
+        } = self;
+        match String::from_utf8(text) {
+            Ok(text) => Ok(CheckedRows {
+                text,
+                bytes,
+                urls,
+                rows,
+            }),
+            Err(e) => Err(not_utf8(
+                e.as_bytes(),
+                e.utf8_error().valid_up_to(),
+                &urls,
+                &rows,
+            )),
+        }
+    }
+}
+
+/// The error for text whose first invalid byte is at `bad`, naming the row and column.
+fn not_utf8(text: &[u8], bad: usize, urls: &[Span], rows: &[RawRow]) -> Error {
+    let covers = |(at, len): Span| at <= bad && bad < at + len;
+    for r in rows {
+        let column = [
+            ("cid", Some(r.cid)),
+            ("name", Some(r.name)),
+            ("schema_ref", Some(r.schema_ref)),
+            ("created_at", r.created_at),
+        ]
+        .into_iter()
+        .find(|(_, span)| span.is_some_and(covers));
+        if let Some((what, _)) = column {
+            return Error::corrupt(format!("index row {}: column {what} is not UTF-8", r.rowid));
+        }
+        if let Some(n) = urls[r.urls.clone()].iter().position(|&s| covers(s)) {
+            // Everything before `bad` is UTF-8, so this row's CID is readable.
+            let cid = String::from_utf8_lossy(&text[r.cid.0..r.cid.0 + r.cid.1]);
+            return Error::corrupt(format!(
+                "index entry '{cid}': data_urls: URL {n} is not UTF-8"
+            ));
+        }
+    }
+    Error::corrupt(format!(
+        "index text at byte {bad} of a chunk of rows is not UTF-8"
+    ))
+}
+
 /// Rows per chunk handed from the scanning thread to the decoding one.
 const CHUNK: usize = 512;
 
-/// Copies what [`read_row`] needs of `row` into `out`, checking its text.
+/// Copies what [`read_row`] needs of `row` into `out`.
 fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
     let rowid: i64 = row.get(6)?;
     let version: Option<i64> = row.get(4)?;
@@ -135,26 +199,19 @@ fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
             ))),
         }
     };
-    let text_column = |column: usize, what: &str| -> Result<Option<&str>> {
+    // Text is checked for the whole chunk at once (see `RawRows::checked`).
+    let required = |column: usize, what: &str| -> Result<&[u8]> {
         raw_column(column, what)?
-            .map(|b| {
-                std::str::from_utf8(b).map_err(|_| {
-                    Error::corrupt(format!("index row {rowid}: column {what} is not UTF-8"))
-                })
-            })
-            .transpose()
-    };
-    let required = |column: usize, what: &str| -> Result<&str> {
-        text_column(column, what)?
             .ok_or_else(|| Error::corrupt(format!("index row {rowid}: column {what} is NULL")))
     };
-    let cid_text = required(0, "cid")?;
-    let cid = out.push_text(cid_text);
+    let cid_bytes = required(0, "cid")?;
+    let cid = out.push_text(cid_bytes);
     let name = out.push_text(required(1, "name")?);
     let schema_ref = out.push_text(required(2, "schema_ref")?);
     let first_url = out.urls.len();
     if let Some(b) = raw_column(3, "data_urls")? {
-        push_urls(b, out).map_err(|e| corrupt_in(cid_text, "data_urls", e))?;
+        push_urls(b, out)
+            .map_err(|e| corrupt_in(&String::from_utf8_lossy(cid_bytes), "data_urls", e))?;
     }
     let urls = first_url..out.urls.len();
     let info = raw_column(5, "atdata_info")?.map(|b| out.push_bytes(b));
@@ -163,7 +220,7 @@ fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
         (None, None)
     } else {
         let metadata = raw_column(7, "metadata")?.map(|b| out.push_bytes(b));
-        let created_at = text_column(8, "created_at")?.map(|t| out.push_text(t));
+        let created_at = raw_column(8, "created_at")?.map(|t| out.push_text(t));
         (metadata, created_at)
     };
     out.rows.push(RawRow {
@@ -188,19 +245,19 @@ fn push_urls(buf: &[u8], out: &mut RawRows) -> Result<()> {
         _ => return Err(r.error("expected an array of strings")),
     };
     for _ in 0..n {
-        let span = out.push_text(r.read_str()?);
+        let span = out.push_text(r.read_str_bytes()?);
         out.urls.push(span);
     }
     Ok(())
 }
 
-fn decode_chunk(chunk: RawRows) -> Result<Found> {
+fn decode_chunk(chunk: CheckedRows) -> Result<Found> {
     let mut out = Found::with_capacity(chunk.rows.len());
     decode_into_found(chunk, &mut out)?;
     Ok(out)
 }
 
-fn decode_into_found(chunk: RawRows, out: &mut Found) -> Result<()> {
+fn decode_into_found(chunk: CheckedRows, out: &mut Found) -> Result<()> {
     for r in &chunk.rows {
         out.rows.push(RowMeta {
             rowid: r.rowid,
@@ -229,7 +286,7 @@ pub(super) fn sqlite_time_to_rfc3339(t: &str) -> String {
 }
 
 /// Builds the entry of one scanned row.
-fn read_row(chunk: &RawRows, raw: &RawRow) -> Result<Entry> {
+fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
     let shards = chunk.urls[raw.urls.clone()]
         .iter()
         .map(|&span| ShardInfo {
@@ -289,7 +346,7 @@ pub(super) fn query(conn: &Connection, sql: &str, params: impl rusqlite::Params)
     while let Some(row) = rows.next()? {
         scan_row(row, &mut raw)?;
     }
-    decode_chunk(raw)
+    decode_chunk(raw.checked()?)
 }
 
 /// Reads every row of a `select_entry!` query that may find many (a listing). Past a few
@@ -305,7 +362,7 @@ pub(super) fn query_many(conn: &mut Connection, sql: &'static str) -> Result<Fou
     if count <= 2 * CHUNK as i64 {
         return query(conn, sql, []);
     }
-    let (tx, rx) = sync_channel::<Result<RawRows>>(4);
+    let (tx, rx) = sync_channel::<Result<CheckedRows>>(4);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             // Stops at the first error, or when the decoder hangs up after one.
@@ -324,7 +381,7 @@ pub(super) fn query_many(conn: &mut Connection, sql: &'static str) -> Result<Fou
 }
 
 /// Steps through `sql`'s rows, sending them on in chunks of [`CHUNK`].
-fn scan_chunks(conn: &Connection, sql: &str, out: &SyncSender<Result<RawRows>>) -> Result<()> {
+fn scan_chunks(conn: &Connection, sql: &str, out: &SyncSender<Result<CheckedRows>>) -> Result<()> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([])?;
     let mut chunk = RawRows::with_capacity(CHUNK);
@@ -332,13 +389,14 @@ fn scan_chunks(conn: &Connection, sql: &str, out: &SyncSender<Result<RawRows>>) 
         scan_row(row, &mut chunk)?;
         if chunk.rows.len() == CHUNK {
             let next = RawRows::with_capacity(CHUNK);
-            if out.send(Ok(std::mem::replace(&mut chunk, next))).is_err() {
+            let full = std::mem::replace(&mut chunk, next).checked()?;
+            if out.send(Ok(full)).is_err() {
                 return Ok(());
             }
         }
     }
     if !chunk.rows.is_empty() {
-        let _ = out.send(Ok(chunk));
+        let _ = out.send(Ok(chunk.checked()?));
     }
     Ok(())
 }

@@ -332,6 +332,49 @@ fn corrupt_rows_are_errors_naming_the_entry() {
 }
 
 #[test]
+fn text_that_is_not_utf8_is_named_by_row_and_column() {
+    let cases = [
+        (
+            "'c1', 'n', 's', x'91a1ff', NULL",
+            "index entry 'c1': data_urls: URL 0 is not UTF-8",
+        ),
+        (
+            "x'ff', 'n', 's', x'90', NULL",
+            "index row 2: column cid is not UTF-8",
+        ),
+        (
+            "'c1', 'n', x'ff', x'90', NULL",
+            "index row 2: column schema_ref is not UTF-8",
+        ),
+        (
+            "'c1', 'n', 's', x'90', x'ff'",
+            "index row 2: column created_at is not UTF-8",
+        ),
+    ];
+    for (values, want) in cases {
+        let p = SqliteProvider::in_memory().unwrap();
+        let conn = p.lock();
+        conn.execute(
+            "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls) \
+             VALUES ('ok', 'n', 's', x'90')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            &format!(
+                "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls, created_at) \
+                 VALUES ({values})"
+            ),
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let e = p.entries().unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}
+
+#[test]
 fn times_convert() {
     assert_eq!(
         sqlite_time_to_rfc3339("2026-01-02 03:04:05"),
