@@ -184,7 +184,7 @@ fn not_utf8(text: &[u8], bad: usize, urls: &[Span], rows: &[RawRow]) -> Error {
 }
 
 /// Rows per chunk handed from the scanning thread to the decoding one.
-const CHUNK: usize = 512;
+const CHUNK: usize = 128;
 
 /// Copies what [`read_row`] needs of `row` into `out`.
 fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
@@ -362,7 +362,7 @@ pub(super) fn query_many(conn: &mut Connection, sql: &'static str) -> Result<Fou
     if count <= 2 * CHUNK as i64 {
         return query(conn, sql, []);
     }
-    let (tx, rx) = sync_channel::<Result<CheckedRows>>(4);
+    let (tx, rx) = sync_channel::<Result<CheckedRows>>(8);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             // Stops at the first error, or when the decoder hangs up after one.
