@@ -14,6 +14,7 @@
 
 mod commit;
 mod info;
+mod raw;
 mod rows;
 mod tables;
 #[cfg(test)]

@@ -4,14 +4,12 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, SyncSender};
 
-use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
 
-use crate::codec::msgpack::Token;
-use crate::codec::MsgReader;
 use crate::error::{Error, Result};
 use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
 use crate::index::sqlite::info;
+use crate::index::sqlite::raw::{scan_row, CheckedRows, RawRow, RawRows};
 
 /// `SELECT` of the columns [`read_row`] reads, completed by a `WHERE`/`ORDER BY` tail. 0.7's
 /// `metadata` and `created_at` come last: they are read only for rows 0.7 wrote.
@@ -51,205 +49,8 @@ impl Found {
     }
 }
 
-/// A byte range `(start, len)` in one of a [`RawRows`]' buffers.
-type Span = (usize, usize);
-
-/// What [`read_row`] needs of one row, copied out of SQLite into buffers shared by all rows.
-/// The split of work between the two threads of a listing follows from it: the scan (on the
-/// thread SQLite steps on) allocates nothing per row but checks the text columns and the
-/// URLs, while the decoding (which allocates a dozen strings per entry) copies those out
-/// without checking them again and reads `atdata_info`.
-struct RawRow {
-    rowid: i64,
-    version: Option<i64>,
-    /// In `text`.
-    cid: Span,
-    name: Span,
-    schema_ref: Span,
-    /// Which of `urls` are this row's.
-    urls: std::ops::Range<usize>,
-    /// In `bytes`: our facts, or for a row 0.7 wrote its `metadata` (and `created_at` in
-    /// `text`).
-    info: Option<Span>,
-    metadata: Option<Span>,
-    created_at: Option<Span>,
-}
-
-/// Rows read by one query, or one chunk of them, with their text not yet checked.
-struct RawRows {
-    /// Every text piece of the rows, checked as UTF-8 in one pass by [`RawRows::checked`]:
-    /// one long check costs a fraction of many short ones.
-    text: Vec<u8>,
-    /// msgpack blobs, read by the decoding.
-    bytes: Vec<u8>,
-    /// Spans in `text` of the shard URLs.
-    urls: Vec<Span>,
-    rows: Vec<RawRow>,
-}
-
-/// [`RawRows`] whose text is known to be UTF-8.
-struct CheckedRows {
-    text: String,
-    bytes: Vec<u8>,
-    urls: Vec<Span>,
-    rows: Vec<RawRow>,
-}
-
-impl CheckedRows {
-    fn text(&self, (at, len): Span) -> &str {
-        &self.text[at..at + len]
-    }
-
-    fn bytes(&self, (at, len): Span) -> &[u8] {
-        &self.bytes[at..at + len]
-    }
-}
-
-impl RawRows {
-    /// Room for `rows` typical rows: growing from empty reallocates and copies several
-    /// times, which showed in the cost of a single lookup.
-    fn with_capacity(rows: usize) -> Self {
-        RawRows {
-            text: Vec::with_capacity(rows * 320),
-            bytes: Vec::with_capacity(rows * 128),
-            urls: Vec::with_capacity(rows * 2),
-            rows: Vec::with_capacity(rows),
-        }
-    }
-
-    fn push_text(&mut self, s: &[u8]) -> Span {
-        let at = self.text.len();
-        self.text.extend_from_slice(s);
-        (at, s.len())
-    }
-
-    fn push_bytes(&mut self, b: &[u8]) -> Span {
-        let at = self.bytes.len();
-        self.bytes.extend_from_slice(b);
-        (at, b.len())
-    }
-
-    /// The rows once their text is checked; an error names the first piece that is not
-    /// UTF-8.
-    fn checked(self) -> Result<CheckedRows> {
-        let RawRows {
-            text,
-            bytes,
-            urls,
-            rows,
-        } = self;
-        match String::from_utf8(text) {
-            Ok(text) => Ok(CheckedRows {
-                text,
-                bytes,
-                urls,
-                rows,
-            }),
-            Err(e) => Err(not_utf8(
-                e.as_bytes(),
-                e.utf8_error().valid_up_to(),
-                &urls,
-                &rows,
-            )),
-        }
-    }
-}
-
-/// The error for text whose first invalid byte is at `bad`, naming the row and column.
-fn not_utf8(text: &[u8], bad: usize, urls: &[Span], rows: &[RawRow]) -> Error {
-    let covers = |(at, len): Span| at <= bad && bad < at + len;
-    for r in rows {
-        let column = [
-            ("cid", Some(r.cid)),
-            ("name", Some(r.name)),
-            ("schema_ref", Some(r.schema_ref)),
-            ("created_at", r.created_at),
-        ]
-        .into_iter()
-        .find(|(_, span)| span.is_some_and(covers));
-        if let Some((what, _)) = column {
-            return Error::corrupt(format!("index row {}: column {what} is not UTF-8", r.rowid));
-        }
-        if let Some(n) = urls[r.urls.clone()].iter().position(|&s| covers(s)) {
-            // Everything before `bad` is UTF-8, so this row's CID is readable.
-            let cid = String::from_utf8_lossy(&text[r.cid.0..r.cid.0 + r.cid.1]);
-            return Error::corrupt(format!(
-                "index entry '{cid}': data_urls: URL {n} is not UTF-8"
-            ));
-        }
-    }
-    Error::corrupt(format!(
-        "index text at byte {bad} of a chunk of rows is not UTF-8"
-    ))
-}
-
 /// Rows per chunk handed from the scanning thread to the decoding one.
 const CHUNK: usize = 128;
-
-/// Copies what [`read_row`] needs of `row` into `out`.
-fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
-    let rowid: i64 = row.get(6)?;
-    let version: Option<i64> = row.get(4)?;
-    let raw_column = |column: usize, what: &str| -> Result<Option<&[u8]>> {
-        match row.get_ref(column)? {
-            ValueRef::Null => Ok(None),
-            ValueRef::Text(b) | ValueRef::Blob(b) => Ok(Some(b)),
-            _ => Err(Error::corrupt(format!(
-                "index row {rowid}: column {what} holds a number, not text or bytes"
-            ))),
-        }
-    };
-    // Text is checked for the whole chunk at once (see `RawRows::checked`).
-    let required = |column: usize, what: &str| -> Result<&[u8]> {
-        raw_column(column, what)?
-            .ok_or_else(|| Error::corrupt(format!("index row {rowid}: column {what} is NULL")))
-    };
-    let cid_bytes = required(0, "cid")?;
-    let cid = out.push_text(cid_bytes);
-    let name = out.push_text(required(1, "name")?);
-    let schema_ref = out.push_text(required(2, "schema_ref")?);
-    let first_url = out.urls.len();
-    if let Some(b) = raw_column(3, "data_urls")? {
-        push_urls(b, out)
-            .map_err(|e| corrupt_in(&String::from_utf8_lossy(cid_bytes), "data_urls", e))?;
-    }
-    let urls = first_url..out.urls.len();
-    let info = raw_column(5, "atdata_info")?.map(|b| out.push_bytes(b));
-    // 0.7's own columns matter only for rows without our facts.
-    let (metadata, created_at) = if info.is_some() {
-        (None, None)
-    } else {
-        let metadata = raw_column(7, "metadata")?.map(|b| out.push_bytes(b));
-        let created_at = raw_column(8, "created_at")?.map(|t| out.push_text(t));
-        (metadata, created_at)
-    };
-    out.rows.push(RawRow {
-        rowid,
-        version,
-        cid,
-        name,
-        schema_ref,
-        urls,
-        info,
-        metadata,
-        created_at,
-    });
-    Ok(())
-}
-
-/// Appends the URLs of a `data_urls` column (a msgpack array of strings) to `out`.
-fn push_urls(buf: &[u8], out: &mut RawRows) -> Result<()> {
-    let mut r = MsgReader::new(buf);
-    let n = match r.next_token()? {
-        Token::Array(n) => n,
-        _ => return Err(r.error("expected an array of strings")),
-    };
-    for _ in 0..n {
-        let span = out.push_text(r.read_str_bytes()?);
-        out.urls.push(span);
-    }
-    Ok(())
-}
 
 fn decode_chunk(chunk: CheckedRows) -> Result<Found> {
     let mut out = Found::with_capacity(chunk.rows.len());
@@ -268,7 +69,8 @@ fn decode_into_found(chunk: CheckedRows, out: &mut Found) -> Result<()> {
     Ok(())
 }
 
-fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
+/// A corrupt-data error about one column of the entry `cid`.
+pub(super) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
     match e {
         Error::Corrupt { reason, .. } => {
             Error::corrupt(format!("index entry '{cid}': {what}: {reason}"))
