@@ -151,7 +151,7 @@ pub(super) fn query(conn: &Connection, sql: &str, params: impl rusqlite::Params)
     decode_chunk(raw.checked()?)
 }
 
-/// Reads every row of a `select_entry!` query that may find many (a listing). Past a few
+/// Reads every row of a `select_entry!` query over the whole table (a listing). Past a few
 /// hundred rows, SQLite steps through them on a second thread, which hands over chunks of
 /// copied rows while this thread decodes them into entries: the two halves take about the
 /// same time, and every string of the result is allocated by the thread that will most
