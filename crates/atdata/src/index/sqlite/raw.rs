@@ -97,12 +97,27 @@ impl RawRows {
             rows,
         } = self;
         match String::from_utf8(text) {
-            Ok(text) => Ok(CheckedRows {
-                text,
-                bytes,
-                urls,
-                rows,
-            }),
+            Ok(text) => {
+                // The whole is UTF-8, yet one piece may end inside a character that the next
+                // piece completes: slicing there would panic. Pieces are contiguous, so a
+                // start that is no character boundary means the piece before it is cut.
+                let starts = rows.iter().flat_map(|r| {
+                    [Some(r.cid), Some(r.name), Some(r.schema_ref), r.created_at]
+                        .into_iter()
+                        .flatten()
+                        .chain(urls[r.urls.clone()].iter().copied())
+                        .map(|(at, _)| at)
+                });
+                if let Some(at) = starts.into_iter().find(|&at| !text.is_char_boundary(at)) {
+                    return Err(not_utf8(text.as_bytes(), at - 1, &urls, &rows));
+                }
+                Ok(CheckedRows {
+                    text,
+                    bytes,
+                    urls,
+                    rows,
+                })
+            }
             Err(e) => Err(not_utf8(
                 e.as_bytes(),
                 e.utf8_error().valid_up_to(),

@@ -350,6 +350,15 @@ fn text_that_is_not_utf8_is_named_by_row_and_column() {
             "'c1', 'n', 's', x'90', x'ff'",
             "index row 2: column created_at is not UTF-8",
         ),
+        // Each piece alone is not UTF-8, though side by side they are ("aéb").
+        (
+            "x'61c3', x'a962', 's', x'90', NULL",
+            "index row 2: column cid is not UTF-8",
+        ),
+        (
+            "'c1', 'n', x'61c3', x'91a2a962', NULL",
+            "index row 2: column schema_ref is not UTF-8",
+        ),
     ];
     for (values, want) in cases {
         let p = SqliteProvider::in_memory().unwrap();
