@@ -11,7 +11,8 @@ use crate::index::entry::{
     Entry, NewEntry, SchemaDecision,
 };
 use crate::index::sqlite::info::{self, user_metadata, Info};
-use crate::index::sqlite::rows::{self, select_entry};
+use crate::index::sqlite::raw::select_entry;
+use crate::index::sqlite::rows;
 use crate::schema::{Schema, SchemaRef};
 
 fn now_rfc3339() -> String {

@@ -31,7 +31,7 @@ use crate::index::entry::{Committed, Entry, NewEntry, ShardInfo};
 use crate::index::provider::Provider;
 use crate::schema::Schema;
 use info::Info;
-use rows::select_entry;
+use raw::select_entry;
 
 /// How long a writer waits for another's lock before giving up with a retryable conflict.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -1,19 +1,43 @@
 //! Rows copied out of SQLite: the text and blobs of many rows in a few shared buffers, so
 //! that stepping through a table allocates nothing per row and its text is checked as UTF-8
 //! in one pass per chunk, and whoever decodes them (often another thread) gets plain data.
+//! The `SELECT` and the positions its columns are read by live here together.
 
 use rusqlite::types::ValueRef;
 
 use crate::codec::msgpack::Token;
 use crate::codec::MsgReader;
 use crate::error::{Error, Result};
-use crate::index::sqlite::rows::corrupt_in;
+
+/// `SELECT` of the columns [`scan_row`] copies, completed by a `WHERE`/`ORDER BY` tail. 0.7's
+/// `metadata` and `created_at` come last: they are read only for rows 0.7 wrote. The
+/// positions below name these columns; the two change together.
+macro_rules! select_entry {
+    ($tail:literal) => {
+        concat!(
+            "SELECT cid, name, schema_ref, data_urls, atdata_version, atdata_info, rowid, \
+             metadata, created_at FROM dataset_entries ",
+            $tail
+        )
+    };
+}
+pub(super) use select_entry;
+
+const CID: usize = 0;
+const NAME: usize = 1;
+const SCHEMA_REF: usize = 2;
+const DATA_URLS: usize = 3;
+const VERSION: usize = 4;
+const INFO: usize = 5;
+const ROWID: usize = 6;
+const METADATA: usize = 7;
+const CREATED_AT: usize = 8;
 
 /// A byte range `(start, len)` in one of a [`RawRows`]' buffers.
 pub(super) type Span = (usize, usize);
 
-/// What `rows::read_row` needs of one row, copied out of SQLite into buffers shared by all rows.
-/// The split of work between the two threads of a listing follows from it: the scan (on the
+/// What `rows::read_row` needs of one row, copied out of SQLite into buffers shared by all
+/// rows. The split of work between the two threads of a listing follows from it: the scan (on the
 /// thread SQLite steps on) allocates nothing per row but checks the text columns and the
 /// URLs, while the decoding (which allocates a dozen strings per entry) copies those out
 /// without checking them again and reads `atdata_info`.
@@ -158,8 +182,8 @@ fn not_utf8(text: &[u8], bad: usize, urls: &[Span], rows: &[RawRow]) -> Error {
 
 /// Copies what `rows::read_row` needs of `row` into `out`.
 pub(super) fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()> {
-    let rowid: i64 = row.get(6)?;
-    let version: Option<i64> = row.get(4)?;
+    let rowid: i64 = row.get(ROWID)?;
+    let version: Option<i64> = row.get(VERSION)?;
     let raw_column = |column: usize, what: &str| -> Result<Option<&[u8]>> {
         match row.get_ref(column)? {
             ValueRef::Null => Ok(None),
@@ -174,23 +198,23 @@ pub(super) fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()>
         raw_column(column, what)?
             .ok_or_else(|| Error::corrupt(format!("index row {rowid}: column {what} is NULL")))
     };
-    let cid_bytes = required(0, "cid")?;
+    let cid_bytes = required(CID, "cid")?;
     let cid = out.push_text(cid_bytes);
-    let name = out.push_text(required(1, "name")?);
-    let schema_ref = out.push_text(required(2, "schema_ref")?);
+    let name = out.push_text(required(NAME, "name")?);
+    let schema_ref = out.push_text(required(SCHEMA_REF, "schema_ref")?);
     let first_url = out.urls.len();
-    if let Some(b) = raw_column(3, "data_urls")? {
+    if let Some(b) = raw_column(DATA_URLS, "data_urls")? {
         push_urls(b, out)
             .map_err(|e| corrupt_in(&String::from_utf8_lossy(cid_bytes), "data_urls", e))?;
     }
     let urls = first_url..out.urls.len();
-    let info = raw_column(5, "atdata_info")?.map(|b| out.push_bytes(b));
+    let info = raw_column(INFO, "atdata_info")?.map(|b| out.push_bytes(b));
     // 0.7's own columns matter only for rows without our facts.
     let (metadata, created_at) = if info.is_some() {
         (None, None)
     } else {
-        let metadata = raw_column(7, "metadata")?.map(|b| out.push_bytes(b));
-        let created_at = raw_column(8, "created_at")?.map(|t| out.push_text(t));
+        let metadata = raw_column(METADATA, "metadata")?.map(|b| out.push_bytes(b));
+        let created_at = raw_column(CREATED_AT, "created_at")?.map(|t| out.push_text(t));
         (metadata, created_at)
     };
     out.rows.push(RawRow {
@@ -205,6 +229,16 @@ pub(super) fn scan_row(row: &rusqlite::Row<'_>, out: &mut RawRows) -> Result<()>
         created_at,
     });
     Ok(())
+}
+
+/// A corrupt-data error about one column of the entry `cid`.
+pub(super) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
+    match e {
+        Error::Corrupt { reason, .. } => {
+            Error::corrupt(format!("index entry '{cid}': {what}: {reason}"))
+        }
+        other => other,
+    }
 }
 
 /// Appends the URLs of a `data_urls` column (a msgpack array of strings) to `out`.

@@ -6,23 +6,10 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 
 use rusqlite::{params, Connection};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
 use crate::index::sqlite::info;
-use crate::index::sqlite::raw::{scan_row, CheckedRows, RawRow, RawRows};
-
-/// `SELECT` of the columns [`read_row`] reads, completed by a `WHERE`/`ORDER BY` tail. 0.7's
-/// `metadata` and `created_at` come last: they are read only for rows 0.7 wrote.
-macro_rules! select_entry {
-    ($tail:literal) => {
-        concat!(
-            "SELECT cid, name, schema_ref, data_urls, atdata_version, atdata_info, rowid, \
-             metadata, created_at FROM dataset_entries ",
-            $tail
-        )
-    };
-}
-pub(super) use select_entry;
+use crate::index::sqlite::raw::{corrupt_in, scan_row, CheckedRows, RawRow, RawRows};
 
 /// Where an entry read came from: its row, and our version number (`None` for a row 0.7
 /// wrote, whose version [`complete`] works out).
@@ -67,16 +54,6 @@ fn decode_into_found(chunk: CheckedRows, out: &mut Found) -> Result<()> {
         out.entries.push(read_row(&chunk, r)?);
     }
     Ok(())
-}
-
-/// A corrupt-data error about one column of the entry `cid`.
-pub(super) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
-    match e {
-        Error::Corrupt { reason, .. } => {
-            Error::corrupt(format!("index entry '{cid}': {what}: {reason}"))
-        }
-        other => other,
-    }
 }
 
 /// `2026-01-02 03:04:05` (SQLite `datetime('now')`, what 0.7 rows hold) as RFC 3339.
