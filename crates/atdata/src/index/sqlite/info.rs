@@ -188,12 +188,12 @@ pub(super) fn decode_into(buf: &[u8], entry: &mut Entry) -> Result<()> {
         let sha256 = match r.next_token()? {
             Token::Str(s) => Some(s.to_string()),
             Token::Nil => None,
-            t => match t {
-                Token::Bin(b) => <&[u8; 32]>::try_from(b).ok().map(digest_hex),
-                _ => None,
+            Token::Bin(b) if b.len() == 32 => {
+                let mut digest = [0u8; 32];
+                digest.copy_from_slice(b);
+                Some(digest_hex(&digest))
             }
-            .map(Some)
-            .ok_or_else(|| r.error("a shard's sha256 is neither 32 bytes nor text"))?,
+            _ => return Err(r.error("a shard's sha256 is neither 32 bytes nor text")),
         };
         let samples = read_opt_uint(&mut r, "a shard's sample count")?;
         let bytes = read_opt_uint(&mut r, "a shard's size")?;
@@ -349,6 +349,18 @@ mod tests {
         assert_eq!(e.created_at, "t");
         for bad in [&[0x91, 0x01][..], &[0xff], &[], &[0x97, 0xc0, 0x91, 0x01]] {
             assert!(decode_into(bad, &mut entry(&[])).is_err(), "{bad:?}");
+        }
+        // A digest of 31 bytes, or a number, where a shard's sha256 goes.
+        for digest in [&[0xc4, 31][..], &[0x05]] {
+            let mut bad = vec![0x97, 0xc0, 0x91, 0x93];
+            bad.extend_from_slice(digest);
+            if digest.len() == 2 {
+                bad.extend_from_slice(&[7; 31]);
+            }
+            // samples, bytes; then description, tags, license, metadata, created_at.
+            bad.extend_from_slice(&[0xc0, 0xc0, 0xc0, 0x90, 0xc0, 0xc0, 0xa1, b't']);
+            let e = decode_into(&bad, &mut entry(&["/a"])).unwrap_err();
+            assert!(e.to_string().contains("neither 32 bytes nor text"), "{e}");
         }
     }
 }
