@@ -423,11 +423,22 @@ mod tests {
             let mut r = MsgReader::new(&buf);
             assert_eq!(r.read_str_bytes().unwrap(), text.as_bytes());
             assert!(r.read_str_bytes().is_err(), "a bin is not a string");
-            for cut in [0, 1, str_end - 1] {
-                if cut < str_end && str_end > 1 {
-                    assert!(MsgReader::new(&buf[..cut]).next_token().is_err());
-                    assert!(MsgReader::new(&buf[..cut]).read_str_bytes().is_err());
-                }
+            for cut in 0..str_end {
+                assert!(
+                    MsgReader::new(&buf[..cut]).next_token().is_err(),
+                    "{len} {cut}"
+                );
+                assert!(
+                    MsgReader::new(&buf[..cut]).read_str_bytes().is_err(),
+                    "{len} {cut}"
+                );
+            }
+            let bin = &buf[str_end..];
+            for cut in 0..bin.len() {
+                assert!(
+                    MsgReader::new(&bin[..cut]).next_token().is_err(),
+                    "{len} {cut}"
+                );
             }
         }
         // Not checked here: the caller checks.
