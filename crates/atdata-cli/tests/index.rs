@@ -131,7 +131,10 @@ fn ls_json_lists_every_version() {
         assert_eq!(got["name"], want.name.as_str());
         assert_eq!(got["version"], want.version.as_str());
         assert_eq!(got["cid"], want.cid.as_str());
-        assert!(strings(&got["data_urls"]).iter().eq(want.data_urls()));
+        assert_eq!(
+            strings(&got["data_urls"]),
+            want.data_urls().collect::<Vec<_>>()
+        );
     }
     assert_eq!(list[0]["num_samples"], 10);
     assert_eq!(list[0]["description"], "ten documents");

@@ -136,7 +136,13 @@ pub fn entry_fields_round_trip(p: &dyn Provider) {
     assert_eq!(e.version, "1");
     assert_eq!(e.schema_ref, "atdata://local/schema/TextSample@1.0.0");
     assert_eq!(e.shards, new.shards);
-    assert!(e.data_urls().eq(new.shards.iter().map(|s| s.url.as_str())));
+    assert_eq!(
+        e.data_urls().collect::<Vec<_>>(),
+        new.shards
+            .iter()
+            .map(|s| s.url.as_str())
+            .collect::<Vec<_>>()
+    );
     assert_eq!(e.num_samples, Some(10 + 11));
     assert_eq!(e.description, new.description);
     assert_eq!(e.tags, new.tags);
