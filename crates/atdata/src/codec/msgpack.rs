@@ -82,6 +82,7 @@ impl<'a> MsgReader<'a> {
         ))
     }
 
+    #[inline]
     fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
@@ -92,6 +93,7 @@ impl<'a> MsgReader<'a> {
         Ok(a)
     }
 
+    #[inline]
     fn len_of(&mut self, bytes: usize) -> Result<usize> {
         Ok(match bytes {
             1 => self.u8()? as usize,
@@ -102,6 +104,7 @@ impl<'a> MsgReader<'a> {
 
     /// Containers announce their item count; each item needs at least one byte, so a count
     /// above the remaining bytes is a lie we refuse before allocating for it.
+    #[inline]
     fn check_count(&self, n: usize, per_item: usize) -> Result<usize> {
         if n.saturating_mul(per_item) > self.remaining() {
             return Err(self.error(format!(
@@ -292,7 +295,29 @@ impl<'a> MsgReader<'a> {
     /// Reads a string's bytes without checking that they are UTF-8, for a caller that checks
     /// many strings in one pass afterwards (one long check costs far less than many short
     /// ones).
+    #[inline]
     pub fn read_str_bytes(&mut self) -> Result<&'a [u8]> {
+        // fixstr and str8 inline; the rest, and every error, out of line.
+        let (head, n) = match self.buf.get(self.pos) {
+            Some(&b @ 0xa0..=0xbf) => (1, usize::from(b & 0x1f)),
+            Some(0xd9) => match self.buf.get(self.pos + 1) {
+                Some(&n) => (2, usize::from(n)),
+                None => (0, 0),
+            },
+            _ => (0, 0),
+        };
+        if head > 0 {
+            let start = self.pos + head;
+            if let Some(s) = self.buf.get(start..start + n) {
+                self.pos = start + n;
+                return Ok(s);
+            }
+        }
+        self.read_str_bytes_general()
+    }
+
+    #[inline(never)]
+    fn read_str_bytes_general(&mut self) -> Result<&'a [u8]> {
         let at = self.pos;
         let n = match self.u8()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
@@ -309,6 +334,59 @@ impl<'a> MsgReader<'a> {
             }
         };
         self.take(n)
+    }
+
+    /// Reads a fixarray header (up to 15 items) if one comes next, else reads nothing: a
+    /// shortcut past [`MsgReader::next_token`] for the small arrays of index rows.
+    #[inline]
+    pub fn take_fixarray(&mut self) -> Option<usize> {
+        match self.buf.get(self.pos) {
+            Some(&b @ 0x90..=0x9f) => {
+                self.pos += 1;
+                Some(usize::from(b & 0x0f))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads a positive fixint, uint8, uint16 or uint32 if one comes whole next, else reads
+    /// nothing: a shortcut past [`MsgReader::next_token`] for counts and sizes.
+    #[inline]
+    pub fn take_small_uint(&mut self) -> Option<u64> {
+        let at = self.pos;
+        let (len, v) = match *self.buf.get(at)? {
+            b @ 0x00..=0x7f => (1, u64::from(b)),
+            0xcc => (2, u64::from(*self.buf.get(at + 1)?)),
+            0xcd => {
+                let &[h, l] = self.buf.get(at + 1..at + 3)? else {
+                    return None;
+                };
+                (3, u64::from(u16::from_be_bytes([h, l])))
+            }
+            0xce => {
+                let &[a, b, c, d] = self.buf.get(at + 1..at + 5)? else {
+                    return None;
+                };
+                (5, u64::from(u32::from_be_bytes([a, b, c, d])))
+            }
+            _ => return None,
+        };
+        self.pos += len;
+        Some(v)
+    }
+
+    /// Reads a nil if one comes next, and says whether it did.
+    #[inline]
+    pub fn take_nil(&mut self) -> bool {
+        let nil = self.buf.get(self.pos) == Some(&0xc0);
+        self.pos += usize::from(nil);
+        nil
+    }
+
+    /// Whether a string comes next.
+    #[inline]
+    pub fn next_is_str(&self) -> bool {
+        matches!(self.buf.get(self.pos), Some(0xa0..=0xbf | 0xd9..=0xdb))
     }
 
     /// Skips one whole value, containers included.
@@ -379,6 +457,24 @@ mod tests {
         assert!(MsgReader::new(&[0xa1, 0xff]).next_token().is_err());
         assert!(MsgReader::new(&[0xc1]).next_token().is_err());
         assert!(MsgReader::new(&[]).next_token().is_err());
+    }
+
+    #[test]
+    fn peeks_at_nil_and_strings() {
+        let buf = [0xc0, 0xa1, b'a', 0xd9, 1, b'b', 0xc4, 1, 0, 0x01];
+        let mut r = MsgReader::new(&buf);
+        assert!(r.take_nil());
+        assert_eq!(r.position(), 1);
+        assert!(!r.take_nil() && r.next_is_str());
+        assert_eq!(r.read_str_bytes().unwrap(), b"a");
+        assert!(r.next_is_str());
+        assert_eq!(r.read_str_bytes().unwrap(), b"b");
+        // bin and int are neither, and nothing is consumed asking.
+        for _ in 0..2 {
+            assert!(!r.take_nil() && !r.next_is_str());
+            r.skip().unwrap();
+        }
+        assert!(!r.take_nil() && !r.next_is_str() && r.remaining() == 0);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::index::entry::{
     Entry, NewEntry, SchemaDecision,
 };
 use crate::index::sqlite::info::{self, user_metadata, Info};
-use crate::index::sqlite::raw::select_entry;
 use crate::index::sqlite::rows;
+use crate::index::sqlite::select::select_entry;
 use crate::schema::{Schema, SchemaRef};
 
 fn now_rfc3339() -> String {
@@ -157,6 +157,9 @@ fn prepare(new: &NewEntry, schema_ref: String, now: &str) -> Result<Prepared> {
     let metadata = compat_metadata_msgpack(new.metadata.as_ref(), &new.shards)?;
     let num_samples = new.num_samples();
     let facts = info::encode(&Info {
+        cid: &cid,
+        name: &new.name,
+        schema_ref: &schema_ref,
         num_samples: Some(num_samples),
         shards: &new.shards,
         description: new.description.as_deref(),

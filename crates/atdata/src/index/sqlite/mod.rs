@@ -16,6 +16,7 @@ mod commit;
 mod info;
 mod raw;
 mod rows;
+mod select;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -31,7 +32,7 @@ use crate::index::entry::{Committed, Entry, NewEntry, ShardInfo};
 use crate::index::provider::Provider;
 use crate::schema::Schema;
 use info::Info;
-use raw::select_entry;
+use select::select_entry;
 
 /// How long a writer waits for another's lock before giving up with a retryable conflict.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -229,7 +230,7 @@ impl Provider for SqliteProvider {
 
     fn entries(&self) -> Result<Vec<Entry>> {
         let mut conn = self.lock();
-        let found = rows::query_many(&mut conn, select_entry!("ORDER BY rowid"))?;
+        let found = rows::query_many(&mut conn)?;
         rows::complete(&conn, found, true)
     }
 

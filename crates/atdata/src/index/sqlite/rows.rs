@@ -2,14 +2,16 @@
 //! (no version of ours) get theirs from their place among their name's rows.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::sync_channel;
 
 use rusqlite::{params, Connection};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
-use crate::index::sqlite::info;
-use crate::index::sqlite::raw::{corrupt_in, scan_row, CheckedRows, RawRow, RawRows};
+use crate::index::sqlite::info::digest_hex;
+use crate::index::sqlite::raw::{corrupt_in, CheckedRows, Origin, RawDigest, RawRow, RawRows};
+use crate::index::sqlite::select::{scan_listing, scan_row, Scanned};
+use crate::value::Value;
 
 /// Where an entry read came from: its row, and our version number (`None` for a row 0.7
 /// wrote, whose version [`complete`] works out).
@@ -40,13 +42,13 @@ impl Found {
 const CHUNK: usize = 128;
 
 fn decode_chunk(chunk: CheckedRows) -> Result<Found> {
-    let mut out = Found::with_capacity(chunk.rows.len());
+    let mut out = Found::with_capacity(chunk.rows().len());
     decode_into_found(chunk, &mut out)?;
     Ok(out)
 }
 
 fn decode_into_found(chunk: CheckedRows, out: &mut Found) -> Result<()> {
-    for r in &chunk.rows {
+    for r in chunk.rows() {
         out.rows.push(RowMeta {
             rowid: r.rowid,
             version: r.version,
@@ -66,21 +68,18 @@ pub(super) fn sqlite_time_to_rfc3339(t: &str) -> String {
 
 /// Builds the entry of one scanned row.
 fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
-    let shards = chunk.urls[raw.urls.clone()]
-        .iter()
-        .map(|&span| ShardInfo {
-            url: chunk.text(span).to_string(),
-            sha256: None,
-            samples: None,
-            bytes: None,
-        })
-        .collect();
+    let text = |span| chunk.text(span).to_string();
+    let urls = chunk.urls(raw);
     let mut entry = Entry {
-        name: chunk.text(raw.name).to_string(),
-        version: raw.version.map(|v| v.to_string()).unwrap_or_default(),
-        cid: chunk.text(raw.cid).to_string(),
-        schema_ref: chunk.text(raw.schema_ref).to_string(),
-        shards,
+        name: text(raw.name),
+        // itoa: `to_string` goes through the formatting machinery, several times the cost.
+        version: raw
+            .version
+            .map(|v| itoa::Buffer::new().format(v).to_string())
+            .unwrap_or_default(),
+        cid: text(raw.cid),
+        schema_ref: text(raw.schema_ref),
+        shards: Vec::new(),
         num_samples: None,
         description: None,
         tags: Vec::new(),
@@ -88,28 +87,80 @@ fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
         metadata: None,
         created_at: String::new(),
     };
-    match raw.info {
-        Some(span) => info::decode_into(chunk.bytes(span), &mut entry)
-            .map_err(|e| corrupt_in(&entry.cid, "atdata_info", e))?,
-        None => {
-            // An entry 0.7 wrote: the caller's metadata and the checksums share 0.7's map.
-            let metadata = match raw.metadata {
+    match &raw.origin {
+        Origin::Ours {
+            num_samples,
+            shards,
+            description,
+            tags,
+            license,
+            metadata,
+            created_at,
+        } => {
+            // Facts of shards the blob does not cover stay unknown; facts for shards the
+            // entry does not have are ignored.
+            let facts = chunk.shards(shards);
+            entry.shards = urls
+                .iter()
+                .enumerate()
+                .map(|(n, &url)| {
+                    let f = facts.get(n);
+                    ShardInfo {
+                        url: text(url),
+                        sha256: f.and_then(|f| f.sha256).map(|d| match d {
+                            RawDigest::Bytes(b) => digest_hex(&b),
+                            RawDigest::Text(span) => text(span),
+                        }),
+                        samples: f.and_then(|f| f.samples),
+                        bytes: f.and_then(|f| f.bytes),
+                    }
+                })
+                .collect();
+            entry.num_samples = *num_samples;
+            entry.description = description.map(text);
+            entry.tags = chunk.tags(tags).iter().map(|&t| text(t)).collect();
+            entry.license = license.map(text);
+            entry.metadata = match metadata {
+                Some(span) => match value_from_msgpack(chunk.bytes(*span))
+                    .map_err(|e| corrupt_in(&entry.cid, "atdata_info", e))?
+                {
+                    Value::Nil => None,
+                    v => Some(v),
+                },
+                None => None,
+            };
+            entry.created_at = created_at.map(text).unwrap_or_default();
+        }
+        Origin::Py07 {
+            metadata,
+            created_at,
+        } => {
+            // The caller's metadata and the checksums share 0.7's map.
+            let metadata = match metadata {
                 Some(span) => Some(
-                    value_from_msgpack(chunk.bytes(span))
+                    value_from_msgpack(chunk.bytes(*span))
                         .map_err(|e| corrupt_in(&entry.cid, "metadata", e))?,
                 ),
                 None => None,
             };
             let (user, checksums) = split_metadata(metadata);
             entry.metadata = user;
-            for shard in &mut entry.shards {
-                shard.sha256 = checksums
-                    .iter()
-                    .find(|(u, _)| *u == shard.url)
-                    .map(|(_, d)| d.clone());
-            }
-            entry.created_at = raw
-                .created_at
+            entry.shards = urls
+                .iter()
+                .map(|&span| {
+                    let url = chunk.text(span);
+                    ShardInfo {
+                        url: url.to_string(),
+                        sha256: checksums
+                            .iter()
+                            .find(|(u, _)| u == url)
+                            .map(|(_, d)| d.clone()),
+                        samples: None,
+                        bytes: None,
+                    }
+                })
+                .collect();
+            entry.created_at = created_at
                 .map(|span| sqlite_time_to_rfc3339(chunk.text(span)))
                 .unwrap_or_default();
         }
@@ -123,61 +174,52 @@ pub(super) fn query(conn: &Connection, sql: &str, params: impl rusqlite::Params)
     let mut rows = stmt.query(params)?;
     let mut raw = RawRows::with_capacity(1);
     while let Some(row) = rows.next()? {
-        scan_row(row, &mut raw)?;
+        if let Scanned::NeedsColumns(rowid) = scan_row(conn, row, &mut raw)? {
+            // `select_entry!` selects every column a row can need.
+            return Err(Error::Database(format!(
+                "index row {rowid}: the query did not select 0.7's columns"
+            )));
+        }
     }
     decode_chunk(raw.checked()?)
 }
 
-/// Reads every row of a `select_entry!` query over the whole table (a listing). Past a few
-/// hundred rows, SQLite steps through them on a second thread, which hands over chunks of
-/// copied rows while this thread decodes them into entries: the two halves take about the
-/// same time, and every string of the result is allocated by the thread that will most
-/// likely free it (freeing memory another thread allocated costs several times more).
-pub(super) fn query_many(conn: &mut Connection, sql: &'static str) -> Result<Found> {
+/// Reads every row of the table in rowid order (a listing). Past a few hundred rows, SQLite
+/// steps through them on a second thread, which hands over chunks of parsed rows while this
+/// thread builds entries from them: the two halves take about the same time, and every
+/// string of the result is allocated by the thread that will most likely free it (freeing
+/// memory another thread allocated costs several times more).
+pub(super) fn query_many(conn: &mut Connection) -> Result<Found> {
     // SQLite counts rows page by page without reading them: cheap next to the listing.
     let count: i64 = conn
         .prepare_cached("SELECT count(*) FROM dataset_entries")?
         .query_row([], |r| r.get(0))?;
+    let mut out = Found::with_capacity(usize::try_from(count).unwrap_or(0));
     if count <= 2 * CHUNK as i64 {
-        return query(conn, sql, []);
+        let mut decode = |chunk: RawRows| decode_into_found(chunk.checked()?, &mut out);
+        let rest = scan_listing(conn, CHUNK, |chunk| decode(chunk).map(|()| true))?;
+        decode(rest)?;
+        return Ok(out);
     }
-    let (tx, rx) = sync_channel::<Result<CheckedRows>>(8);
+    let (tx, rx) = sync_channel::<Result<RawRows>>(8);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             // Stops at the first error, or when the decoder hangs up after one.
-            if let Err(e) = scan_chunks(conn, sql, &tx) {
-                let _ = tx.send(Err(e));
+            match scan_listing(conn, CHUNK, |chunk| Ok(tx.send(Ok(chunk)).is_ok())) {
+                Ok(rest) if rest.rows.is_empty() => {}
+                last => {
+                    let _ = tx.send(last);
+                }
             }
         });
-        let mut out = Found::with_capacity(usize::try_from(count).unwrap_or(0));
         // Ends when the scanner is done and has dropped its sender; returning early drops
-        // the receiver, which ends the scanner at its next chunk.
+        // the receiver, which ends the scanner at its next chunk. The text is checked here,
+        // which balances the two threads' work.
         for chunk in rx {
-            decode_into_found(chunk?, &mut out)?;
+            decode_into_found(chunk?.checked()?, &mut out)?;
         }
         Ok(out)
     })
-}
-
-/// Steps through `sql`'s rows, sending them on in chunks of [`CHUNK`].
-fn scan_chunks(conn: &Connection, sql: &str, out: &SyncSender<Result<CheckedRows>>) -> Result<()> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query([])?;
-    let mut chunk = RawRows::with_capacity(CHUNK);
-    while let Some(row) = rows.next()? {
-        scan_row(row, &mut chunk)?;
-        if chunk.rows.len() == CHUNK {
-            let next = RawRows::with_capacity(CHUNK);
-            let full = std::mem::replace(&mut chunk, next).checked()?;
-            if out.send(Ok(full)).is_err() {
-                return Ok(());
-            }
-        }
-    }
-    if !chunk.rows.is_empty() {
-        let _ = out.send(Ok(chunk.checked()?));
-    }
-    Ok(())
 }
 
 /// The version of a name's row given the one before it: ours as recorded; a row 0.7 wrote is

@@ -119,7 +119,8 @@ fn migrate_info_table(conn: &Connection) -> Result<()> {
         }
     };
     let select = format!(
-        "SELECT e.cid, e.data_urls, {}, {}, {}, {}, {}, {}, {}, {} FROM atdata_entry_info i \
+        "SELECT e.cid, e.data_urls, {}, {}, {}, {}, {}, {}, {}, {}, e.name, e.schema_ref \
+         FROM atdata_entry_info i \
          JOIN dataset_entries e ON e.cid = i.cid AND e.name = i.name",
         col("version"),
         col("num_samples"),
@@ -182,7 +183,12 @@ fn old_row(row: &rusqlite::Row<'_>) -> Result<Option<(String, i64, Vec<u8>)>> {
     let description: Option<String> = row.get(5)?;
     let license: Option<String> = row.get(7)?;
     let created_at: Option<String> = row.get(9)?;
+    let name: String = row.get(10)?;
+    let schema_ref: String = row.get(11)?;
     let blob = info::encode(&Info {
+        cid: &cid,
+        name: &name,
+        schema_ref: &schema_ref,
         num_samples,
         shards: &shards,
         description: description.as_deref(),

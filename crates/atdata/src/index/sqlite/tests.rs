@@ -384,6 +384,65 @@ fn text_that_is_not_utf8_is_named_by_row_and_column() {
 }
 
 #[test]
+fn text_in_our_facts_that_is_not_utf8_is_named() {
+    let mut new = conformance::sample_entry("NAME", 1, "s");
+    new.description = Some("DESC".into());
+    new.tags = vec!["TAG".into()];
+    new.license = Some("LIC".into());
+    new.shards[0].sha256 = Some("TEXT-DIGEST".into());
+    let p = SqliteProvider::in_memory().unwrap();
+    let cid = p.commit(&new).unwrap().entry.cid;
+    let info: Vec<u8> = p
+        .lock()
+        .query_row("SELECT atdata_info FROM dataset_entries", [], |r| r.get(0))
+        .unwrap();
+    let cases: [(&[u8], String); 7] = [
+        (
+            b"DESC",
+            format!("index entry '{cid}': atdata_info: description is not UTF-8"),
+        ),
+        (
+            b"TAG",
+            format!("index entry '{cid}': atdata_info: tags is not UTF-8"),
+        ),
+        (
+            b"LIC",
+            format!("index entry '{cid}': atdata_info: license is not UTF-8"),
+        ),
+        (
+            b"TEXT-DIGEST",
+            format!("index entry '{cid}': atdata_info: the sha256 of shard 0 is not UTF-8"),
+        ),
+        (
+            b"/store",
+            format!("index entry '{cid}': atdata_info: URL 0 is not UTF-8"),
+        ),
+        (
+            b"\xa4NAME",
+            "index row 1: atdata_info: name is not UTF-8".into(),
+        ),
+        (
+            cid.as_bytes(),
+            "index row 1: atdata_info: cid is not UTF-8".into(),
+        ),
+    ];
+    for (needle, want) in cases {
+        let at = info
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap();
+        let mut bad = info.clone();
+        // The last byte of the needle: inside the string, whatever its marker.
+        bad[at + needle.len() - 1] = 0xff;
+        p.lock()
+            .execute("UPDATE dataset_entries SET atdata_info = ?1", [bad])
+            .unwrap();
+        let e = p.entries().unwrap_err().to_string();
+        assert!(e.contains(&want), "{e}");
+    }
+}
+
+#[test]
 fn times_convert() {
     assert_eq!(
         sqlite_time_to_rfc3339("2026-01-02 03:04:05"),
@@ -461,6 +520,77 @@ fn large_commits_and_listings_keep_order_versions_and_errors() {
     assert!(e.to_string().contains("'bad'"), "{e}");
 }
 
+/// `info` as builds before the copy of 0.7's columns wrote it: its first seven positions.
+fn without_copy(info: &[u8]) -> Vec<u8> {
+    let mut r = crate::codec::MsgReader::new(info);
+    assert_eq!(
+        r.next_token().unwrap(),
+        crate::codec::msgpack::Token::Array(11)
+    );
+    for _ in 0..7 {
+        r.skip().unwrap();
+    }
+    let mut out = vec![0x97];
+    out.extend_from_slice(&info[1..r.position()]);
+    out
+}
+
+#[test]
+fn rows_without_the_copy_are_read_from_0_7_columns_midway_through_a_listing() {
+    let p = SqliteProvider::in_memory().unwrap();
+    let batch: Vec<NewEntry> = (0..700)
+        .map(|i| conformance::sample_entry(&format!("n{i}"), 2, &format!("s{i}")))
+        .collect();
+    let committed = p.commit_many(&batch).unwrap();
+    let cid = |i: usize| committed[i].entry.cid.as_str();
+    let info: Vec<u8> = p
+        .lock()
+        .query_row(
+            "SELECT atdata_info FROM dataset_entries WHERE cid = ?1",
+            [cid(100)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // Row 100 as an earlier build of ours wrote it; row 300 as 0.7 did.
+    p.lock()
+        .execute(
+            "UPDATE dataset_entries SET atdata_info = ?1 WHERE cid = ?2",
+            rusqlite::params![without_copy(&info), cid(100)],
+        )
+        .unwrap();
+    p.lock()
+        .execute(
+            "UPDATE dataset_entries SET atdata_info = NULL, atdata_version = NULL WHERE cid = ?1",
+            [cid(300)],
+        )
+        .unwrap();
+    let listed = p.entries().unwrap();
+    assert_eq!(listed.len(), 700);
+    for (i, (c, l)) in committed.iter().zip(&listed).enumerate() {
+        if i != 300 {
+            assert_eq!(&c.entry, l, "entry {i}");
+        }
+    }
+    assert_eq!(
+        p.entry_by_cid(cid(100)).unwrap().unwrap(),
+        committed[100].entry
+    );
+    // 0.7's row keeps what 0.7 knows: the digests from its checksums, not our facts.
+    let (py, ours) = (&listed[300], &committed[300].entry);
+    assert_eq!(
+        (&py.cid, &py.name, &py.version),
+        (&ours.cid, &ours.name, &ours.version)
+    );
+    let digests = |e: &Entry| -> Vec<(String, Option<String>)> {
+        e.shards
+            .iter()
+            .map(|s| (s.url.clone(), s.sha256.clone()))
+            .collect()
+    };
+    assert_eq!(digests(py), digests(ours));
+    assert_eq!((py.num_samples, py.shards[0].samples), (None, None));
+}
+
 #[test]
 fn a_bad_row_in_the_middle_of_a_long_listing_is_an_error_naming_it() {
     // Long enough that one thread scans while another decodes: the first fault decides, on
@@ -487,16 +617,36 @@ fn a_bad_row_in_the_middle_of_a_long_listing_is_an_error_naming_it() {
         e.contains(victim.as_str()) && e.contains("atdata_info"),
         "{e}"
     );
-    // Checked by the scanning thread.
+    // Checked by the scanning thread: a name that is not UTF-8 in our copy of the columns...
+    let at = info.windows(5).position(|w| w == b"\xa4n600").unwrap();
+    let mut bad_name = info.clone();
+    bad_name[at + 4] = 0xff;
     p.lock()
         .execute(
-            "UPDATE dataset_entries SET atdata_info = ?1, name = x'ff' WHERE cid = ?2",
-            rusqlite::params![info, victim],
+            "UPDATE dataset_entries SET atdata_info = ?1 WHERE cid = ?2",
+            rusqlite::params![bad_name, victim],
+        )
+        .unwrap();
+    let e = p.entries().unwrap_err().to_string();
+    assert!(e.contains("atdata_info: name is not UTF-8"), "{e}");
+    // ...and in 0.7's column of a row 0.7 wrote, which the listing reads with every column
+    // from there on.
+    p.lock()
+        .execute(
+            "UPDATE dataset_entries SET atdata_info = NULL, atdata_version = NULL, name = x'ff' \
+             WHERE cid = ?1",
+            [victim],
         )
         .unwrap();
     let e = p.entries().unwrap_err().to_string();
     assert!(e.contains("column name is not UTF-8"), "{e}");
-    set("UPDATE dataset_entries SET name = 'n600' WHERE cid = ?1");
+    p.lock()
+        .execute(
+            "UPDATE dataset_entries SET atdata_info = ?1, atdata_version = 1, name = 'n600' \
+             WHERE cid = ?2",
+            rusqlite::params![info, victim],
+        )
+        .unwrap();
     let listed = p.entries().unwrap();
     assert_eq!(listed.len(), 1200);
     assert_eq!(listed[600], committed[600].entry);
