@@ -349,6 +349,20 @@ impl<'a> MsgReader<'a> {
         }
     }
 
+    /// Reads a bin8 value if one comes whole next, else reads nothing: a shortcut past
+    /// [`MsgReader::next_token`] for digests.
+    #[inline]
+    pub fn take_bin8(&mut self) -> Option<&'a [u8]> {
+        let at = self.pos;
+        if *self.buf.get(at)? != 0xc4 {
+            return None;
+        }
+        let n = usize::from(*self.buf.get(at + 1)?);
+        let b = self.buf.get(at + 2..at + 2 + n)?;
+        self.pos = at + 2 + n;
+        Some(b)
+    }
+
     /// Reads a positive fixint, uint8, uint16 or uint32 if one comes whole next, else reads
     /// nothing: a shortcut past [`MsgReader::next_token`] for counts and sizes.
     #[inline]
@@ -475,6 +489,12 @@ mod tests {
             r.skip().unwrap();
         }
         assert!(!r.take_nil() && !r.next_is_str() && r.remaining() == 0);
+        // bin8 whole, cut, and not bin8 at all.
+        let mut r = MsgReader::new(&[0xc4, 2, 7, 8, 0xc4, 2, 9]);
+        assert_eq!(r.take_bin8(), Some(&[7u8, 8][..]));
+        assert_eq!((r.take_bin8(), r.position()), (None, 4));
+        let mut r = MsgReader::new(&[0xa1, b'a']);
+        assert_eq!((r.take_bin8(), r.position()), (None, 0));
     }
 
     #[test]

@@ -253,6 +253,12 @@ fn read_digest(r: &mut MsgReader<'_>, out: &mut RawRows) -> Result<Option<RawDig
     if r.take_nil() {
         return Ok(None);
     }
+    if let Some(b) = r.take_bin8() {
+        if let Ok(digest) = <[u8; 32]>::try_from(b) {
+            return Ok(Some(RawDigest::Bytes(digest)));
+        }
+        return Err(r.error("a shard's sha256 is neither 32 bytes nor text"));
+    }
     if r.next_is_str() {
         return read_text(r, out).map(|span| Some(RawDigest::Text(span)));
     }
