@@ -154,7 +154,7 @@ impl RawRows {
         match String::from_utf8(text) {
             Ok(text) => match self.cut_at {
                 // The piece before this start ends inside a character.
-                Some(at) => Err(self.not_utf8(text.as_bytes(), at - 1)),
+                Some(at) => Err(self.not_utf8(text.as_bytes(), at.saturating_sub(1))),
                 None => Ok(CheckedRows { text, raw: self }),
             },
             Err(e) => {
