@@ -519,12 +519,31 @@ mod tests {
             let mut r = MsgReader::new(&buf);
             assert_eq!(r.next_token().unwrap(), want, "{v}");
             assert_eq!(r.remaining(), 0);
+            // The shortcut reads what fits in 32 bits and leaves the rest to `next_token`.
+            let mut r = MsgReader::new(&buf);
+            let small = u32::try_from(v).is_ok();
+            assert_eq!(r.take_small_uint(), small.then_some(v), "{v}");
+            assert_eq!(r.remaining(), if small { 0 } else { buf.len() });
             for cut in 0..buf.len() {
                 assert!(
                     MsgReader::new(&buf[..cut]).next_token().is_err(),
                     "{v} cut {cut}"
                 );
+                let mut r = MsgReader::new(&buf[..cut]);
+                assert_eq!(
+                    (r.take_small_uint(), r.position()),
+                    (None, 0),
+                    "{v} cut {cut}"
+                );
             }
+        }
+        for n in [0u32, 1, 15, 16, 65_536] {
+            let mut buf = Vec::new();
+            rmp::encode::write_array_len(&mut buf, n).unwrap();
+            let mut r = MsgReader::new(&buf);
+            let fix = (n < 16).then_some(n as usize);
+            assert_eq!(r.take_fixarray(), fix, "{n}");
+            assert_eq!(r.position(), usize::from(fix.is_some()));
         }
         for len in [0usize, 1, 31, 32, 255, 256, 70_000] {
             let text = "é".repeat(len / 2) + &"a".repeat(len % 2);
@@ -550,11 +569,15 @@ mod tests {
                 );
             }
             let bin = &buf[str_end..];
+            let mut r = MsgReader::new(bin);
+            assert_eq!(r.take_bin8(), (len < 256).then_some(&data[..]), "{len}");
             for cut in 0..bin.len() {
                 assert!(
                     MsgReader::new(&bin[..cut]).next_token().is_err(),
                     "{len} {cut}"
                 );
+                let mut r = MsgReader::new(&bin[..cut]);
+                assert_eq!((r.take_bin8(), r.position()), (None, 0), "{len} {cut}");
             }
         }
         // Not checked here: the caller checks.
