@@ -25,20 +25,25 @@ pub(super) struct RawShard {
     pub bytes: Option<u64>,
 }
 
+/// Our facts of an entry as read from `atdata_info`: `shards` and `tags` index
+/// [`RawRows::shards`] and [`RawRows::tags`], `metadata` is the caller's map as msgpack in
+/// `bytes`, the rest is in `text`.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct OurFacts {
+    pub num_samples: Option<u64>,
+    pub shards: Range<usize>,
+    pub description: Option<Span>,
+    pub tags: Range<usize>,
+    pub license: Option<Span>,
+    pub metadata: Option<Span>,
+    pub created_at: Option<Span>,
+}
+
 /// Where a row's entry facts came from.
 #[derive(Debug)]
 pub(super) enum Origin {
-    /// Our facts (`atdata_info`). `shards` and `tags` index [`RawRows::shards`] and
-    /// [`RawRows::tags`]; `metadata` is the caller's map as msgpack in `bytes`.
-    Ours {
-        num_samples: Option<u64>,
-        shards: Range<usize>,
-        description: Option<Span>,
-        tags: Range<usize>,
-        license: Option<Span>,
-        metadata: Option<Span>,
-        created_at: Option<Span>,
-    },
+    /// Our facts (`atdata_info`).
+    Ours(OurFacts),
     /// A row 0.7 wrote: its `metadata` column (in `bytes`, holding the checksums too) and
     /// its `created_at` column (SQLite time, in `text`).
     Py07 {
@@ -173,18 +178,16 @@ impl RawRows {
             let Some((piece, _)) = self.pieces(r).into_iter().find(|&(_, s)| covers(s)) else {
                 continue;
             };
-            let source = if r.columns_in_info {
-                "atdata_info: "
+            // Where 0.7's columns were read from: the columns, or our copy of them.
+            let (column, urls) = if r.columns_in_info {
+                ("atdata_info: ", "atdata_info")
             } else {
-                "column "
+                ("column ", "data_urls")
             };
             let cid = String::from_utf8_lossy(text.get(r.cid.0..r.cid.0 + r.cid.1).unwrap_or(b""));
             let message = match piece {
-                Piece::Column(what) => format!("index row {}: {source}{what}", r.rowid),
-                Piece::Url(n) if r.columns_in_info => {
-                    format!("index entry '{cid}': atdata_info: URL {n}")
-                }
-                Piece::Url(n) => format!("index entry '{cid}': data_urls: URL {n}"),
+                Piece::Column(what) => format!("index row {}: {column}{what}", r.rowid),
+                Piece::Url(n) => format!("index entry '{cid}': {urls}: URL {n}"),
                 Piece::Fact(what) => format!("index entry '{cid}': atdata_info: {what}"),
                 Piece::Digest(n) => {
                     format!("index entry '{cid}': atdata_info: the sha256 of shard {n}")
@@ -211,27 +214,20 @@ impl RawRows {
                 .map(|(n, &s)| (Piece::Url(n), s)),
         );
         match &row.origin {
-            Origin::Ours {
-                shards,
-                description,
-                tags,
-                license,
-                created_at,
-                ..
-            } => {
-                for (n, s) in self.shards[shards.clone()].iter().enumerate() {
+            Origin::Ours(facts) => {
+                for (n, s) in self.shards[facts.shards.clone()].iter().enumerate() {
                     if let Some(RawDigest::Text(span)) = s.sha256 {
                         out.push((Piece::Digest(n), span));
                     }
                 }
-                out.extend(description.map(|s| (Piece::Fact("description"), s)));
+                out.extend(facts.description.map(|s| (Piece::Fact("description"), s)));
                 out.extend(
-                    self.tags[tags.clone()]
+                    self.tags[facts.tags.clone()]
                         .iter()
                         .map(|&s| (Piece::Fact("tags"), s)),
                 );
-                out.extend(license.map(|s| (Piece::Fact("license"), s)));
-                out.extend(created_at.map(|s| (Piece::Fact("created_at"), s)));
+                out.extend(facts.license.map(|s| (Piece::Fact("license"), s)));
+                out.extend(facts.created_at.map(|s| (Piece::Fact("created_at"), s)));
             }
             Origin::Py07 { created_at, .. } => {
                 out.extend(created_at.map(|s| (Piece::Column("created_at"), s)));
@@ -252,12 +248,14 @@ enum Piece {
     Digest(usize),
 }
 
-/// A corrupt-data error about one column of the entry `cid`.
+/// A corrupt-data error about one column of the entry `cid` (the field it names, if any,
+/// is kept).
 pub(super) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
     match e {
-        Error::Corrupt { reason, .. } => {
-            Error::corrupt(format!("index entry '{cid}': {what}: {reason}"))
-        }
+        Error::Corrupt { location, reason } => Error::Corrupt {
+            location,
+            reason: format!("index entry '{cid}': {what}: {reason}"),
+        },
         other => other,
     }
 }

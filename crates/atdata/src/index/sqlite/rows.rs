@@ -88,18 +88,10 @@ fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
         created_at: String::new(),
     };
     match &raw.origin {
-        Origin::Ours {
-            num_samples,
-            shards,
-            description,
-            tags,
-            license,
-            metadata,
-            created_at,
-        } => {
+        Origin::Ours(f) => {
             // Facts of shards the blob does not cover stay unknown; facts for shards the
             // entry does not have are ignored.
-            let facts = chunk.shards(shards);
+            let facts = chunk.shards(&f.shards);
             entry.shards = urls
                 .iter()
                 .enumerate()
@@ -116,12 +108,12 @@ fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
                     }
                 })
                 .collect();
-            entry.num_samples = *num_samples;
-            entry.description = description.map(text);
-            entry.tags = chunk.tags(tags).iter().map(|&t| text(t)).collect();
-            entry.license = license.map(text);
-            entry.metadata = match metadata {
-                Some(span) => match value_from_msgpack(chunk.bytes(*span))
+            entry.num_samples = f.num_samples;
+            entry.description = f.description.map(text);
+            entry.tags = chunk.tags(&f.tags).iter().map(|&t| text(t)).collect();
+            entry.license = f.license.map(text);
+            entry.metadata = match f.metadata {
+                Some(span) => match value_from_msgpack(chunk.bytes(span))
                     .map_err(|e| corrupt_in(&entry.cid, "atdata_info", e))?
                 {
                     Value::Nil => None,
@@ -129,7 +121,7 @@ fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
                 },
                 None => None,
             };
-            entry.created_at = created_at.map(text).unwrap_or_default();
+            entry.created_at = f.created_at.map(text).unwrap_or_default();
         }
         Origin::Py07 {
             metadata,

@@ -4,7 +4,6 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use crate::codec::msgpack::Token;
 use crate::codec::MsgReader;
 use crate::error::{Error, Result};
 use crate::index::sqlite::info;
@@ -60,8 +59,11 @@ pub(super) fn scan_row(conn: &Connection, row: &Row<'_>, out: &mut RawRows) -> R
         return Ok(Scanned::NeedsColumns(rowid));
     }
     let (origin, copy) = match info {
-        Some(blob) => info::read(blob, out)
-            .map_err(|e| corrupt_in(&cid_for_error(conn, row, rowid), "atdata_info", e))?,
+        Some(blob) => {
+            let (facts, copy) = info::read(blob, out)
+                .map_err(|e| corrupt_in(&cid_for_error(conn, row, rowid), "atdata_info", e))?;
+            (Origin::Ours(facts), copy)
+        }
         None => {
             // A row 0.7 wrote: the caller's metadata and the checksums share 0.7's map.
             let metadata = raw_column(row, rowid, METADATA, "metadata")?;
@@ -87,12 +89,16 @@ pub(super) fn scan_row(conn: &Connection, row: &Row<'_>, out: &mut RawRows) -> R
             let cid = out.push_text(cid_bytes);
             let name = out.push_text(required(NAME, "name")?);
             let schema_ref = out.push_text(required(SCHEMA_REF, "schema_ref")?);
-            let first_url = out.urls.len();
-            if let Some(b) = raw_column(row, rowid, DATA_URLS, "data_urls")? {
-                push_urls(b, out)
-                    .map_err(|e| corrupt_in(&String::from_utf8_lossy(cid_bytes), "data_urls", e))?;
-            }
-            (cid, name, schema_ref, first_url..out.urls.len())
+            let urls = match raw_column(row, rowid, DATA_URLS, "data_urls")? {
+                Some(b) => {
+                    info::read_texts(&mut MsgReader::new(b), out, "data_urls", |o| &mut o.urls)
+                        .map_err(|e| {
+                            corrupt_in(&String::from_utf8_lossy(cid_bytes), "data_urls", e)
+                        })?
+                }
+                None => out.urls.len()..out.urls.len(),
+            };
+            (cid, name, schema_ref, urls)
         }
     };
     out.rows.push(RawRow {
@@ -177,7 +183,7 @@ fn cid_for_error(conn: &Connection, row: &Row<'_>, rowid: i64) -> String {
             .flatten()
             .map(|b| String::from_utf8_lossy(&b).into_owned()),
     };
-    cid.unwrap_or_else(|| format!("at row {rowid}"))
+    cid.unwrap_or_else(|| format!("(unreadable CID, row {rowid})"))
 }
 
 /// A text or blob column's bytes, `None` for NULL; a number is an error naming the row.
@@ -194,18 +200,4 @@ fn raw_column<'r>(
             "index row {rowid}: column {what} holds a number, not text or bytes"
         ))),
     }
-}
-
-/// Appends the URLs of a `data_urls` column (a msgpack array of strings) to `out`.
-fn push_urls(buf: &[u8], out: &mut RawRows) -> Result<()> {
-    let mut r = MsgReader::new(buf);
-    let n = match r.next_token()? {
-        Token::Array(n) => n,
-        _ => return Err(r.error("expected an array of strings")),
-    };
-    for _ in 0..n {
-        let span = out.push_text(r.read_str_bytes()?);
-        out.urls.push(span);
-    }
-    Ok(())
 }

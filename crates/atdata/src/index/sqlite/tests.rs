@@ -392,10 +392,7 @@ fn text_in_our_facts_that_is_not_utf8_is_named() {
     new.shards[0].sha256 = Some("TEXT-DIGEST".into());
     let p = SqliteProvider::in_memory().unwrap();
     let cid = p.commit(&new).unwrap().entry.cid;
-    let info: Vec<u8> = p
-        .lock()
-        .query_row("SELECT atdata_info FROM dataset_entries", [], |r| r.get(0))
-        .unwrap();
+    let info = info_of(&p, &cid);
     let cases: [(&[u8], String); 7] = [
         (
             b"DESC",
@@ -520,6 +517,25 @@ fn large_commits_and_listings_keep_order_versions_and_errors() {
     assert!(e.to_string().contains("'bad'"), "{e}");
 }
 
+/// `n` entries committed at once, each under a name of its own (`n0`, `n1`, ...).
+fn commit_distinct(p: &SqliteProvider, n: usize, shards: usize) -> Vec<Committed> {
+    let batch: Vec<NewEntry> = (0..n)
+        .map(|i| conformance::sample_entry(&format!("n{i}"), shards, &format!("s{i}")))
+        .collect();
+    p.commit_many(&batch).unwrap()
+}
+
+/// The `atdata_info` of the entry `cid`.
+fn info_of(p: &SqliteProvider, cid: &str) -> Vec<u8> {
+    p.lock()
+        .query_row(
+            "SELECT atdata_info FROM dataset_entries WHERE cid = ?1",
+            [cid],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// `info` as builds before the copy of 0.7's columns wrote it: its first seven positions.
 fn without_copy(info: &[u8]) -> Vec<u8> {
     let mut r = crate::codec::MsgReader::new(info);
@@ -538,19 +554,9 @@ fn without_copy(info: &[u8]) -> Vec<u8> {
 #[test]
 fn rows_without_the_copy_are_read_from_0_7_columns_midway_through_a_listing() {
     let p = SqliteProvider::in_memory().unwrap();
-    let batch: Vec<NewEntry> = (0..700)
-        .map(|i| conformance::sample_entry(&format!("n{i}"), 2, &format!("s{i}")))
-        .collect();
-    let committed = p.commit_many(&batch).unwrap();
+    let committed = commit_distinct(&p, 700, 2);
     let cid = |i: usize| committed[i].entry.cid.as_str();
-    let info: Vec<u8> = p
-        .lock()
-        .query_row(
-            "SELECT atdata_info FROM dataset_entries WHERE cid = ?1",
-            [cid(100)],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let info = info_of(&p, cid(100));
     // Row 100 as an earlier build of ours wrote it; row 300 as 0.7 did.
     p.lock()
         .execute(
@@ -596,28 +602,29 @@ fn a_bad_row_in_the_middle_of_a_long_listing_is_an_error_naming_it() {
     // Long enough that one thread scans while another decodes: the first fault decides, on
     // either side, and the provider stays usable.
     let p = SqliteProvider::in_memory().unwrap();
-    let batch: Vec<NewEntry> = (0..1200)
-        .map(|i| conformance::sample_entry(&format!("n{i}"), 1, &format!("s{i}")))
-        .collect();
-    let committed = p.commit_many(&batch).unwrap();
+    let committed = commit_distinct(&p, 1200, 1);
     let victim = &committed[600].entry.cid;
     let set = |sql: &str| p.lock().execute(sql, [victim]).unwrap();
-    // Decoded by the listing thread.
-    let info: Vec<u8> = p
-        .lock()
-        .query_row(
-            "SELECT atdata_info FROM dataset_entries WHERE cid = ?1",
-            [victim],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let info = info_of(&p, victim);
+    // Parsed where SQLite steps: a blob too short to be ours, so the row is read with every
+    // column.
     set("UPDATE dataset_entries SET atdata_info = x'91' WHERE cid = ?1");
     let e = p.entries().unwrap_err().to_string();
     assert!(
         e.contains(victim.as_str()) && e.contains("atdata_info"),
         "{e}"
     );
-    // Checked by the scanning thread: a name that is not UTF-8 in our copy of the columns...
+    // Eleven positions (and bytes enough for them) but broken: read from our columns alone,
+    // the CID is looked up.
+    set("UPDATE dataset_entries SET atdata_info = x'9ba178c0c0c0c0c0c0c0c0c0c0' WHERE cid = ?1");
+    let e = p.entries().unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("index entry '{victim}': atdata_info"))
+            && e.contains("num_samples is not an integer"),
+        "{e}"
+    );
+    // Checked where the entries are built: a name that is not UTF-8 in our copy of the
+    // columns...
     let at = info.windows(5).position(|w| w == b"\xa4n600").unwrap();
     let mut bad_name = info.clone();
     bad_name[at + 4] = 0xff;
