@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+echo "== services the tests talk to (PostgreSQL, Redis)"
+scripts/services.sh
+
 echo "== reference venv (Python atdata 0.7) for interop tests"
 if ref_python=$(scripts/ref-venv.sh | tail -n 1) && [ -x "$ref_python" ]; then
   export ATDATA_REF_PYTHON="$ref_python"
