@@ -4,7 +4,9 @@
 //! derive macro. The columnar batch path does not go through it: it decodes msgpack straight
 //! into column buffers (see `dataset::batch`).
 
+pub mod cast;
 pub mod dtype;
+pub mod limits;
 pub mod ndarray;
 
 pub use dtype::{ByteOrder, DType, Element};
