@@ -40,6 +40,8 @@ class PackableSample(metaclass=_PackableMeta):
 
     __atdata_schema_json__: str
     __atdata_fields__: tuple
+    #: Array fields whose annotation fixes a dtype -> numpy ``dtype.str`` (docs/values.md).
+    __atdata_dtypes__: dict
 
 
 def _is_ndarray(tp: Any) -> bool:

@@ -28,7 +28,11 @@ impl Declared {
     /// The declared dtypes of `obj`'s class (none for a dict or a class without declarations).
     fn of(&mut self, obj: &Bound<'_, PyAny>, schema: &Schema) -> Result<&[Option<DType>], Error> {
         let class = obj.get_type();
-        if self.class.as_ref().is_some_and(|c| c.bind(obj.py()).is(&class)) {
+        if self
+            .class
+            .as_ref()
+            .is_some_and(|c| c.bind(obj.py()).is(&class))
+        {
             return Ok(&self.dtypes);
         }
         let map = class
@@ -91,9 +95,9 @@ pub fn encode_one(
                 .map_err(|reason| Error::mismatch(reason).with_field(&f.name).with_sample(i))?,
         };
         let value = match (value, dtype) {
-            (Value::Array(a), Some(d)) => Value::Array(
-                conform(a, d).map_err(|e| e.with_field(&f.name).with_sample(i))?,
-            ),
+            (Value::Array(a), Some(d)) => {
+                Value::Array(conform(a, d).map_err(|e| e.with_field(&f.name).with_sample(i))?)
+            }
             (other, _) => other,
         };
         fields.push((f.name.clone(), value));

@@ -309,7 +309,10 @@ fn one_copy_path_reads_ragged_arrays_per_sample_and_reports_truncation_where_it_
             assert_eq!(lens, vec![40_000, 50_000], "batch {batch}");
         }
         let shuffled = ds.shuffled(2, ShuffleOptions::default());
-        assert_eq!(shuffled.map(Result::unwrap).map(|b| b.len()).sum::<usize>(), 2);
+        assert_eq!(
+            shuffled.map(Result::unwrap).map(|b| b.len()).sum::<usize>(),
+            2
+        );
         assert_eq!(ds.samples(Order::Ordered).count(), 2);
     }
 

@@ -78,9 +78,20 @@ fn ragged_and_mixed_dtype_arrays_written_through_the_index_read_back() {
         tag: i.to_string(),
     });
     index.write(same, &WriteOptions::new("same")).unwrap();
-    let b = index.load("same").unwrap().ordered(3).next().unwrap().unwrap();
+    let b = index
+        .load("same")
+        .unwrap()
+        .ordered(3)
+        .next()
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        b.column("v").unwrap().to_ndarray(3).unwrap().unwrap().shape(),
+        b.column("v")
+            .unwrap()
+            .to_ndarray(3)
+            .unwrap()
+            .unwrap()
+            .shape(),
         &[3, 2]
     );
 }
@@ -129,13 +140,21 @@ fn add_refuses_arrays_numpy_cannot_read_naming_field_key_and_shard() {
         let url = std::fs::canonicalize(&shards[0].path).unwrap();
         let index = file_index(&dir.path().join("idx"));
         let e = index
-            .insert("hostile", &url.display().to_string(), &InsertOptions::default())
+            .insert(
+                "hostile",
+                &url.display().to_string(),
+                &InsertOptions::default(),
+            )
             .unwrap_err();
         assert!(matches!(e, Error::Corrupt { .. }), "{e:?}");
         let loc = e.location().unwrap();
         assert_eq!(loc.field.as_deref(), Some("v"), "{e}");
         assert_eq!(loc.key.as_deref(), Some("000000001"), "{e}");
-        assert_eq!(loc.shard.as_deref(), Some(&*url.display().to_string()), "{e}");
+        assert_eq!(
+            loc.shard.as_deref(),
+            Some(&*url.display().to_string()),
+            "{e}"
+        );
         assert!(e.to_string().contains(why), "{e}");
     }
 }

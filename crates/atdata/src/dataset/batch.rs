@@ -410,8 +410,9 @@ impl BatchBuilder {
                     data,
                     rows: n,
                 }) => {
-                    let stacked: Vec<usize> =
-                        std::iter::once(n).chain(item_shape.iter().copied()).collect();
+                    let stacked: Vec<usize> = std::iter::once(n)
+                        .chain(item_shape.iter().copied())
+                        .collect();
                     let fits = DType::parse(&dtype).and_then(|d| check_array(&d, &stacked));
                     if fits.is_ok() {
                         Column::Array {
@@ -693,7 +694,12 @@ mod tests {
         b.push(&with_v(a2)).unwrap();
         let next = b.finish();
         assert_eq!(
-            next.column("v").unwrap().to_ndarray(2).unwrap().unwrap().shape(),
+            next.column("v")
+                .unwrap()
+                .to_ndarray(2)
+                .unwrap()
+                .unwrap()
+                .shape(),
             &[2, 2]
         );
     }
@@ -726,7 +732,10 @@ mod tests {
         sample.extend_from_slice(&bin);
         let mut b = BatchBuilder::new(Some(text_schema()), 2);
         let e = b.push(&sample).unwrap_err().to_string();
-        assert!(e.contains("field 'v'") && e.contains("40 dimensions"), "{e}");
+        assert!(
+            e.contains("field 'v'") && e.contains("40 dimensions"),
+            "{e}"
+        );
     }
 
     #[test]

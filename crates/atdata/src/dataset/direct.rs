@@ -316,7 +316,10 @@ mod tests {
         let (a, b) = (a.finish(), b.finish());
         assert_eq!(a, b);
         let Some(crate::dataset::Column::Values(v)) = a.column("v") else {
-            panic!("a ragged column is one value per sample: {:?}", a.column("v"));
+            panic!(
+                "a ragged column is one value per sample: {:?}",
+                a.column("v")
+            );
         };
         let lens: Vec<usize> = v
             .iter()
