@@ -10,6 +10,7 @@ import os
 from typing import Any, Generic, Iterator, Optional, TypeVar
 
 from . import _core
+from ._args import check_int
 from ._packable import schema_json_of, type_from_schema
 
 ST = TypeVar("ST")
@@ -96,7 +97,10 @@ class SampleBatch(Generic[ST]):
     """A batch of samples as columns.
 
     ``batch.<field>`` is one stacked numpy array of shape ``(B, ...)`` for an array field and a
-    Python list for any other field. ``batch.samples`` builds the individual samples.
+    Python list for any other field. An array field whose arrays in this batch differ in shape
+    or dtype (ragged data), or include None, is a list of arrays instead: per-sample iteration
+    always works, and stacking is tried again for every batch. ``batch.samples`` builds the
+    individual samples.
     """
 
     def __init__(self, columns: dict, sample_type: Any = None) -> None:
@@ -145,11 +149,6 @@ class SampleBatch(Generic[ST]):
         return f"SampleBatch[{self.sample_type.__name__}](len={self._len}, fields={self.keys()})"
 
 
-def _check_batch_size(batch_size: Optional[int]) -> None:
-    if batch_size is not None and (
-        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
 
 
 class _TypedDatasetFactory:
@@ -238,7 +237,7 @@ class Dataset(Generic[ST]):
     def _iterate(
         self, batch_size: Optional[int], shuffle: Any, progress: Optional[bool]
     ) -> Iterator[Any]:
-        _check_batch_size(batch_size)
+        batch_size = check_int("batch_size", batch_size, minimum=1, optional=True)
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress must be None, True or False, got {progress!r}")
         return self._generate(batch_size, shuffle, progress)
@@ -285,11 +284,12 @@ class Dataset(Generic[ST]):
         del buffer_shards
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little")
-        if buffer_samples < 1:
-            raise ValueError(f"buffer_samples must be >= 1, got {buffer_samples}")
-        return self._iterate(
-            batch_size, (int(seed), int(epoch), int(buffer_samples)), progress
+        shuffle = (
+            check_int("seed", seed),
+            check_int("epoch", epoch),
+            check_int("buffer_samples", buffer_samples, minimum=1),
         )
+        return self._iterate(batch_size, shuffle, progress)
 
     def __iter__(self) -> Iterator[Any]:
         return self.ordered()
@@ -303,12 +303,13 @@ class Dataset(Generic[ST]):
 
     def head(self, n: int = 5) -> list:
         """The first ``n`` samples."""
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
+        n = check_int("n", n)
         return [_make_sample(self._sample_type, d) for d in self._core.head(n)]
 
     def part(self, index: int, count: int) -> "Dataset":
         """Part ``index`` of ``count`` (disjoint shard subsets, for data-parallel workers)."""
+        count = check_int("count", count, minimum=1)
+        index = check_int("index", index, maximum=count - 1)
         return Dataset(self._core.part(index, count), sample_type=self._sample_type)
 
     def __repr__(self) -> str:

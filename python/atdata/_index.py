@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 
 from . import _core
 from ._core import LocalDiskStore, SqliteProvider, UnsupportedFeatureError
+from ._args import check_int, check_text
 from ._dataset import Dataset
 from ._packable import schema_json_of, type_from_schema
 from ._write import check_progress, peek_samples
@@ -206,12 +207,17 @@ class Index:
                 "write_samples(schema_ref=...) is not supported yet; the schema comes from "
                 "the samples' @packable class"
             )
-        if not isinstance(name, str):
-            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        check_text("name", name)
+        check_text("description", description, optional=True)
+        check_text("license", license, optional=True)
         if tags is not None and (
             isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
         ):
             raise TypeError(f"tags must be a list of str, got {tags!r}")
+        for t in tags or ():
+            check_text("tag", t)
+        maxcount = check_int("maxcount", maxcount, minimum=1, optional=True)
+        maxsize = check_int("maxsize", maxsize, minimum=1, optional=True)
         first, items, total = peek_samples(
             samples, f"no samples to write to dataset {name!r}: the iterable is empty"
         )
@@ -241,6 +247,7 @@ class Index:
 
         Unknown names or versions raise ``NotFoundError`` listing what exists.
         """
+        check_text("ref", ref)
         return self._core.get_dataset(ref)
 
     def list_datasets(self, repo: Optional[str] = None) -> list:
@@ -255,10 +262,12 @@ class Index:
 
     def versions(self, name: str) -> list:
         """The versions of a dataset, oldest first."""
+        check_text("name", name)
         return self._core.versions(name)
 
     def load(self, ref: str, sample_type: Any = None) -> Dataset:
         """The dataset ``ref`` names, typed by its stored schema (or ``sample_type``)."""
+        check_text("ref", ref)
         core = self._core.load(ref)
         if sample_type is None:
             return Dataset(core)
@@ -266,6 +275,7 @@ class Index:
 
     def verify(self, ref: str) -> Any:
         """Re-hashes every shard of the dataset ``ref`` names; the report says which differ."""
+        check_text("ref", ref)
         return self._core.verify(ref)
 
     # -- schemas -------------------------------------------------------------------------

@@ -40,6 +40,8 @@ class PackableSample(metaclass=_PackableMeta):
 
     __atdata_schema_json__: str
     __atdata_fields__: tuple
+    #: Array fields whose annotation fixes a dtype -> numpy ``dtype.str`` (docs/values.md).
+    __atdata_dtypes__: dict
 
 
 def _is_ndarray(tp: Any) -> bool:
@@ -48,16 +50,22 @@ def _is_ndarray(tp: Any) -> bool:
     return typing.get_origin(tp) is np.ndarray
 
 
-def _ndarray_dtype(tp: Any) -> str:
-    """The dtype name an ``NDArray[...]`` annotation fixes; float32 when it fixes none (as 0.7)."""
+def _declared_dtype(tp: Any) -> Optional[np.dtype]:
+    """The dtype an ``NDArray[...]`` annotation fixes (``NDArray[np.float32]``), else None."""
     args = typing.get_args(tp)
     if len(args) == 2:
         dt_args = typing.get_args(args[1])
         if dt_args:
             scalar = dt_args[0]
             if isinstance(scalar, type) and issubclass(scalar, np.generic):
-                return np.dtype(scalar).name
-    return "float32"
+                return np.dtype(scalar)
+    return None
+
+
+def _ndarray_dtype(tp: Any) -> str:
+    """The dtype name an ``NDArray[...]`` annotation fixes; float32 when it fixes none (as 0.7)."""
+    declared = _declared_dtype(tp)
+    return declared.name if declared is not None else "float32"
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -139,7 +147,22 @@ def _post_init(self: Any) -> None:
         if isinstance(v, (bytes, bytearray)):
             object.__setattr__(self, name, _core.unpack(_pack_one_array(name, v))[name])
         elif isinstance(v, (list, tuple)):
-            object.__setattr__(self, name, np.asarray(v))
+            object.__setattr__(self, name, _list_to_array(type(self), name, v))
+
+
+def _list_to_array(cls: type, name: str, v: Any) -> np.ndarray:
+    # An array field holds a regular n-d array: a ragged nested list is refused here, where
+    # the sample is built, rather than stored as something else (declare the field
+    # ``list[list[...]]`` to keep ragged lists as lists).
+    try:
+        return np.asarray(v)
+    except ValueError as e:
+        why = str(e).rstrip(".")
+        raise _core.SchemaMismatchError(
+            f"field {name!r} of {cls.__name__} is an array field, but its value is a nested "
+            f"list numpy cannot make a regular array of (ragged lengths?): {why}. Pass an "
+            f"np.ndarray, or annotate the field list[list[...]] to store ragged lists"
+        ) from None
 
 
 def _pack_one_array(name: str, encoded: bytes) -> bytes:
@@ -213,6 +236,16 @@ def packable(cls: type) -> type:
     dc.__atdata_array_fields__ = tuple(
         f["name"] for f in schema["fields"] if f["fieldType"]["$type"] == "local#ndarray"
     )
+    # Array fields whose annotation fixes a dtype: written arrays of another dtype are cast
+    # (numpy's same_kind) or refused by the core, see docs/values.md.
+    hints = _hints(dc, localns)
+    declared = {}
+    for name in dc.__atdata_array_fields__:
+        tp = hints.get(name, dc.__dataclass_fields__[name].type)
+        dt = _declared_dtype(_unwrap_optional(tp)[0])
+        if dt is not None:
+            declared[name] = dt.str
+    dc.__atdata_dtypes__ = declared
     dc.__eq__ = _eq
     dc.__hash__ = None
     dc.packed = _packed
@@ -239,6 +272,10 @@ def _annotation(field_type: dict) -> Any:
         return _PRIMITIVE_TYPES[field_type["primitive"]]
     if kind in ("ndarray", "structured"):
         dtype = field_type.get("dtype")
+        if dtype == "float32":
+            # atdata 0.7 writes "float32" for every plain NDArray: it declares nothing, so the
+            # rebuilt class stores any dtype as it is rather than casting to float32.
+            return np.ndarray
         try:
             scalar = np.dtype(dtype).type if dtype else None
         except TypeError:

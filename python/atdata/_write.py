@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from . import _core
+from ._args import check_int
 from ._dataset import Dataset
 from ._packable import schema_json_of
 
@@ -53,6 +54,8 @@ def write_samples(
     always shows one; False never does.
     """
     check_progress(progress)
+    maxcount = check_int("maxcount", maxcount, minimum=1, optional=True)
+    maxsize = check_int("maxsize", maxsize, minimum=1, optional=True)
     first, items, total = peek_samples(samples, "no samples to write: the iterable is empty")
     sample_type = type(first)
     schema_json = schema_json_of(sample_type)

@@ -3,13 +3,63 @@
 //! Each field is read by name from the schema (`getattr`, or the key of a dict), converted to a
 //! core value and checked against the field's type; a failure names the sample's index in the
 //! call and the field.
+//!
+//! An array field whose `@packable` annotation fixes a dtype (`NDArray[np.float32]`; the class
+//! lists them in `__atdata_dtypes__`) stores its arrays in that dtype, by the core's one rule
+//! ([`atdata::value::cast`]: cast when numpy's `same_kind` allows it, refused otherwise).
 
 use std::collections::VecDeque;
 
 use atdata::codec::{encode_sample, validate_sample};
-use atdata::{Error, Schema, Value};
+use atdata::value::cast::conform;
+use atdata::{DType, Error, Schema, Value};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyIterator};
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyType};
+
+/// The dtypes a sample class declares for its array fields, by schema field position; cached
+/// for the last class seen, since a write's samples are nearly always of one class.
+#[derive(Default)]
+pub struct Declared {
+    class: Option<Py<PyType>>,
+    dtypes: Vec<Option<DType>>,
+}
+
+impl Declared {
+    /// The declared dtypes of `obj`'s class (none for a dict or a class without declarations).
+    fn of(&mut self, obj: &Bound<'_, PyAny>, schema: &Schema) -> Result<&[Option<DType>], Error> {
+        let class = obj.get_type();
+        if self
+            .class
+            .as_ref()
+            .is_some_and(|c| c.bind(obj.py()).is(&class))
+        {
+            return Ok(&self.dtypes);
+        }
+        let map = class
+            .getattr("__atdata_dtypes__")
+            .ok()
+            .and_then(|m| m.cast_into::<PyDict>().ok());
+        let mut dtypes = Vec::with_capacity(schema.fields.len());
+        for f in &schema.fields {
+            let text: Option<String> = match &map {
+                Some(m) => m
+                    .get_item(f.name.as_str())
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.extract().ok()),
+                None => None,
+            };
+            dtypes.push(
+                text.map(|t| DType::parse(&t))
+                    .transpose()
+                    .map_err(|e| e.with_field(&f.name))?,
+            );
+        }
+        self.class = Some(class.unbind());
+        self.dtypes = dtypes;
+        Ok(&self.dtypes)
+    }
+}
 
 use crate::convert::to_value;
 use crate::exceptions::to_pyerr;
@@ -19,12 +69,14 @@ use crate::progress::Progress;
 pub fn encode_one(
     obj: &Bound<'_, PyAny>,
     schema: &Schema,
+    declared: &mut Declared,
     i: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let dict = obj.cast::<PyDict>().ok();
+    let dtypes = declared.of(obj, schema).map_err(|e| e.with_sample(i))?;
     let mut fields: Vec<(String, Value)> = Vec::with_capacity(schema.fields.len());
-    for f in &schema.fields {
+    for (f, dtype) in schema.fields.iter().zip(dtypes) {
         let got = match dict {
             Some(d) => d.get_item(f.name.as_str()).ok().flatten(),
             None => obj.getattr(f.name.as_str()).ok(),
@@ -41,6 +93,12 @@ pub fn encode_one(
             }
             Some(v) => to_value(&v, 0)
                 .map_err(|reason| Error::mismatch(reason).with_field(&f.name).with_sample(i))?,
+        };
+        let value = match (value, dtype) {
+            (Value::Array(a), Some(d)) => {
+                Value::Array(conform(a, d).map_err(|e| e.with_field(&f.name).with_sample(i))?)
+            }
+            (other, _) => other,
         };
         fields.push((f.name.clone(), value));
     }
@@ -70,6 +128,7 @@ pub const CHUNK_BYTES: usize = 8 << 20;
 pub struct EncodeStream {
     iter: Py<PyIterator>,
     schema: Schema,
+    declared: Declared,
     /// Index (in the call) of the next sample to pull.
     next_index: usize,
     ready: VecDeque<Vec<u8>>,
@@ -87,6 +146,7 @@ impl EncodeStream {
         Ok(EncodeStream {
             iter: samples.try_iter()?.unbind(),
             schema,
+            declared: Declared::default(),
             next_index: 0,
             ready: VecDeque::new(),
             chunk: (0, 0),
@@ -125,7 +185,7 @@ impl EncodeStream {
             let i = self.next_index;
             self.next_index += 1;
             let mut buf = Vec::with_capacity(64);
-            if let Err(e) = encode_one(&obj, &self.schema, i, &mut buf) {
+            if let Err(e) = encode_one(&obj, &self.schema, &mut self.declared, i, &mut buf) {
                 self.failure = Some(e);
                 break;
             }
@@ -194,7 +254,8 @@ pub fn pack<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let schema = Schema::from_json(schema_json).map_err(|e| to_pyerr(py, e))?;
     let mut buf = Vec::new();
-    encode_one(sample, &schema, 0, &mut buf).map_err(|e| to_pyerr(py, e))?;
+    encode_one(sample, &schema, &mut Declared::default(), 0, &mut buf)
+        .map_err(|e| to_pyerr(py, e))?;
     Ok(PyBytes::new(py, &buf))
 }
 

@@ -3,10 +3,14 @@
 //! ```text
 //! u8 n | n bytes dtype string | u8 ndim | ndim x i64 LE shape | raw C-order bytes
 //! ```
+//!
+//! Decoding checks the one set of array limits ([`crate::value::limits`]): an array numpy
+//! could not read back is refused here, with a reason the callers locate (field, sample key,
+//! shard, dataset), not later with numpy's bare `ValueError`.
 
 use crate::error::{Error, Result};
 use crate::value::dtype::MAX_DTYPE_LEN;
-use crate::value::ndarray::{byte_len, MAX_NDIM};
+use crate::value::limits::{check_array, MAX_NDIM};
 use crate::value::{DType, NdArray};
 
 const NPY_MAGIC: &[u8] = b"\x93NUMPY";
@@ -33,7 +37,8 @@ pub fn encoded_array_len(a: &NdArray) -> usize {
 pub fn encode_array(a: &NdArray, out: &mut Vec<u8>) {
     let dtype = a.dtype().as_str().as_bytes();
     out.reserve(encoded_array_len(a));
-    // DType::parse caps dtype strings at 64 bytes and NdArray caps ndim at 64, so both fit a u8.
+    // DType::parse caps dtype strings at 64 bytes and NdArray::new checks the limits (ndim,
+    // total size), so both lengths fit a u8 and the whole encoding a msgpack bin 32.
     out.push(dtype.len() as u8);
     out.extend_from_slice(dtype);
     out.push(a.shape().len() as u8);
@@ -71,9 +76,10 @@ pub struct ArrayHeader<'a> {
 }
 
 impl ArrayHeader<'_> {
-    /// Element bytes the header announces (`prod(shape) * itemsize`, overflow checked).
+    /// Element bytes the header announces (`prod(shape) * itemsize`), once the shape is
+    /// within the [limits](crate::value::limits).
     pub fn payload_len(&self) -> Result<usize> {
-        byte_len(&self.parsed, &self.shape)
+        check_array(&self.parsed, &self.shape)
     }
 }
 
@@ -99,7 +105,7 @@ pub fn decode_compact_header(buf: &[u8]) -> Result<ArrayHeader<'_>> {
         .ok_or_else(|| Error::corrupt("array buffer ends before ndim"))? as usize;
     if ndim > MAX_NDIM {
         return Err(Error::corrupt(format!(
-            "array ndim {ndim} exceeds {MAX_NDIM}"
+            "array has {ndim} dimensions, more than the {MAX_NDIM} every numpy reads"
         )));
     }
     let shape_start = 2 + n;
@@ -131,7 +137,7 @@ fn view<'a>(
     shape: Vec<usize>,
     data: &'a [u8],
 ) -> Result<ArrayView<'a>> {
-    let want = byte_len(parsed, &shape)?;
+    let want = check_array(parsed, &shape)?;
     if want != data.len() {
         return Err(Error::corrupt(format!(
             "array of dtype {dtype} and shape {shape:?} needs {want} data bytes, buffer has {}",

@@ -4,12 +4,18 @@
 //! An n-d array field becomes one contiguous `(B, ...)` buffer, numbers become typed vectors,
 //! strings vectors of strings. A column falls back to [`Column::Values`] when its samples do
 //! not share one plain kind (optional values that are None, lists, maps, mixed types).
+//!
+//! Ragged arrays: when the arrays of a field in one batch differ in shape or dtype (or the
+//! stacked array would break the [array limits](crate::value::limits)), that batch's column is
+//! [`Column::Values`] holding one [`Value::Array`] per sample (Python gets a list of arrays),
+//! and the next batch tries to stack again. Reading never fails because arrays do not stack.
 
 use crate::codec::array::decode_array_view;
 use crate::codec::msgpack::{MsgReader, Token};
 use crate::codec::sample::decode_value;
 use crate::error::{Error, Result};
 use crate::schema::{FieldType, Primitive, Schema};
+use crate::value::limits::check_array;
 use crate::value::{DType, NdArray, Value};
 
 /// One column of a batch.
@@ -25,7 +31,8 @@ pub enum Column {
     Str(Vec<String>),
     /// Byte strings.
     Bytes(Vec<Vec<u8>>),
-    /// Arrays of one dtype and shape, stacked: shape `(B, item_shape...)`, C order.
+    /// Arrays of one dtype and shape, stacked: shape `(B, item_shape...)`, C order. Arrays
+    /// that cannot stack (ragged shapes, mixed dtypes) come as [`Column::Values`] instead.
     Array {
         /// numpy dtype string.
         dtype: String,
@@ -308,14 +315,21 @@ impl BatchBuilder {
         Ok(())
     }
 
-    /// Whether field `ci` is an n-d array column that can take a payload read straight from
-    /// the input: its schema says ndarray and it holds arrays (or nothing yet, on row 0).
-    pub(crate) fn direct_array_target(&self, ci: usize) -> bool {
+    /// Whether field `ci` is an n-d array column that can take a payload of `dtype`/`shape`
+    /// read straight from the input: its schema says ndarray and it holds arrays of that dtype
+    /// and shape (or nothing yet, on row 0). Otherwise the sample is decoded from memory, which
+    /// turns a ragged column into per-sample values.
+    pub(crate) fn direct_array_target(&self, ci: usize, dtype: &str, shape: &[usize]) -> bool {
         self.cols.get(ci).is_some_and(|c| {
             c.hint.is_array()
                 && match &c.builder {
                     None => self.rows == 0,
-                    Some(Builder::Array { rows, .. }) => *rows == self.rows,
+                    Some(Builder::Array {
+                        rows,
+                        dtype: d,
+                        item_shape,
+                        ..
+                    }) => *rows == self.rows && d == dtype && item_shape == shape,
                     Some(_) => false,
                 }
         })
@@ -353,9 +367,9 @@ impl BatchBuilder {
             return Err(Error::corrupt("array column changed kind").with_field(&name));
         };
         if col_dtype.as_str() != dtype || *item_shape != shape {
-            return Err(Error::mismatch(format!(
-                "ragged array column: row 0 has dtype {col_dtype} shape {item_shape:?}, row {row} has dtype {dtype} shape {shape:?}; \
-                 arrays in one batch must share dtype and shape"
+            // direct_array_target() said yes, so this cannot happen; refuse rather than mix.
+            return Err(Error::corrupt(format!(
+                "array column of dtype {col_dtype} shape {item_shape:?} was given dtype {dtype} shape {shape:?} at row {row}"
             ))
             .with_field(&name));
         }
@@ -394,12 +408,30 @@ impl BatchBuilder {
                     dtype,
                     item_shape,
                     data,
-                    ..
-                }) => Column::Array {
-                    dtype,
-                    item_shape,
-                    data,
-                },
+                    rows: n,
+                }) => {
+                    let stacked: Vec<usize> = std::iter::once(n)
+                        .chain(item_shape.iter().copied())
+                        .collect();
+                    let fits = DType::parse(&dtype).and_then(|d| check_array(&d, &stacked));
+                    if fits.is_ok() {
+                        Column::Array {
+                            dtype,
+                            item_shape,
+                            data,
+                        }
+                    } else {
+                        Column::Values(to_values(
+                            Some(Builder::Array {
+                                dtype,
+                                item_shape,
+                                data,
+                                rows: n,
+                            }),
+                            rows,
+                        ))
+                    }
+                }
                 Some(Builder::Values(v)) => Column::Values(v),
             });
         }
@@ -509,16 +541,13 @@ fn push_field(col: &mut ColumnState, r: &mut MsgReader<'_>, row: usize, cap: usi
             Token::Bin(b),
         ) => {
             let view = decode_array_view(b)?;
-            if view.dtype != dtype.as_str() || view.shape != *item_shape {
-                return Err(Error::mismatch(format!(
-                    "ragged array column: row 0 has dtype {dtype} shape {item_shape:?}, row {row} has dtype {} shape {:?}; \
-                     arrays in one batch must share dtype and shape",
-                    view.dtype, view.shape
-                )));
+            // A ragged column (another dtype or shape) falls back to one array per sample.
+            let stacks = view.dtype == dtype.as_str() && view.shape == *item_shape;
+            if stacks {
+                data.extend_from_slice(view.data);
+                *rows += 1;
             }
-            data.extend_from_slice(view.data);
-            *rows += 1;
-            true
+            stacks
         }
         (None, tok) if row == 0 => {
             col.builder = Some(match tok {
@@ -573,6 +602,7 @@ mod tests {
     use super::*;
     use crate::codec::encode_sample;
     use crate::schema::Field;
+    use crate::value::limits::MAX_NDIM;
 
     fn enc(fields: Vec<(&str, Value)>) -> Vec<u8> {
         let mut out = Vec::new();
@@ -630,24 +660,80 @@ mod tests {
         assert_eq!(b.finish().len(), 1);
     }
 
+    fn with_v(v: NdArray) -> Vec<u8> {
+        enc(vec![
+            ("text", Value::from("a")),
+            ("n", Value::Int(1)),
+            ("x", Value::Float(1.0)),
+            ("v", Value::Array(v)),
+        ])
+    }
+
     #[test]
-    fn ragged_arrays_name_field_and_shapes() {
+    fn ragged_arrays_come_as_one_array_per_sample() {
+        let a2 = NdArray::from_vec(vec![2], vec![1f32; 2]).unwrap();
+        let a3 = NdArray::from_vec(vec![3], vec![2f32; 3]).unwrap();
+        let f8 = NdArray::from_vec(vec![2], vec![3f64; 2]).unwrap();
+        let mut b = BatchBuilder::new(Some(text_schema()), 3);
+        for a in [&a2, &a3, &f8] {
+            b.push(&with_v(a.clone())).unwrap();
+        }
+        let batch = b.finish();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(
+            batch.column("v"),
+            Some(&Column::Values(vec![
+                Value::Array(a2.clone()),
+                Value::Array(a3),
+                Value::Array(f8)
+            ]))
+        );
+        // The other columns keep their typed form, and the next batch stacks again.
+        assert_eq!(batch.column("n"), Some(&Column::Int(vec![1, 1, 1])));
+        b.push(&with_v(a2.clone())).unwrap();
+        b.push(&with_v(a2)).unwrap();
+        let next = b.finish();
+        assert_eq!(
+            next.column("v")
+                .unwrap()
+                .to_ndarray(2)
+                .unwrap()
+                .unwrap()
+                .shape(),
+            &[2, 2]
+        );
+    }
+
+    #[test]
+    fn arrays_whose_stack_breaks_the_limits_come_per_sample() {
+        // 32 dimensions is the limit: each item reads, a stacked (B, ...) of 33 would not.
+        let deep = NdArray::from_vec(vec![1; MAX_NDIM], vec![1f32]).unwrap();
         let mut b = BatchBuilder::new(Some(text_schema()), 2);
-        let s = |n: usize| {
-            enc(vec![
-                ("text", Value::from("a")),
-                ("n", Value::Int(1)),
-                ("x", Value::Float(1.0)),
-                (
-                    "v",
-                    Value::Array(NdArray::from_vec(vec![n], vec![0f32; n]).unwrap()),
-                ),
-            ])
-        };
-        b.push(&s(2)).unwrap();
-        let e = b.push(&s(3)).unwrap_err().to_string();
+        b.push(&with_v(deep.clone())).unwrap();
+        b.push(&with_v(deep.clone())).unwrap();
+        let batch = b.finish();
+        assert_eq!(
+            batch.column("v"),
+            Some(&Column::Values(vec![
+                Value::Array(deep.clone()),
+                Value::Array(deep)
+            ]))
+        );
+    }
+
+    #[test]
+    fn arrays_beyond_the_limits_are_located_errors() {
+        // A hand-made 40-dimensional header: refused by the decoder, naming the field.
+        let mut bin = vec![3, b'<', b'f', b'4', 40];
+        bin.extend(std::iter::repeat_n(1i64.to_le_bytes(), 40).flatten());
+        bin.extend_from_slice(&1f32.to_le_bytes());
+        let mut sample = vec![0x81, 0xa1, b'v', 0xc5];
+        sample.extend_from_slice(&(bin.len() as u16).to_be_bytes());
+        sample.extend_from_slice(&bin);
+        let mut b = BatchBuilder::new(Some(text_schema()), 2);
+        let e = b.push(&sample).unwrap_err().to_string();
         assert!(
-            e.contains("field 'v'") && e.contains("[2]") && e.contains("[3]"),
+            e.contains("field 'v'") && e.contains("40 dimensions"),
             "{e}"
         );
     }

@@ -87,13 +87,13 @@ fn plan<'a>(b: &mut BatchBuilder, head: &'a [u8], size: u64) -> Option<Plan<'a>>
         let bin_start = at + 1 + len_bytes;
         let crosses = len_bytes > 0 && bin_start as u64 + len > head.len() as u64;
         if crosses {
-            if !b.direct_array_target(ci) || bin_start as u64 + len > size {
+            if bin_start as u64 + len > size {
                 return None;
             }
             // The array header (dtype, shape) must be in the head.
             let h = decode_compact_header(head.get(bin_start..)?).ok()?;
             let payload_len = h.payload_len().ok()? as u64;
-            if h.len as u64 + payload_len != len {
+            if h.len as u64 + payload_len != len || !b.direct_array_target(ci, h.dtype, &h.shape) {
                 return None;
             }
             return Some(Plan {
@@ -281,6 +281,54 @@ mod tests {
         for text in [0, 10_000, 100_000] {
             streamed_and_in_memory_agree(&big_after(text));
         }
+    }
+
+    /// A large sample whose array has `n` float32 items.
+    fn big_of(n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_sample(
+            &[
+                ("id", Value::Int(7)),
+                ("note", Value::from("n")),
+                (
+                    "v",
+                    Value::Array(NdArray::from_vec(vec![n], vec![2.0f32; n]).unwrap()),
+                ),
+                ("tag", Value::from("t")),
+            ],
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn ragged_large_arrays_read_straight_from_the_file_come_per_sample() {
+        let samples = [big_of(100_000), big_of(100_001), big_of(100_000)];
+        let mut a = BatchBuilder::new(Some(schema()), 3);
+        let mut scratch = Vec::new();
+        for s in &samples {
+            push_from(&mut a, &mut &s[..], s.len() as u64, &mut scratch).unwrap();
+        }
+        let mut b = BatchBuilder::new(Some(schema()), 3);
+        for s in &samples {
+            b.push(s).unwrap();
+        }
+        let (a, b) = (a.finish(), b.finish());
+        assert_eq!(a, b);
+        let Some(crate::dataset::Column::Values(v)) = a.column("v") else {
+            panic!(
+                "a ragged column is one value per sample: {:?}",
+                a.column("v")
+            );
+        };
+        let lens: Vec<usize> = v
+            .iter()
+            .map(|x| match x {
+                Value::Array(arr) => arr.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lens, vec![100_000, 100_001, 100_000]);
     }
 
     fn streamed_and_in_memory_agree(bytes: &[u8]) {

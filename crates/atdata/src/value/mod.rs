@@ -3,8 +3,14 @@
 //! This is the model for schema-less data (`DictSample`), for the Python binding and for the
 //! derive macro. The columnar batch path does not go through it: it decodes msgpack straight
 //! into column buffers (see `dataset::batch`).
+//!
+//! Two rules about arrays live here, each in one place: [`limits`] (what any array may be, so
+//! that every numpy reads it) and [`cast`] (what a write does with an array whose dtype is not
+//! the one its field declares). `docs/values.md` describes both.
 
+pub mod cast;
 pub mod dtype;
+pub mod limits;
 pub mod ndarray;
 
 pub use dtype::{ByteOrder, DType, Element};

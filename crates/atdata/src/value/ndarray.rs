@@ -2,9 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::value::dtype::{ByteOrder, DType, Element};
-
-/// Largest number of dimensions accepted (numpy's own limit).
-pub const MAX_NDIM: usize = 64;
+use crate::value::limits::check_array;
 
 /// An n-d array as numpy would hold it: dtype, shape and raw C-order element bytes.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,9 +13,10 @@ pub struct NdArray {
 }
 
 impl NdArray {
-    /// Builds an array, checking that `data` holds exactly `prod(shape) * itemsize` bytes.
+    /// Builds an array, checking the [limits](crate::value::limits) and that `data` holds
+    /// exactly `prod(shape) * itemsize` bytes.
     pub fn new(dtype: DType, shape: Vec<usize>, data: Vec<u8>) -> Result<Self> {
-        let want = byte_len(&dtype, &shape)?;
+        let want = check_array(&dtype, &shape)?;
         if want != data.len() {
             return Err(Error::corrupt(format!(
                 "array of dtype {dtype} and shape {shape:?} needs {want} bytes, got {}",
@@ -97,21 +96,6 @@ impl NdArray {
         }
         Ok(out)
     }
-}
-
-/// `prod(shape) * itemsize`, refusing overflow (a lying header must not cause a huge allocation
-/// or a wrap-around).
-pub fn byte_len(dtype: &DType, shape: &[usize]) -> Result<usize> {
-    if shape.len() > MAX_NDIM {
-        return Err(Error::corrupt(format!(
-            "array has {} dimensions, more than {MAX_NDIM}",
-            shape.len()
-        )));
-    }
-    shape
-        .iter()
-        .try_fold(dtype.itemsize(), |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| Error::corrupt(format!("array shape {shape:?} overflows")))
 }
 
 #[cfg(test)]
