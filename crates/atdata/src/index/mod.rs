@@ -310,8 +310,12 @@ impl Index {
     }
 
     /// Commits ready-made entries to the `local` repository in one transaction (bulk import;
-    /// see [`Provider::commit_many`]). Their shards must already be where they say.
+    /// see [`Provider::commit_many`]). Their shards must already be where they say. Every name
+    /// must pass [`check_dataset_name`](reference::check_dataset_name), like any other way in.
     pub fn commit_entries(&self, entries: &[NewEntry]) -> Result<Vec<Committed>> {
+        for e in entries {
+            reference::check_dataset_name(&e.name)?;
+        }
         self.provider().commit_many(entries)
     }
 
