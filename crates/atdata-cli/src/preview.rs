@@ -47,11 +47,9 @@ pub fn run(index: &crate::IndexArgs, arg: &str, n: usize, files: bool) -> Result
         Source::Files(target) => run_files(target, n),
         Source::Dataset(reference) => {
             let paths = crate::context::Paths::resolve(index)?;
-            run_index(&paths, reference, n).map_err(|e| {
-                match hint_for_missing_dataset(reference) {
-                    Some(hint) => e.context(hint),
-                    None => e,
-                }
+            run_index(&paths, reference, n).map_err(|e| match hint_for_missing_dataset(reference) {
+                Some(hint) => e.context(hint),
+                None => e,
             })
         }
     }

@@ -63,7 +63,16 @@ mod tests {
 
     #[test]
     fn references_and_files_are_told_apart_by_their_text_alone() {
-        for arg in ["*", "docs", "docs@2", "{a,b}", "c[1]", "a?", "@local/x.tar", "@lab/d"] {
+        for arg in [
+            "*",
+            "docs",
+            "docs@2",
+            "{a,b}",
+            "c[1]",
+            "a?",
+            "@local/x.tar",
+            "@lab/d",
+        ] {
             assert_eq!(classify(arg, false), Source::Dataset(arg), "{arg}");
         }
         for arg in [
@@ -89,6 +98,9 @@ mod tests {
         assert!(files_only("x.tar", "inspect").is_ok());
         assert!(files_only("shards", "inspect").is_ok());
         let e = files_only("@local/d", "inspect").unwrap_err().to_string();
-        assert!(e.contains("dataset reference") && e.contains("inspect"), "{e}");
+        assert!(
+            e.contains("dataset reference") && e.contains("inspect"),
+            "{e}"
+        );
     }
 }

@@ -265,7 +265,10 @@ fn python_07_fixture_shards() {
 
 #[test]
 fn inspect_of_an_unsupported_url_scheme_names_the_scheme_and_the_url() {
-    for url in ["s3://bucket/ds/data-000000.tar", "https://host/x-{0..1}.tar"] {
+    for url in [
+        "s3://bucket/ds/data-000000.tar",
+        "https://host/x-{0..1}.tar",
+    ] {
         let run = atdata(&["inspect", url]);
         assert_eq!(run.code, Some(1), "{run:?}");
         let scheme = url.split("://").next().unwrap();

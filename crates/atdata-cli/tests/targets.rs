@@ -54,10 +54,17 @@ fn preview_of_a_bare_word_is_the_dataset_of_that_name_not_files_of_the_current_d
     assert!(run.ok(), "{run:?}");
     assert!(run.stdout.contains("@local/*@1"), "{run:?}");
     assert!(run.stdout.contains("\"* 1\""), "{run:?}");
-    assert!(!run.stdout.contains("document"), "no file was read: {run:?}");
+    assert!(
+        !run.stdout.contains("document"),
+        "no file was read: {run:?}"
+    );
 
     // With --files, the same word is a glob over the current directory.
-    let run = atdata_at(cwd.path(), home.path(), &["preview", "--files", "*", "-n", "1"]);
+    let run = atdata_at(
+        cwd.path(),
+        home.path(),
+        &["preview", "--files", "*", "-n", "1"],
+    );
     assert!(run.ok(), "{run:?}");
     assert!(run.stdout.contains("\"document 0\""), "{run:?}");
 
@@ -146,5 +153,9 @@ fn add_copy_after_add_leaves_the_dataset_on_the_store_copies() {
     assert!(verify.ok(), "{verify:?}");
     let preview = atdata_in(home.path(), &["preview", "pts", "-n", "5"]);
     assert!(preview.ok(), "{preview:?}");
-    assert_eq!(preview.stdout.matches("--- sample").count(), 5, "{preview:?}");
+    assert_eq!(
+        preview.stdout.matches("--- sample").count(),
+        5,
+        "{preview:?}"
+    );
 }

@@ -273,7 +273,11 @@ fn add_with_copy_after_add_in_place_moves_the_entry_onto_the_store_copies() {
     let latest = index.get("pts").unwrap();
     assert_eq!(latest, copied);
     for (s, before) in latest.shards.iter().zip(&in_place.shards) {
-        assert!(Path::new(&s.url).starts_with(store_root.join("pts")), "{}", s.url);
+        assert!(
+            Path::new(&s.url).starts_with(store_root.join("pts")),
+            "{}",
+            s.url
+        );
         assert_eq!(s.sha256, before.sha256);
         assert_eq!(s.samples, before.samples);
     }
@@ -311,7 +315,10 @@ fn every_way_in_refuses_the_same_bad_names() {
     let bad = [
         "", ".", "..", ".staging", ".hidden", "a\\b", "a/b", "a@b", " a", "a\n", &long,
     ];
-    let schema = Schema::new("T", vec![Field::new("n", FieldType::Primitive(Primitive::Int))]);
+    let schema = Schema::new(
+        "T",
+        vec![Field::new("n", FieldType::Primitive(Primitive::Int))],
+    );
     for name in bad {
         let shown = format!("{:?}", &name[..name.len().min(20)]);
         let write = index.write_samples(
@@ -420,7 +427,11 @@ fn add_with_copy_never_stores_absolute_or_parent_member_names() {
     assert_eq!(e.num_samples, Some(4));
     let keys: Vec<String> = e
         .data_urls()
-        .flat_map(|u| ShardReader::open(Path::new(u)).unwrap().map(|s| s.unwrap().key))
+        .flat_map(|u| {
+            ShardReader::open(Path::new(u))
+                .unwrap()
+                .map(|s| s.unwrap().key)
+        })
         .collect();
     assert_eq!(keys, vec!["k1", "k2", "ok/k3", "k4"]);
     let ns: Vec<Value> = index
@@ -429,5 +440,8 @@ fn add_with_copy_never_stores_absolute_or_parent_member_names() {
         .samples(Order::Ordered)
         .map(|s| s.unwrap().get("n").unwrap().clone())
         .collect();
-    assert_eq!(ns, vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)]);
+    assert_eq!(
+        ns,
+        vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)]
+    );
 }

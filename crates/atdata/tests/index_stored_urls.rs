@@ -44,7 +44,11 @@ fn datasets_with_pattern_characters_load_their_own_shards_under(root: &Path) {
     }
     for (i, (name, decoy)) in TRICKY.iter().enumerate() {
         assert_eq!(index.len(name).unwrap(), 3 + i as u64, "{name}");
-        assert_eq!(count(&index, name), 3 + i, "{name} read its own shards only");
+        assert_eq!(
+            count(&index, name),
+            3 + i,
+            "{name} read its own shards only"
+        );
         assert_eq!(count(&index, decoy), 10 + i, "{decoy}");
         let report = index.verify(name).unwrap();
         assert!(report.is_ok(), "{report}");
@@ -146,7 +150,10 @@ fn a_python_07_row_holding_a_brace_pattern_is_brace_expanded_never_globbed() {
     assert_eq!(count(&index, "pattern"), 12);
     let report = index.verify("pattern").unwrap();
     assert!(report.is_ok(), "{report}");
-    assert_eq!(report.unverifiable, vec![at("text-0.tar"), at("text-1.tar")]);
+    assert_eq!(
+        report.unverifiable,
+        vec![at("text-0.tar"), at("text-1.tar")]
+    );
 
     // A file whose literal name holds braces is that file.
     assert_eq!(count(&index, "literal"), 6);
@@ -170,12 +177,8 @@ fn a_row_we_wrote_is_literal_even_when_its_url_looks_like_a_brace_pattern() {
         .unwrap()
         .with_store(LocalDiskStore::new(dir.path().join("data")).unwrap());
     // `{x,y}` and decoys `x`, `y`: the entry of `{x,y}` names one folder, not two.
-    index
-        .write(texts(2, "x"), &WriteOptions::new("x"))
-        .unwrap();
-    index
-        .write(texts(4, "y"), &WriteOptions::new("y"))
-        .unwrap();
+    index.write(texts(2, "x"), &WriteOptions::new("x")).unwrap();
+    index.write(texts(4, "y"), &WriteOptions::new("y")).unwrap();
     let e = index
         .write(texts(3, "xy"), &WriteOptions::new("{x,y}"))
         .unwrap();

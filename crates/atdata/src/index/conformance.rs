@@ -262,7 +262,10 @@ pub fn relocate_shards_moves_only_the_urls(p: &dyn Provider) {
     let e = p.relocate_shards(&c.entry.cid, &moved).unwrap();
     let read = p.entry_by_cid(&c.entry.cid).unwrap().unwrap();
     assert_eq!(read, e);
-    assert_eq!(read.data_urls().collect::<Vec<_>>(), vec!["/store/d/a.tar", "/store/d/b.tar"]);
+    assert_eq!(
+        read.data_urls().collect::<Vec<_>>(),
+        vec!["/store/d/a.tar", "/store/d/b.tar"]
+    );
     let mut want = c.entry.clone();
     for (s, u) in want.shards.iter_mut().zip(&moved) {
         s.url.clone_from(u);

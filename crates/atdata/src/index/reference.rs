@@ -135,7 +135,10 @@ pub fn check_dataset_name(name: &str) -> Result<()> {
         None
     };
     match problem {
-        Some(p) => Err(Error::invalid(format!("dataset name {:?} {p}", shown(name)))),
+        Some(p) => Err(Error::invalid(format!(
+            "dataset name {:?} {p}",
+            shown(name)
+        ))),
         None => Ok(()),
     }
 }
@@ -219,7 +222,17 @@ mod tests {
         let e = check_dataset_name(&long).unwrap_err().to_string();
         assert!(e.contains("longer than 255") && e.len() < 300, "{e}");
         check_dataset_name(&"x".repeat(255)).unwrap();
-        for good in ["docs-v1", "embeddings_v1", "a.b", "数据", "x..y", "a?", "b*", "c[1]", "{x,y}"] {
+        for good in [
+            "docs-v1",
+            "embeddings_v1",
+            "a.b",
+            "数据",
+            "x..y",
+            "a?",
+            "b*",
+            "c[1]",
+            "{x,y}",
+        ] {
             check_dataset_name(good).unwrap();
         }
     }

@@ -41,9 +41,8 @@ pub(crate) fn local_path(url: &str) -> Result<PathBuf> {
 /// brace-expanded, as 0.7 would. Never globbed (0.7 does not glob), never a directory listing.
 /// Nothing here touches the filesystem except that one existence check.
 pub(crate) fn expand_url(entry: &Entry, url: &str) -> Result<Vec<String>> {
-    let brace_pattern = url.contains('{')
-        && !local_path(url).is_ok_and(|p| p.exists())
-        && written_by_py07(entry);
+    let brace_pattern =
+        url.contains('{') && !local_path(url).is_ok_and(|p| p.exists()) && written_by_py07(entry);
     if brace_pattern {
         expand_braces(url).map_err(|e| {
             Error::corrupt(format!("stored shard URL '{url}' cannot be expanded: {e}"))
@@ -227,6 +226,9 @@ mod tests {
         }
         let e = entry_with(&["/no/{a,b"], true);
         let err = expand_url(&e, "/no/{a,b").unwrap_err().to_string();
-        assert!(err.contains("unbalanced") && err.contains("dataset 'd'"), "{err}");
+        assert!(
+            err.contains("unbalanced") && err.contains("dataset 'd'"),
+            "{err}"
+        );
     }
 }

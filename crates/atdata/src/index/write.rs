@@ -332,7 +332,12 @@ fn publish_and_commit(
 fn commit_onto_store(provider: &dyn Provider, new: &NewEntry) -> Result<Entry> {
     let committed = provider.commit(new)?;
     let published: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
-    if committed.created || committed.entry.data_urls().eq(published.iter().map(String::as_str)) {
+    if committed.created
+        || committed
+            .entry
+            .data_urls()
+            .eq(published.iter().map(String::as_str))
+    {
         return Ok(committed.entry);
     }
     provider.relocate_shards(&committed.entry.cid, &published)

@@ -98,9 +98,8 @@ fn scheme_of(s: &str) -> Option<&str> {
     let scheme = s.get(..i)?;
     let mut bytes = scheme.bytes();
     let first = bytes.next()?;
-    (first.is_ascii_alphabetic()
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
-    .then_some(scheme)
+    (first.is_ascii_alphabetic() && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
+        .then_some(scheme)
 }
 
 fn path_string(p: &Path) -> Result<String> {

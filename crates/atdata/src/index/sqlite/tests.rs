@@ -98,7 +98,9 @@ fn relocated_shards_are_what_python_reads_and_python_rows_cannot_move() {
             params![cid, schema_ref, strings_to_msgpack([url.as_str()])],
         )
         .unwrap();
-    let e = p.relocate_shards(&cid, &["/x.tar".to_string()]).unwrap_err();
+    let e = p
+        .relocate_shards(&cid, &["/x.tar".to_string()])
+        .unwrap_err();
     assert!(e.to_string().contains("0.7"), "{e}");
     assert_eq!(p.entry_by_cid(&cid).unwrap().unwrap().shards[0].url, url);
 }
