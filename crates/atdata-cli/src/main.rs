@@ -16,6 +16,7 @@ mod output;
 mod preview;
 mod progress;
 mod schemas;
+mod target;
 mod values;
 mod verify;
 
@@ -53,7 +54,8 @@ pub struct IndexArgs {
 enum Command {
     /// Summarise shard files: shards, sample count, inferred field types.
     Inspect {
-        /// A shard path, brace pattern (`data-{000000..000009}.tar`), glob or directory.
+        /// A shard path, brace pattern (`data-{000000..000009}.tar`), glob, directory or
+        /// file:// URL. A path that exists is read as it is, even with pattern characters.
         target: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -109,12 +111,21 @@ enum Command {
         dry_run: bool,
     },
     /// Print the first samples of a dataset (or of shard files).
+    ///
+    /// How the argument is read (by its text, never by what files exist): with --files, or with
+    /// a URL scheme, a '/', or ending in .tar/.tar.gz/.tgz, it is shard files (a path, brace
+    /// pattern, glob or directory); starting with '@' it is a dataset reference; any other word
+    /// is a dataset name of the local repository (`docs`, `docs@2`, `*`). Write `./shards` or
+    /// --files for a folder with a bare name, `@local/x.tar` for a dataset whose name ends in .tar.
     Preview {
-        /// A dataset reference, or a shard path, pattern or directory.
+        /// `@local/name[@version]`, a bare dataset name, or shard files (see above).
         reference: String,
         /// Number of samples.
         #[arg(short = 'n', long = "num", default_value_t = 5)]
         n: usize,
+        /// Read the argument as shard files (path, pattern or directory), whatever it looks like.
+        #[arg(long)]
+        files: bool,
         #[command(flatten)]
         index: IndexArgs,
     },
@@ -158,7 +169,9 @@ enum SchemaCommand {
 fn dispatch(command: Command) -> anyhow::Result<()> {
     use context::Paths;
     match command {
-        Command::Inspect { target, json } => inspect::run(&target, json),
+        Command::Inspect { target, json } => {
+            inspect::run(target::files_only(&target, "inspect")?, json)
+        }
         Command::Ls { index, json } => datasets::ls(&Paths::resolve(&index)?, json),
         Command::Show {
             reference,
@@ -180,14 +193,12 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             json,
         } => verify::run(&Paths::resolve(&index)?, &reference, json),
         Command::Gc { index, dry_run } => gc::run(&Paths::resolve(&index)?, dry_run),
-        Command::Preview { reference, n, .. } if preview::is_file_target(&reference) => {
-            preview::run_files(&reference, n)
-        }
         Command::Preview {
             reference,
             n,
+            files,
             index,
-        } => preview::run_index(&Paths::resolve(&index)?, &reference, n),
+        } => preview::run(&index, &reference, n, files),
         Command::Add {
             name,
             target,
@@ -203,7 +214,12 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 tags,
                 ..Default::default()
             };
-            datasets::add(&Paths::resolve(&index)?, &name, &target, opts, json)
+            let target = target::files_only(&target, "add")?;
+            // The one name rule, before any shard is read (`@repo/name` is checked by the core).
+            if !name.starts_with('@') {
+                atdata::index::reference::check_dataset_name(&name)?;
+            }
+            datasets::add(&Paths::resolve(&index)?, &name, target, opts, json)
         }
     }
 }

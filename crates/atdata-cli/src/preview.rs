@@ -1,7 +1,8 @@
 //! `atdata preview`: the first samples of a dataset, one field per line.
 //!
 //! A dataset of the index is decoded with its stored schema; shard files without an index are
-//! decoded schema-less, binaries that hold encoded arrays still shown as arrays.
+//! decoded schema-less, binaries that hold encoded arrays still shown as arrays. Which of the
+//! two an argument names is decided by [`crate::target`].
 
 use anyhow::Result;
 
@@ -9,6 +10,7 @@ use atdata::dataset::Dataset;
 use atdata::Sample;
 
 use crate::output::Out;
+use crate::target::{classify, hint_for_missing_dataset, Source};
 use crate::values::render;
 
 /// Prints the first `n` samples of `dataset`, titled `title`.
@@ -39,8 +41,22 @@ fn print_samples(out: &mut Out, title: &str, samples: &[Sample]) -> Result<()> {
     Ok(())
 }
 
+/// Runs `preview`: a dataset of the index or shard files, told apart by [`crate::target`].
+pub fn run(index: &crate::IndexArgs, arg: &str, n: usize, files: bool) -> Result<()> {
+    match classify(arg, files) {
+        Source::Files(target) => run_files(target, n),
+        Source::Dataset(reference) => {
+            let paths = crate::context::Paths::resolve(index)?;
+            run_index(&paths, reference, n).map_err(|e| match hint_for_missing_dataset(reference) {
+                Some(hint) => e.context(hint),
+                None => e,
+            })
+        }
+    }
+}
+
 /// Previews a dataset of the index, decoded with its stored schema.
-pub fn run_index(paths: &crate::context::Paths, reference: &str, n: usize) -> Result<()> {
+fn run_index(paths: &crate::context::Paths, reference: &str, n: usize) -> Result<()> {
     let index = paths.open_existing()?;
     let entry = index.get(reference)?;
     let dataset = index.load(&format!("@local/{}@{}", entry.name, entry.cid))?;
@@ -48,17 +64,7 @@ pub fn run_index(paths: &crate::context::Paths, reference: &str, n: usize) -> Re
 }
 
 /// Previews shard files (a path, pattern or directory) without an index.
-pub fn run_files(target: &str, n: usize) -> Result<()> {
+fn run_files(target: &str, n: usize) -> Result<()> {
     let dataset = Dataset::open(target)?;
     print_head(&dataset, target, n)
-}
-
-/// Whether a preview argument names shard files rather than a dataset of the index: it does
-/// not start with `@` and names an existing path, or is a pattern that matches files.
-pub fn is_file_target(reference: &str) -> bool {
-    if reference.starts_with('@') {
-        return false;
-    }
-    std::path::Path::new(reference).exists()
-        || (reference.contains(['*', '?', '{', '/']) && atdata::shard::expand(reference).is_ok())
 }

@@ -262,3 +262,45 @@ fn python_07_fixture_shards() {
         }
     }
 }
+
+#[test]
+fn inspect_of_an_unsupported_url_scheme_names_the_scheme_and_the_url() {
+    for url in [
+        "s3://bucket/ds/data-000000.tar",
+        "https://host/x-{0..1}.tar",
+    ] {
+        let run = atdata(&["inspect", url]);
+        assert_eq!(run.code, Some(1), "{run:?}");
+        let scheme = url.split("://").next().unwrap();
+        assert!(
+            run.stderr
+                .contains(&format!("unsupported URL scheme '{scheme}'")),
+            "{run:?}"
+        );
+        assert!(run.stderr.contains(url), "{run:?}");
+        assert!(!run.stderr.contains("No such file"), "{run:?}");
+    }
+}
+
+#[test]
+fn inspect_reads_file_urls_and_existing_paths_with_pattern_characters_literally() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("run[1]{a,b}");
+    std::fs::create_dir_all(&odd).unwrap();
+    let shards = write_dataset(&odd, 3, 10);
+    // A decoy that a glob `run[1]` would match.
+    write_dataset(&dir.path().join("run1a"), 7, 10);
+    let path = shards[0].path.display().to_string();
+    for arg in [
+        path.clone(),
+        format!("file://{path}"),
+        odd.display().to_string(),
+    ] {
+        let run = atdata(&["inspect", &arg, "--json"]);
+        assert!(run.ok(), "{arg}: {run:?}");
+        assert_eq!(run.json()["samples"], 3, "{arg}");
+    }
+    let run = atdata(&["inspect", "@local/docs"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("dataset reference"), "{run:?}");
+}

@@ -248,3 +248,200 @@ fn a_wrong_schema_is_an_error_naming_shard_key_and_field() {
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
 }
+
+#[test]
+fn add_with_copy_after_add_in_place_moves_the_entry_onto_the_store_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    make_shards(&src);
+    let index = file_index(&dir.path().join("idx"));
+    let target = src.display().to_string();
+    let in_place = index
+        .insert("pts", &target, &InsertOptions::default())
+        .unwrap();
+    let copy = InsertOptions {
+        copy: true,
+        ..Default::default()
+    };
+    let copied = index.insert("pts", &target, &copy).unwrap();
+    // The CID addresses content: the same entry, now on the store's copies.
+    assert_eq!(copied.cid, in_place.cid);
+    assert_eq!(copied.version, in_place.version);
+    assert_eq!(index.versions("pts").unwrap(), vec!["1"]);
+    let store_root = std::fs::canonicalize(dir.path().join("idx/data")).unwrap();
+    let latest = index.get("pts").unwrap();
+    assert_eq!(latest, copied);
+    for (s, before) in latest.shards.iter().zip(&in_place.shards) {
+        assert!(
+            Path::new(&s.url).starts_with(store_root.join("pts")),
+            "{}",
+            s.url
+        );
+        assert_eq!(s.sha256, before.sha256);
+        assert_eq!(s.samples, before.samples);
+    }
+    // The copies are referenced: gc keeps them, even with no grace period.
+    let gc = index
+        .gc_with(&atdata::index::GcOptions {
+            dry_run: false,
+            grace: std::time::Duration::ZERO,
+        })
+        .unwrap();
+    assert!(gc.shards.is_empty(), "{gc:?}");
+    // The source can go away.
+    std::fs::remove_dir_all(&src).unwrap();
+    assert_eq!(
+        index.load("pts").unwrap().samples(Order::Ordered).count(),
+        10
+    );
+    let report = index.verify("pts").unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.checked.len(), 3);
+    // Copying again changes nothing.
+    make_shards(&src);
+    assert_eq!(index.insert("pts", &target, &copy).unwrap(), latest);
+}
+
+#[test]
+fn every_way_in_refuses_the_same_bad_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let made = make_shards(&src);
+    let index = file_index(&dir.path().join("idx"));
+    let target = src.display().to_string();
+    let long = "x".repeat(10_000);
+    let bad = [
+        "", ".", "..", ".staging", ".hidden", "a\\b", "a/b", "a@b", " a", "a\n", &long,
+    ];
+    let schema = Schema::new(
+        "T",
+        vec![Field::new("n", FieldType::Primitive(Primitive::Int))],
+    );
+    for name in bad {
+        let shown = format!("{:?}", &name[..name.len().min(20)]);
+        let write = index.write_samples(
+            &schema,
+            [atdata::Sample::new(vec![("n".into(), Value::Int(1))])],
+            &atdata::index::WriteOptions::new(name),
+        );
+        let in_place = index.insert(name, &target, &InsertOptions::default());
+        let copy = index.insert(
+            name,
+            &target,
+            &InsertOptions {
+                copy: true,
+                ..Default::default()
+            },
+        );
+        let new = atdata::index::NewEntry {
+            name: name.to_string(),
+            schema: schema.clone(),
+            shards: made
+                .iter()
+                .map(|m| {
+                    let url = m.path.display().to_string();
+                    atdata::index::ShardInfo::new(url, m.sha256.clone(), m.samples, m.bytes)
+                })
+                .collect(),
+            description: None,
+            tags: vec![],
+            license: None,
+            metadata: None,
+        };
+        let bulk = index.commit_entries(&[new]).map(|_| ());
+        for (way, r) in [
+            ("write", write.map(|_| ())),
+            ("insert", in_place.map(|_| ())),
+            ("insert --copy", copy.map(|_| ())),
+            ("commit_entries", bulk),
+        ] {
+            let e = r.expect_err(&format!("{way} accepted {shown}"));
+            assert!(matches!(e, Error::InvalidArgument(_)), "{way} {shown}: {e}");
+            assert!(e.to_string().contains("dataset name"), "{way}: {e}");
+            assert!(e.to_string().len() < 400, "{way}: the message stays short");
+        }
+    }
+    assert!(index.list_datasets().unwrap().is_empty());
+    assert!(index_common::files_under(&dir.path().join("idx/data"))
+        .iter()
+        .all(|f| f.components().any(|c| c.as_os_str() == ".staging")));
+}
+
+/// A ustar archive with one `{name}` member per (name, data), as a hostile tool could write it.
+fn raw_tar(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in members {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000644\0");
+        h[108..116].copy_from_slice(b"0000000\0");
+        h[116..124].copy_from_slice(b"0000000\0");
+        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        h[136..148].copy_from_slice(b"00000000000\0");
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+#[test]
+fn add_with_copy_never_stores_absolute_or_parent_member_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = |n: i64| {
+        let mut b = Vec::new();
+        encode_sample(&[("n", Value::Int(n))], &mut b);
+        b
+    };
+    let src = dir.path().join("hostile.tar");
+    std::fs::write(
+        &src,
+        raw_tar(&[
+            ("/abs/dir/k1.msgpack", sample(1)),
+            ("../up/k2.msgpack", sample(2)),
+            ("ok/k3.msgpack", sample(3)),
+            ("./dot/k4.msgpack", sample(4)),
+        ]),
+    )
+    .unwrap();
+    let index = file_index(&dir.path().join("idx"));
+    let e = index
+        .insert(
+            "hostile",
+            &src.display().to_string(),
+            &InsertOptions {
+                copy: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(e.num_samples, Some(4));
+    let keys: Vec<String> = e
+        .data_urls()
+        .flat_map(|u| {
+            ShardReader::open(Path::new(u))
+                .unwrap()
+                .map(|s| s.unwrap().key)
+        })
+        .collect();
+    assert_eq!(keys, vec!["k1", "k2", "ok/k3", "k4"]);
+    let ns: Vec<Value> = index
+        .load("hostile")
+        .unwrap()
+        .samples(Order::Ordered)
+        .map(|s| s.unwrap().get("n").unwrap().clone())
+        .collect();
+    assert_eq!(
+        ns,
+        vec![Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)]
+    );
+}

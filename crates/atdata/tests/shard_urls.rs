@@ -130,13 +130,65 @@ fn missing_paths_and_bad_patterns() {
 }
 
 #[test]
-fn urls_with_a_scheme_are_expanded_but_not_checked() {
+fn urls_with_another_scheme_than_file_are_refused_by_name() {
+    for url in [
+        "s3://bucket/ds/data-{000..002}.tar",
+        "https://h/x.tar",
+        "gs://b/*.tar",
+    ] {
+        let e = expand(url).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{url}: {e}");
+        let scheme = url.split("://").next().unwrap();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("unsupported URL scheme '{scheme}'")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn file_urls_name_local_paths_patterns_and_directories() {
+    let d = tempfile::tempdir().unwrap();
+    touch(d.path(), "x-0.tar");
+    touch(d.path(), "x-1.tar");
+    let root = s(d.path());
+    let want = [format!("{root}/x-0.tar"), format!("{root}/x-1.tar")];
     assert_eq!(
-        expand("s3://bucket/ds/data-{000..002}.tar").unwrap(),
-        [
-            "s3://bucket/ds/data-000.tar",
-            "s3://bucket/ds/data-001.tar",
-            "s3://bucket/ds/data-002.tar"
-        ]
+        expand(&format!("file://{root}/x-{{0..1}}.tar")).unwrap(),
+        want
+    );
+    assert_eq!(expand(&format!("file://{root}/*.tar")).unwrap(), want);
+    assert_eq!(expand(&format!("file://{root}")).unwrap(), want);
+    assert_eq!(
+        expand(&format!("file://localhost{root}/x-0.tar")).unwrap(),
+        want[..1]
+    );
+}
+
+#[test]
+fn a_path_that_exists_is_literal_whatever_characters_it_holds() {
+    let d = tempfile::tempdir().unwrap();
+    // Each literal name, and a decoy its pattern reading would match.
+    for (literal, decoy) in [
+        ("run[1]/a.tar", "run1/a.tar"),
+        ("b?.tar", "bb.tar"),
+        ("c*.tar", "cc.tar"),
+        ("{x,y}.tar", "x.tar"),
+    ] {
+        touch(d.path(), literal);
+        touch(d.path(), decoy);
+        let p = s(&d.path().join(literal));
+        assert_eq!(expand(&p).unwrap(), [p.clone()], "{literal}");
+    }
+    // A folder with pattern characters is listed as it is.
+    let dir = s(&d.path().join("run[1]"));
+    assert_eq!(expand(&dir).unwrap(), [format!("{dir}/a.tar")]);
+    // A pattern naming no file as it stands is still a pattern.
+    let glob = format!("{}/run[1]/*.tar", s(d.path()));
+    assert_eq!(
+        names(d.path(), &expand(&glob).unwrap()),
+        ["run1/a.tar"],
+        "`[1]` in a glob is a class"
     );
 }

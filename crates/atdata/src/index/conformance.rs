@@ -254,6 +254,28 @@ pub fn record_shard_info_fills_gaps(p: &dyn Provider) {
     assert!(p.record_shard_info("bafy-missing", &other).is_err());
 }
 
+/// `relocate_shards` moves only the URLs: CID, version and facts stay, lookups see the new
+/// URLs; a wrong URL count or an unknown CID is refused.
+pub fn relocate_shards_moves_only_the_urls(p: &dyn Provider) {
+    let c = p.commit(&sample_entry("d", 2, "x")).unwrap();
+    let moved: Vec<String> = vec!["/store/d/a.tar".into(), "/store/d/b.tar".into()];
+    let e = p.relocate_shards(&c.entry.cid, &moved).unwrap();
+    let read = p.entry_by_cid(&c.entry.cid).unwrap().unwrap();
+    assert_eq!(read, e);
+    assert_eq!(
+        read.data_urls().collect::<Vec<_>>(),
+        vec!["/store/d/a.tar", "/store/d/b.tar"]
+    );
+    let mut want = c.entry.clone();
+    for (s, u) in want.shards.iter_mut().zip(&moved) {
+        s.url.clone_from(u);
+    }
+    assert_eq!(read, want);
+    assert_eq!(p.latest_entry("d").unwrap().unwrap(), want);
+    assert!(p.relocate_shards(&c.entry.cid, &moved[..1]).is_err());
+    assert!(p.relocate_shards("bafy-missing", &moved).is_err());
+}
+
 /// Missing names, versions, CIDs and schemas are `None` / empty, not errors.
 pub fn lookups_of_missing_things_are_none(p: &dyn Provider) {
     p.commit(&sample_entry("d", 1, "x")).unwrap();

@@ -208,7 +208,10 @@ impl Index {
         let len = num_samples(&repo, &entry)?;
         let mut urls = Vec::with_capacity(entry.shards.len());
         for u in entry.data_urls() {
-            urls.extend(scan::expand_url(u)?);
+            for file in scan::expand_url(&entry, u)? {
+                // Readers open paths: `file://` becomes one, other schemes fail here, by name.
+                urls.push(crate::shard::local_path(&file)?.to_string());
+            }
         }
         Ok(Dataset::new(urls, Some(schema))
             .with_name(reference.trim())
@@ -307,8 +310,12 @@ impl Index {
     }
 
     /// Commits ready-made entries to the `local` repository in one transaction (bulk import;
-    /// see [`Provider::commit_many`]). Their shards must already be where they say.
+    /// see [`Provider::commit_many`]). Their shards must already be where they say. Every name
+    /// must pass [`check_dataset_name`](reference::check_dataset_name), like any other way in.
     pub fn commit_entries(&self, entries: &[NewEntry]) -> Result<Vec<Committed>> {
+        for e in entries {
+            reference::check_dataset_name(&e.name)?;
+        }
         self.provider().commit_many(entries)
     }
 
@@ -449,7 +456,7 @@ fn num_samples(repo: &Repository, entry: &Entry) -> Result<u64> {
     let mut facts = Vec::with_capacity(entry.shards.len());
     for shard in &entry.shards {
         let (mut samples, mut bytes) = (0u64, 0u64);
-        for url in scan::expand_url(&shard.url)? {
+        for url in scan::expand_url(entry, &shard.url)? {
             let s = scan::scan_shard(&url, false, &crate::NoProgress, |_| Ok(()))
                 .map_err(|e| e.with_dataset(&entry.name))?;
             samples += s.samples;

@@ -31,7 +31,8 @@ use crate::schema::Schema;
 /// - **Visible once committed.** After `commit` returns, every later call on any handle to the
 ///   same index (any process) sees the entry; a crash before it returns leaves no trace of it.
 /// - **Immutable entries.** Nothing but [`record_shard_info`](Provider::record_shard_info)
-///   (which only fills unknown counts) changes a committed entry.
+///   (which only fills unknown counts) and [`relocate_shards`](Provider::relocate_shards) (which
+///   only moves where the same bytes are) changes a committed entry.
 /// - **Versions are numeric strings.** Entries written by Python atdata 0.7 (which has no
 ///   versions) count as one above the previous version of their name in insertion order
 ///   (`1..n` in an index only 0.7 wrote).
@@ -84,4 +85,14 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// written by Python atdata 0.7), so the next load need not scan. Known facts are kept;
     /// `shards` are in the order of the entry's `data_urls`.
     fn record_shard_info(&self, cid: &str, shards: &[ShardInfo]) -> Result<()>;
+
+    /// Points the shards of entry `cid` at `urls` (one per shard, in order): new places of the
+    /// same bytes, which the caller has checked (same digests). Everything else stays: CID,
+    /// version, counts, digests, metadata. 0.7's `data_urls` and its `checksums` keys follow
+    /// the new URLs. This is how indexing a dataset again with `copy` moves an entry that
+    /// pointed at files outside the store onto the store's copies, since both have one CID.
+    /// An unknown CID is [`Error::NotFound`](crate::Error); a URL count that differs from the
+    /// entry's shards, or an entry Python atdata 0.7 wrote (its CID covers its URLs), is
+    /// [`Error::InvalidArgument`](crate::Error). Returns the entry as it now is.
+    fn relocate_shards(&self, cid: &str, urls: &[String]) -> Result<Entry>;
 }

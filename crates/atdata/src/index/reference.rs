@@ -99,26 +99,57 @@ pub fn looks_like_cid(selector: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
-/// Checks a dataset name for use in references: not empty, no `@`, `/`, whitespace at the
-/// ends, NUL or control characters. (Stores add their own rules, see
-/// [`check_dataset_name`](crate::store::check_dataset_name).)
-pub fn check_ref_name(name: &str) -> Result<()> {
+/// Longest dataset name, in bytes (one folder name of a local store).
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// The one rule for dataset names, whatever way a dataset comes in (`write`, `insert` with or
+/// without copy, bulk commits, Python, the CLI) and whatever store holds it, so that every name
+/// in an index can be referenced and can name a store folder. A name is refused
+/// ([`Error::InvalidArgument`]) when it:
+///
+/// - is empty, `.` or `..`, or starts with `.` (hidden names are the store's own, `.staging`);
+/// - contains `/` or `\` (a path separator, which would also split a `@repo/name` reference),
+///   or `@` (which separates the version in references);
+/// - contains NUL or another control character, or starts or ends with whitespace;
+/// - is longer than [`MAX_NAME_BYTES`] bytes.
+///
+/// Stores may refuse more ([`DataStore::check_name`](crate::store::DataStore::check_name)).
+pub fn check_dataset_name(name: &str) -> Result<()> {
     let problem = if name.is_empty() {
         Some("is empty")
+    } else if name == "." || name == ".." {
+        Some("would escape the store root")
+    } else if name.contains(['/', '\\']) {
+        Some("contains a path separator ('/' or '\\'), which would leave its folder")
     } else if name.contains('@') {
         Some("contains '@', which separates the version in references")
-    } else if name.contains('/') {
-        Some("contains '/', which separates the repository in references")
-    } else if name.trim() != name {
-        Some("starts or ends with whitespace")
     } else if name.chars().any(char::is_control) {
         Some("contains a control character")
+    } else if name.trim() != name {
+        Some("starts or ends with whitespace")
+    } else if name.starts_with('.') {
+        Some("starts with '.', which is reserved for the store's own files")
+    } else if name.len() > MAX_NAME_BYTES {
+        Some("is longer than 255 bytes")
     } else {
         None
     };
     match problem {
-        Some(p) => Err(Error::invalid(format!("dataset name {name:?} {p}"))),
+        Some(p) => Err(Error::invalid(format!(
+            "dataset name {:?} {p}",
+            shown(name)
+        ))),
         None => Ok(()),
+    }
+}
+
+/// A name as an error shows it: long names are cut so one bad argument cannot make a
+/// megabyte-long message.
+fn shown(name: &str) -> String {
+    const SHOWN: usize = 80;
+    match name.char_indices().nth(SHOWN) {
+        Some((i, _)) => format!("{}...", name.get(..i).unwrap_or_default()),
+        None => name.to_string(),
     }
 }
 
@@ -179,10 +210,30 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        check_ref_name("docs-v1").unwrap();
-        for bad in ["", "a@b", "a/b", " a", "a\n"] {
-            assert!(check_ref_name(bad).is_err(), "{bad:?}");
+    fn one_name_rule_refuses_names_that_escape_or_cannot_be_referenced() {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "/abs", "a\\b", "a\0b", ".staging", ".hidden", "a\nb",
+            "a@b", " a", "a ", "a\t",
+        ] {
+            let e = check_dataset_name(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidArgument(_)), "{bad:?}: {e}");
+        }
+        let long = "x".repeat(10_000);
+        let e = check_dataset_name(&long).unwrap_err().to_string();
+        assert!(e.contains("longer than 255") && e.len() < 300, "{e}");
+        check_dataset_name(&"x".repeat(255)).unwrap();
+        for good in [
+            "docs-v1",
+            "embeddings_v1",
+            "a.b",
+            "数据",
+            "x..y",
+            "a?",
+            "b*",
+            "c[1]",
+            "{x,y}",
+        ] {
+            check_dataset_name(good).unwrap();
         }
     }
 }

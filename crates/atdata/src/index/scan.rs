@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
+use crate::codec::python_entry_cid;
 use crate::error::{Error, Result};
+use crate::index::entry::Entry;
 use crate::progress::Progress;
-use crate::shard::{expand, RawSample, ShardReader};
+use crate::shard::{expand_braces, RawSample, ShardReader};
 
 /// What a pass over one shard file found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,29 +25,39 @@ pub(crate) struct ShardScan {
     pub bytes: u64,
 }
 
-/// The local path a shard URL names: a plain path or `file://` URL. Other schemes belong to
-/// stores this build cannot read directly.
+/// The local path a shard URL names (see [`crate::shard::local_path`], the one rule for
+/// schemes: plain paths and `file://`; any other scheme is an error naming it).
 pub(crate) fn local_path(url: &str) -> Result<PathBuf> {
-    if let Some(p) = url.strip_prefix("file://") {
-        return Ok(PathBuf::from(p));
-    }
-    match url.find("://") {
-        Some(i) if i > 0 => Err(Error::invalid(format!(
-            "shard '{url}': cannot read '{}://' URLs from the local index yet",
-            url.get(..i).unwrap_or_default()
-        ))),
-        _ => Ok(PathBuf::from(url)),
-    }
+    crate::shard::local_path(url).map(PathBuf::from)
 }
 
-/// Expands a stored URL that is a brace pattern or glob (Python atdata 0.7 may index a pattern
-/// as one URL); plain URLs are kept as they are without touching the filesystem.
-pub(crate) fn expand_url(url: &str) -> Result<Vec<String>> {
-    if url.contains(['{', '*', '?', '[']) {
-        expand(url)
+/// The shard files a URL stored in `entry` names.
+///
+/// A stored URL is literal: glob and brace characters in it (a dataset named `a?`, a store root
+/// `/data/run[1]`) are part of the file name. The one exception is an entry Python atdata 0.7
+/// wrote, because 0.7 indexes what its user typed as one URL and brace-expands every URL when
+/// it reads: for such an entry (its CID is 0.7's recipe over its `schema_ref` and `data_urls`,
+/// see [`python_entry_cid`]), a local URL that holds a `{` and names no existing file is
+/// brace-expanded, as 0.7 would. Never globbed (0.7 does not glob), never a directory listing.
+/// Nothing here touches the filesystem except that one existence check.
+pub(crate) fn expand_url(entry: &Entry, url: &str) -> Result<Vec<String>> {
+    let brace_pattern =
+        url.contains('{') && !local_path(url).is_ok_and(|p| p.exists()) && written_by_py07(entry);
+    if brace_pattern {
+        expand_braces(url).map_err(|e| {
+            Error::corrupt(format!("stored shard URL '{url}' cannot be expanded: {e}"))
+                .with_dataset(&entry.name)
+        })
     } else {
         Ok(vec![url.to_string()])
     }
+}
+
+/// Whether Python atdata 0.7 wrote `entry`: its CID is that package's recipe. Our CIDs cover
+/// the name and the shard digests, not the URLs, so ours never match it.
+fn written_by_py07(entry: &Entry) -> bool {
+    let urls: Vec<String> = entry.data_urls().map(str::to_string).collect();
+    python_entry_cid(&entry.schema_ref, &urls).is_ok_and(|cid| cid == entry.cid)
 }
 
 /// A reader that hashes what passes through it and reports how much did.
@@ -160,14 +172,63 @@ mod tests {
         );
     }
 
+    fn entry_with(urls: &[&str], py07: bool) -> Entry {
+        let schema_ref = "atdata://local/schema/T@1.0.0";
+        let owned: Vec<String> = urls.iter().map(|u| u.to_string()).collect();
+        let cid = if py07 {
+            python_entry_cid(schema_ref, &owned).unwrap()
+        } else {
+            crate::index::entry::entry_cid("d", schema_ref, &[]).unwrap()
+        };
+        Entry {
+            name: "d".into(),
+            version: "1".into(),
+            cid,
+            schema_ref: schema_ref.into(),
+            shards: owned
+                .iter()
+                .map(|u| crate::index::ShardInfo {
+                    url: u.clone(),
+                    sha256: None,
+                    samples: None,
+                    bytes: None,
+                })
+                .collect(),
+            num_samples: None,
+            description: None,
+            tags: vec![],
+            license: None,
+            metadata: None,
+            created_at: String::new(),
+        }
+    }
+
     #[test]
-    fn urls() {
+    fn stored_urls_are_literal_except_a_py07_brace_pattern_naming_no_file() {
         assert_eq!(local_path("/a/b.tar").unwrap(), PathBuf::from("/a/b.tar"));
         assert!(local_path("s3://b/k.tar").is_err());
-        assert_eq!(
-            expand_url("/no/such/x.tar").unwrap(),
-            vec!["/no/such/x.tar"]
+        let dir = tempfile::tempdir().unwrap();
+        let literal = dir.path().join("x-{0..1}.tar");
+        std::fs::write(&literal, b"").unwrap();
+        let literal = literal.display().to_string();
+        let pattern = "/no/such/x-{0..1}.tar";
+        let glob = "/no/such/*.tar";
+        for py07 in [false, true] {
+            let e = entry_with(&[&literal, pattern, glob], py07);
+            assert_eq!(expand_url(&e, &literal).unwrap(), vec![literal.clone()]);
+            assert_eq!(expand_url(&e, glob).unwrap(), vec![glob]);
+            let got = expand_url(&e, pattern).unwrap();
+            if py07 {
+                assert_eq!(got, vec!["/no/such/x-0.tar", "/no/such/x-1.tar"]);
+            } else {
+                assert_eq!(got, vec![pattern]);
+            }
+        }
+        let e = entry_with(&["/no/{a,b"], true);
+        let err = expand_url(&e, "/no/{a,b").unwrap_err().to_string();
+        assert!(
+            err.contains("unbalanced") && err.contains("dataset 'd'"),
+            "{err}"
         );
-        assert!(expand_url("/no/such/x-{0..1}.tar").is_err());
     }
 }

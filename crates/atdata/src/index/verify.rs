@@ -180,7 +180,7 @@ fn verify_entry(repo: &str, entry: &Entry, progress: &dyn Progress) -> VerifyRep
         problems: Vec::new(),
     };
     for shard in &entry.shards {
-        let urls = match expand_url(&shard.url) {
+        let urls = match expand_url(entry, &shard.url) {
             Ok(u) => u,
             Err(e) => {
                 report.problems.push(problem_of(&shard.url, e));

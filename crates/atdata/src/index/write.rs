@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::codec::{decode_sample, encode_sample, validate_sample};
 use crate::error::{Error, Result};
 use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
-use crate::index::reference::{check_ref_name, DatasetRef, LOCAL};
+use crate::index::reference::{check_dataset_name, DatasetRef, LOCAL};
 use crate::index::scan::{local_path, scan_shard};
 use crate::index::{Index, Provider};
 use crate::packable::Packable;
@@ -211,9 +211,13 @@ impl Index {
     }
 
     /// Indexes shards that already exist: a path, brace pattern, glob or directory (see
-    /// [`expand`]). With `copy`, each shard is copied into the store (sample by sample, keys
-    /// kept); otherwise entries point at the files where they are. Every sample is read, checked
-    /// against the schema (given, or inferred from the first sample), counted and hashed.
+    /// [`expand`]). With `copy`, each shard is copied into the store (sample by sample; keys
+    /// kept unless they would leave their folder, see `store_key`), and the entry's shards are
+    /// the store's copies, also when the same content was indexed in place before (that entry,
+    /// which has the same CID, is moved onto the copies); otherwise entries point at the files
+    /// where they are. Every sample is read, checked against the schema (given, or inferred
+    /// from the first sample), counted and hashed. The name must pass
+    /// [`check_dataset_name`] whether or not a store is involved.
     pub fn insert(&self, name: &str, target: &str, opts: &InsertOptions) -> Result<Entry> {
         self.insert_with_progress(name, target, opts, &NoProgress)
     }
@@ -277,7 +281,7 @@ impl Index {
             scan_shard(url, false, progress, |raw| {
                 check(url, raw)?;
                 writer
-                    .write_sample(&raw.key, &raw.data)
+                    .write_sample(store_key(&raw.key), &raw.data)
                     .map_err(|e| e.with_shard(url, raw.offset).with_dataset(&name))
             })?;
             staged.extend(writer.finish()?);
@@ -316,7 +320,47 @@ fn publish_and_commit(
         shards.push(ShardInfo::new(url, sha, samples, bytes));
     }
     let new = new_entry(name, schema, shards, &describe);
-    Ok(provider.commit(&new)?.entry)
+    commit_onto_store(provider, &new)
+}
+
+/// Commits `new`, whose shards were just published to the store. The same content committed
+/// before under the same name has the same CID, so the commit returns that entry; if its
+/// shards are elsewhere (indexed in place by `insert` without copy), it is moved onto the
+/// store's copies ([`Provider::relocate_shards`]; same digests, so the same bytes). Otherwise
+/// the copies would be orphans that `gc` deletes while the entry still depends on files
+/// outside the store.
+fn commit_onto_store(provider: &dyn Provider, new: &NewEntry) -> Result<Entry> {
+    let committed = provider.commit(new)?;
+    let published: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
+    if committed.created
+        || committed
+            .entry
+            .data_urls()
+            .eq(published.iter().map(String::as_str))
+    {
+        return Ok(committed.entry);
+    }
+    provider.relocate_shards(&committed.entry.cid, &published)
+}
+
+/// The key a sample copied into the store gets. A key that is a clean relative path (no
+/// leading `/`, no empty, `.` or `..` component, no `\`) is kept as it is; any other (a tar
+/// member named `/etc/x` or `../x`) becomes its last component, so that no shard in the store
+/// holds a member that would be extracted outside its folder. (Keys are what the reader found
+/// before the first dot of a member's base name, so that component is never empty, `.` or
+/// `..`.) Two consecutive samples that end up with one key are refused by the writer, naming
+/// the key.
+fn store_key(key: &str) -> &str {
+    let clean = !key.starts_with('/')
+        && !key.contains('\\')
+        && key
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if clean {
+        key
+    } else {
+        key.rsplit(['/', '\\']).next().unwrap_or(key)
+    }
 }
 
 fn new_entry(name: &str, schema: &Schema, shards: Vec<ShardInfo>, d: &Describe<'_>) -> NewEntry {
@@ -351,11 +395,13 @@ fn infer_from_first(name: &str, urls: &[String]) -> Result<Schema> {
 }
 
 /// (repository, dataset name) a write goes to: `name` may carry `@repo/`, or `repo` name it.
+/// Every way a dataset comes in (write, insert with or without copy) passes here, so the name
+/// rule ([`check_dataset_name`]) is applied before anything is read or written.
 fn target_of(name: &str, repo: Option<&str>) -> Result<(String, String)> {
     // Only the `@repo/` form selects a repository here: a bare name with a '/' is refused
     // (it would be a path, not a name).
     if !name.starts_with('@') {
-        check_ref_name(name)?;
+        check_dataset_name(name)?;
         return Ok((repo.unwrap_or(LOCAL).to_string(), name.to_string()));
     }
     let r = DatasetRef::parse(name)?;
@@ -370,7 +416,7 @@ fn target_of(name: &str, repo: Option<&str>) -> Result<(String, String)> {
             r.repo
         )));
     }
-    check_ref_name(&r.name)?;
+    check_dataset_name(&r.name)?;
     Ok((r.repo, r.name))
 }
 
@@ -401,6 +447,24 @@ mod tests {
             target_of("../x", None),
             Err(Error::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn copied_keys_never_leave_their_folder() {
+        for (key, want) in [
+            ("000000001", "000000001"),
+            ("dir/key", "dir/key"),
+            ("/etc/passwd", "passwd"),
+            ("/abs/dir/k", "k"),
+            ("../k", "k"),
+            ("a/../../k", "k"),
+            ("./k", "k"),
+            ("a//k", "k"),
+            ("a\\b", "b"),
+            ("C:\\x\\k", "k"),
+        ] {
+            assert_eq!(store_key(key), want, "{key:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,9 @@ mod writer;
 
 pub use reader::{read_shard_bytes, RawSample, ShardReader};
 pub use tar_header::MAX_MEMBER_SIZE;
-pub use urls::{expand, expand_braces};
+pub use urls::{
+    expand, expand_braces, local_path, MAX_BRACE_DEPTH, MAX_EXPANDED_BYTES, MAX_EXPANSIONS,
+};
 pub use writer::{
     sample_key, write_shards, PublishedShard, ShardOptions, ShardWriter, StagedShard,
 };

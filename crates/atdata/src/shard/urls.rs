@@ -1,38 +1,59 @@
-//! Turning what a user types into a list of shard URLs.
+//! Turning what a user types into a list of shard files.
 //!
 //! WebDataset users name shard sets with bash-style brace patterns (`data-{000000..000009}.tar`),
 //! so we expand those the same way Python's `braceexpand` does: `{a,b}` alternatives, numeric
 //! ranges that keep zero padding, letter ranges, optional steps, nesting, several groups in one
 //! pattern, and `\` escapes. Local results may be globs or directories. Every expansion is
 //! checked: a pattern that names nothing is an error, never an empty dataset.
+//!
+//! Only what a user types is a pattern, and only where it does not name a path as it stands: a
+//! target that exists (a file `run[1].tar`, a folder `out-{a,b}`) is that path. URLs read back
+//! from an index are never passed through here (see `index::scan::expand_url`): they are
+//! literal.
+//!
+//! The URL schemes we read are decided once, in [`local_path`]: plain paths and `file://`.
 
 use std::fs;
 use std::path::Path;
 
 use crate::{Error, Result};
 
-/// Most names one pattern may expand to; protects against patterns like `{0..99999999999}`.
-const MAX_EXPANSIONS: usize = 1_000_000;
+/// Most names one brace pattern may expand to; protects against patterns like
+/// `{0..99999999999}`.
+pub const MAX_EXPANSIONS: usize = 1_000_000;
+
+/// Most bytes the names of one brace expansion may hold together (a short pattern with a long
+/// literal and a large range must not fill memory).
+pub const MAX_EXPANDED_BYTES: usize = 64 << 20;
 
 /// Deepest brace nesting accepted (recursion bound for hostile patterns).
-const MAX_DEPTH: usize = 64;
+pub const MAX_BRACE_DEPTH: usize = 64;
 
 /// A shard path, brace pattern (`data-{000000..000009}.tar` keeps zero padding, `{a,b}`,
-/// nested/multiple braces), glob (`*.tar`, `**`), or directory (every *.tar below it, recursively, sorted).
-/// Error if nothing matches / path missing / bad pattern.
+/// nested/multiple braces), glob (`*.tar`, `**`), or directory (every *.tar below it, recursively,
+/// sorted), or a `file://` URL of any of those. Error if nothing matches / path missing / bad
+/// pattern.
 ///
-/// Strings with a URL scheme (`s3://bucket/a-{0..3}.tar`) are brace-expanded but not checked:
-/// their store resolves them. Glob matches are files only, sorted within each pattern.
+/// A target that exists as typed is taken literally (a file named `run[1].tar` is that file,
+/// not a glob); only a target that names nothing is brace-expanded, and then each name that
+/// does not exist is a glob if it holds `*`, `?` or `[`. Glob matches are files only, sorted
+/// within each pattern. URL schemes other than `file://` are an error naming the scheme (see
+/// [`local_path`]).
 pub fn expand(target: &str) -> Result<Vec<String>> {
     if target.trim().is_empty() {
         return Err(Error::invalid("empty shard path"));
     }
+    let literal = local_path(target)?;
+    if Path::new(literal).exists() {
+        return local_files(literal);
+    }
     let mut out = Vec::new();
     for candidate in expand_braces(target)? {
-        if has_scheme(&candidate) {
-            out.push(candidate);
+        let candidate = local_path(&candidate)?;
+        if Path::new(candidate).exists() {
+            out.extend(local_files(candidate)?);
         } else if candidate.contains(['*', '?', '[']) {
-            let found = glob_files(&candidate)?;
+            let found = glob_files(candidate)?;
             if found.is_empty() {
                 return Err(Error::not_found(format!(
                     "no shard file matches '{candidate}'"
@@ -40,21 +61,45 @@ pub fn expand(target: &str) -> Result<Vec<String>> {
             }
             out.extend(found);
         } else {
-            out.extend(local_path(&candidate)?);
+            return Err(Error::not_found(format!("shard '{candidate}'")));
         }
     }
     Ok(out)
 }
 
-fn has_scheme(s: &str) -> bool {
-    match s.find("://") {
-        Some(i) if i > 0 => s.get(..i).is_some_and(|scheme| {
-            scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        }),
-        _ => false,
+/// The local path a shard URL names: a plain path as it is, or a `file://` URL
+/// (`file:///data/x.tar`, `file://localhost/data/x.tar`) without its scheme. Any other scheme
+/// (`s3://`, `https://`) is [`Error::InvalidArgument`] naming the scheme and the URL: this
+/// build reads local files only. The one place that decides which URLs we can read.
+pub fn local_path(url: &str) -> Result<&str> {
+    let Some(scheme) = scheme_of(url) else {
+        return Ok(url);
+    };
+    let rest = url.get(scheme.len() + 3..).unwrap_or_default();
+    if scheme.eq_ignore_ascii_case("file") {
+        let path = rest.strip_prefix("localhost").unwrap_or(rest);
+        if path.starts_with('/') {
+            return Ok(path);
+        }
+        return Err(Error::invalid(format!(
+            "file URL '{url}' names a host; write file:///absolute/path"
+        )));
     }
+    Err(Error::invalid(format!(
+        "unsupported URL scheme '{scheme}' in '{url}': only local paths and file:// URLs can \
+         be read"
+    )))
+}
+
+/// The scheme of `s` when it starts with one (`s3` of `s3://b/k`): a letter, then letters,
+/// digits, `+`, `-` or `.`, then `://`.
+fn scheme_of(s: &str) -> Option<&str> {
+    let i = s.find("://")?;
+    let scheme = s.get(..i)?;
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_alphabetic() && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
+        .then_some(scheme)
 }
 
 fn path_string(p: &Path) -> Result<String> {
@@ -82,7 +127,9 @@ fn glob_files(pattern: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn local_path(candidate: &str) -> Result<Vec<String>> {
+/// The shard files an existing local path names: the file itself, or every `.tar` below a
+/// directory.
+fn local_files(candidate: &str) -> Result<Vec<String>> {
     let meta = match fs::metadata(candidate) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -123,7 +170,10 @@ fn local_path(candidate: &str) -> Result<Vec<String>> {
 /// Bash-style brace expansion, as Python's `braceexpand`: `{a,b}`, `{1..10}`, `{01..10}` (zero
 /// padded to the wider end), `{a..e}`, `{0..10..2}`, descending ranges, nesting, and `\` to
 /// escape a special character. A group without a comma or range (`{x}`) stays literal.
-/// Unbalanced braces are an error.
+///
+/// Pure text, no filesystem. Errors ([`Error::InvalidArgument`], each naming the limit it hit):
+/// unbalanced braces, more than [`MAX_EXPANSIONS`] names, more than [`MAX_EXPANDED_BYTES`] bytes
+/// of names, braces nested deeper than [`MAX_BRACE_DEPTH`].
 pub fn expand_braces(pattern: &str) -> Result<Vec<String>> {
     let raw = expand_seq(pattern, pattern, 0)?;
     Ok(raw.iter().map(|s| unescape(s)).collect())
@@ -137,6 +187,23 @@ fn too_many(pattern: &str) -> Error {
     Error::invalid(format!(
         "shard pattern '{pattern}' expands to more than {MAX_EXPANSIONS} names"
     ))
+}
+
+/// Errors when `count` names of `bytes` bytes in all would pass a limit.
+fn check_size(count: usize, bytes: usize, pattern: &str) -> Result<()> {
+    if count > MAX_EXPANSIONS {
+        return Err(too_many(pattern));
+    }
+    if bytes > MAX_EXPANDED_BYTES {
+        return Err(Error::invalid(format!(
+            "shard pattern '{pattern}' expands to more than {MAX_EXPANDED_BYTES} bytes of names"
+        )));
+    }
+    Ok(())
+}
+
+fn total_len(names: &[String]) -> usize {
+    names.iter().map(String::len).sum()
 }
 
 /// Removes the backslash of every escape pair.
@@ -190,13 +257,15 @@ fn matching_close(s: &str, open: usize) -> Option<usize> {
 
 /// Expands a sequence of literal text and brace groups into the product of its parts.
 fn expand_seq(s: &str, whole: &str, depth: usize) -> Result<Vec<String>> {
-    if depth > MAX_DEPTH {
+    if depth > MAX_BRACE_DEPTH {
         return Err(Error::invalid(format!(
-            "shard pattern '{whole}' nests braces deeper than {MAX_DEPTH}"
+            "shard pattern '{whole}' nests braces deeper than {MAX_BRACE_DEPTH}"
         )));
     }
     let bytes = s.as_bytes();
     let mut results = vec![String::new()];
+    // Bytes held by `results`, so each product is sized before it is built.
+    let mut held = 0usize;
     let mut literal_start = 0;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
@@ -210,16 +279,20 @@ fn expand_seq(s: &str, whole: &str, depth: usize) -> Result<Vec<String>> {
                 let literal = s.get(literal_start..i).unwrap_or("");
                 let inner = s.get(i + 1..close).unwrap_or("");
                 let options = expand_group(inner, whole, depth + 1)?;
-                if results.len().saturating_mul(options.len()) > MAX_EXPANSIONS {
-                    return Err(too_many(whole));
-                }
-                let mut next = Vec::with_capacity(results.len() * options.len());
+                let count = results.len().saturating_mul(options.len());
+                let bytes = held
+                    .saturating_mul(options.len())
+                    .saturating_add(count.saturating_mul(literal.len()))
+                    .saturating_add(total_len(&options).saturating_mul(results.len()));
+                check_size(count, bytes, whole)?;
+                let mut next = Vec::with_capacity(count);
                 for r in &results {
                     for o in &options {
                         next.push(format!("{r}{literal}{o}"));
                     }
                 }
                 results = next;
+                held = bytes;
                 i = close + 1;
                 literal_start = i;
                 continue;
@@ -230,6 +303,8 @@ fn expand_seq(s: &str, whole: &str, depth: usize) -> Result<Vec<String>> {
         i += 1;
     }
     let tail = s.get(literal_start..).unwrap_or("");
+    let bytes = held.saturating_add(results.len().saturating_mul(tail.len()));
+    check_size(results.len(), bytes, whole)?;
     for r in &mut results {
         r.push_str(tail);
     }
@@ -243,17 +318,17 @@ fn expand_group(inner: &str, whole: &str, depth: usize) -> Result<Vec<String>> {
     }
     let items = split_top_level_commas(inner);
     if items.len() < 2 {
-        return Ok(expand_seq(inner, whole, depth)?
-            .into_iter()
-            .map(|s| format!("{{{s}}}"))
-            .collect());
+        let inside = expand_seq(inner, whole, depth)?;
+        let bytes = total_len(&inside).saturating_add(inside.len().saturating_mul(2));
+        check_size(inside.len(), bytes, whole)?;
+        return Ok(inside.into_iter().map(|s| format!("{{{s}}}")).collect());
     }
     let mut out = Vec::new();
+    let mut held = 0usize;
     for item in items {
         let expanded = expand_seq(item, whole, depth)?;
-        if out.len() + expanded.len() > MAX_EXPANSIONS {
-            return Err(too_many(whole));
-        }
+        held = held.saturating_add(total_len(&expanded));
+        check_size(out.len().saturating_add(expanded.len()), held, whole)?;
         out.extend(expanded);
     }
     Ok(out)
@@ -364,6 +439,13 @@ impl Range {
                 if count > MAX_EXPANSIONS as u128 {
                     return Err(too_many(whole));
                 }
+                // An i64 takes at most 20 characters; padding may make each name wider.
+                let count_usize = usize::try_from(count).unwrap_or(usize::MAX);
+                check_size(
+                    count_usize,
+                    count_usize.saturating_mul(width.max(20)),
+                    whole,
+                )?;
                 let dir: i128 = if end >= start { 1 } else { -1 };
                 Ok((0..count)
                     .map(|k| {
@@ -448,11 +530,46 @@ mod tests {
     }
 
     #[test]
-    fn schemes_pass_through() {
-        assert_eq!(
-            expand("s3://b/x-{0..1}.tar").unwrap(),
-            ["s3://b/x-0.tar", "s3://b/x-1.tar"]
+    fn only_plain_paths_and_file_urls_are_local() {
+        assert_eq!(local_path("/a/b.tar").unwrap(), "/a/b.tar");
+        assert_eq!(local_path("rel/b.tar").unwrap(), "rel/b.tar");
+        assert_eq!(local_path("file:///a/b.tar").unwrap(), "/a/b.tar");
+        assert_eq!(local_path("FILE:///a/b.tar").unwrap(), "/a/b.tar");
+        assert_eq!(local_path("file://localhost/a/b.tar").unwrap(), "/a/b.tar");
+        assert_eq!(local_path("/a/b://c").unwrap(), "/a/b://c");
+        assert_eq!(local_path("{s3,x}://c").unwrap(), "{s3,x}://c");
+        let e = local_path("s3://bucket/k.tar").unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("unsupported URL scheme 's3'") && text.contains("s3://bucket/k.tar"),
+            "{text}"
         );
-        assert!(!has_scheme("/a/b://c"));
+        assert!(local_path("file://host/a.tar").is_err());
+        let e = expand("https://h/x-{0..1}.tar").unwrap_err().to_string();
+        assert!(e.contains("'https'"), "{e}");
+    }
+
+    #[test]
+    fn expansion_output_is_bounded_in_count_bytes_and_depth() {
+        let long = "x".repeat(1000);
+        let e = expand_braces(&format!("{long}{{0..99999}}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bytes of names"), "{e}");
+        let e = expand_braces(&format!("{{0..99999}}{long}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bytes of names"), "{e}");
+        let wide = format!("{{{}1..99999}}", "0".repeat(2000));
+        let e = expand_braces(&wide).unwrap_err().to_string();
+        assert!(e.contains("bytes of names"), "{e}");
+        let e = expand_braces(&"{a,b}".repeat(21)).unwrap_err().to_string();
+        assert!(e.contains("more than 1000000 names"), "{e}");
+        let deep = format!("{}{}", "{a,".repeat(65), "}".repeat(65));
+        let e = expand_braces(&deep).unwrap_err().to_string();
+        assert!(e.contains("deeper than 64"), "{e}");
+        let ok = format!("{}{}", "{a,".repeat(60), "}".repeat(60));
+        assert_eq!(expand_braces(&ok).unwrap().len(), 61);
     }
 }

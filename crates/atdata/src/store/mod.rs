@@ -106,32 +106,9 @@ pub fn is_shard_file_name(file_name: &str) -> bool {
     }
 }
 
-/// Checks a dataset name for use as one folder name: not empty, not `.`/`..`, no path
-/// separator, no NUL or control character, not hidden (names starting with `.` are the
-/// store's own), at most 255 bytes.
-pub fn check_dataset_name(name: &str) -> Result<()> {
-    let problem = if name.is_empty() {
-        Some("is empty")
-    } else if name == "." || name == ".." {
-        Some("would escape the store root")
-    } else if name.contains(['/', '\\']) {
-        Some("contains a path separator ('/' or '\\'), which would leave its folder")
-    } else if name.contains('\0') {
-        Some("contains NUL")
-    } else if name.chars().any(char::is_control) {
-        Some("contains a control character")
-    } else if name.starts_with('.') {
-        Some("starts with '.', which is reserved for the store's own files")
-    } else if name.len() > 255 {
-        Some("is longer than 255 bytes")
-    } else {
-        None
-    };
-    match problem {
-        Some(p) => Err(Error::invalid(format!("dataset name {name:?} {p}"))),
-        None => Ok(()),
-    }
-}
+/// The one dataset name rule, which lives with the index (a name must be valid without a
+/// store too); re-exported here for stores.
+pub use crate::index::reference::check_dataset_name;
 
 /// The atdata home directory: `$ATDATA_HOME`, else `~/.atdata`.
 pub fn atdata_home() -> Result<PathBuf> {

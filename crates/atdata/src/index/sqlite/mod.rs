@@ -317,4 +317,44 @@ impl Provider for SqliteProvider {
             Ok(())
         })
     }
+
+    fn relocate_shards(&self, cid: &str, urls: &[String]) -> Result<Entry> {
+        retry(|| {
+            let mut conn = self.lock();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut entry = rows::query_one(&tx, select_entry!("WHERE cid = ?1"), [cid])?
+                .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
+            if urls.len() != entry.shards.len() {
+                return Err(Error::invalid(format!(
+                    "entry '{cid}' has {} shard(s), {} new URL(s) were given",
+                    entry.shards.len(),
+                    urls.len()
+                )));
+            }
+            let old: Vec<String> = entry.data_urls().map(str::to_string).collect();
+            if crate::codec::python_entry_cid(&entry.schema_ref, &old)? == cid {
+                return Err(Error::invalid(format!(
+                    "entry '{cid}' was written by Python atdata 0.7, whose CID covers its shard \
+                     URLs: its shards cannot move"
+                )));
+            }
+            for (shard, url) in entry.shards.iter_mut().zip(urls) {
+                shard.url.clone_from(url);
+            }
+            let facts = info::encode(&Info::of(&entry));
+            let metadata = crate::index::entry::compat_metadata_msgpack(
+                entry.metadata.as_ref(),
+                &entry.shards,
+            )?;
+            let data_urls =
+                crate::index::entry::strings_to_msgpack(urls.iter().map(String::as_str));
+            tx.prepare_cached(
+                "UPDATE dataset_entries SET data_urls = ?2, metadata = ?3, atdata_info = ?4 \
+                 WHERE cid = ?1",
+            )?
+            .execute(params![cid, data_urls, metadata, facts])?;
+            tx.commit()?;
+            Ok(entry)
+        })
+    }
 }

@@ -38,6 +38,7 @@ conformance_tests!(
     commit_many_dedups_within_the_batch,
     failed_batch_leaves_nothing,
     record_shard_info_fills_gaps,
+    relocate_shards_moves_only_the_urls,
     lookups_of_missing_things_are_none,
     threads_writing_at_once_lose_nothing,
 );
@@ -63,6 +64,45 @@ fn reopened_file_keeps_everything() {
     drop(first);
     let again = file_provider(&dir);
     assert_eq!(again.entry_by_cid(&c.entry.cid).unwrap(), Some(c.entry));
+}
+
+#[test]
+fn relocated_shards_are_what_python_reads_and_python_rows_cannot_move() {
+    let p = SqliteProvider::in_memory().unwrap();
+    let c = p.commit(&conformance::sample_entry("d", 1, "x")).unwrap();
+    let digest = c.entry.shards[0].sha256.clone().unwrap();
+    p.relocate_shards(&c.entry.cid, &["/store/d/x.tar".to_string()])
+        .unwrap();
+    let (urls, meta): (Vec<u8>, Vec<u8>) = p
+        .lock()
+        .query_row(
+            "SELECT data_urls, metadata FROM dataset_entries WHERE cid = ?1",
+            [&c.entry.cid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(urls, strings_to_msgpack(["/store/d/x.tar"]));
+    let want = crate::Value::Map(vec![(
+        "checksums".into(),
+        crate::Value::Map(vec![("/store/d/x.tar".into(), crate::Value::from(digest))]),
+    )]);
+    assert_eq!(meta, to_msgpack(&want));
+
+    let url = "/d/a.tar".to_string();
+    let schema_ref = "atdata://local/schema/T@1.0.0";
+    let cid = crate::codec::python_entry_cid(schema_ref, std::slice::from_ref(&url)).unwrap();
+    p.lock()
+        .execute(
+            "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls) \
+             VALUES (?1, 'py', ?2, ?3)",
+            params![cid, schema_ref, strings_to_msgpack([url.as_str()])],
+        )
+        .unwrap();
+    let e = p
+        .relocate_shards(&cid, &["/x.tar".to_string()])
+        .unwrap_err();
+    assert!(e.to_string().contains("0.7"), "{e}");
+    assert_eq!(p.entry_by_cid(&cid).unwrap().unwrap().shards[0].url, url);
 }
 
 #[test]
