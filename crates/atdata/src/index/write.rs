@@ -298,7 +298,18 @@ impl Index {
     }
 }
 
+/// Times a write publishes its shards again when a concurrent gc removed one before the
+/// commit, before giving up with a retryable error.
+const REPUBLISH_ATTEMPTS: usize = 5;
+
 /// Publishes staged shards under names derived from their digests, then commits the entry.
+///
+/// Until the entry is committed a concurrent garbage collection may remove a published shard
+/// (re-publishing identical content only touches the file already there, and gc may have
+/// listed it just before). So a copy of each staged shard is kept until the commit, which
+/// checks inside its transaction, under the lock gc deletes under, that every shard is in
+/// place; if one vanished, it is published again and the commit retried. No entry is ever
+/// committed pointing at a missing shard.
 fn publish_and_commit(
     provider: &dyn Provider,
     store: &dyn DataStore,
@@ -308,15 +319,68 @@ fn publish_and_commit(
     describe: Describe<'_>,
 ) -> Result<Entry> {
     let mut shards = Vec::with_capacity(staged.len());
+    let mut kept = Vec::with_capacity(staged.len());
     for (i, s) in staged.into_iter().enumerate() {
         let (sha, samples, bytes) = (s.sha256.clone(), s.samples, s.bytes);
+        kept.push(s.duplicate().map_err(|e| e.with_dataset(name))?);
         let url = store
             .publish(name, &content_tag(&sha), i, s)
             .map_err(|e| e.with_dataset(name))?;
         shards.push(ShardInfo::new(url, sha, samples, bytes));
     }
     let new = new_entry(name, schema, shards, &describe);
-    Ok(provider.commit(&new)?.entry)
+    let mut attempt = 0;
+    loop {
+        let mut vanished = false;
+        let mut check = || shards_in_place(store, &new, &mut vanished);
+        match provider.commit_many_if(std::slice::from_ref(&new), &mut check) {
+            Ok(mut out) => {
+                return out.pop().map(|c| c.entry).ok_or_else(|| {
+                    Error::Database("commit returned no result for one entry".into())
+                })
+            }
+            Err(_) if vanished && attempt < REPUBLISH_ATTEMPTS => {
+                attempt += 1;
+                for (i, (k, s)) in kept.iter().zip(&new.shards).enumerate() {
+                    if store.published_size(&s.url)?.is_none() {
+                        store
+                            .publish(name, &content_tag(&k.sha256), i, k.duplicate()?)
+                            .map_err(|e| e.with_dataset(name))?;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Checks that every shard of `new` is published with its size (inside the commit's
+/// transaction); `vanished` tells the caller a shard was missing.
+fn shards_in_place(store: &dyn DataStore, new: &NewEntry, vanished: &mut bool) -> Result<()> {
+    for s in &new.shards {
+        match store.published_size(&s.url)? {
+            Some(n) if Some(n) == s.bytes || s.bytes.is_none() => {}
+            Some(n) => {
+                return Err(Error::corrupt(format!(
+                    "shard '{}' is {n} bytes in the store, the write staged {} bytes",
+                    s.url,
+                    s.bytes.unwrap_or_default()
+                ))
+                .with_dataset(&new.name))
+            }
+            None => {
+                *vanished = true;
+                return Err(Error::Conflict {
+                    what: format!(
+                        "shard '{}' of dataset '{}' was removed (by a concurrent gc) before its \
+                         entry was committed; nothing was committed, the write can be retried",
+                        s.url, new.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn new_entry(name: &str, schema: &Schema, shards: Vec<ShardInfo>, d: &Describe<'_>) -> NewEntry {

@@ -286,6 +286,43 @@ impl StagedShard {
         }
         sync_dir(parent)
     }
+
+    /// A second staged copy of this shard, with the same digest and counts: a hard link beside
+    /// it (no bytes copied; a copy where links are not supported). The index's write path
+    /// keeps one until its entry is committed, to publish the shard again if a concurrent
+    /// garbage collection removed the published file meanwhile.
+    pub fn duplicate(&self) -> Result<StagedShard> {
+        let dir = self.temp.parent().unwrap_or(Path::new("."));
+        let shown = self.temp.display().to_string();
+        let mut last = None;
+        for _ in 0..8 {
+            let path = dir.join(format!(".atdata-keep-{:016x}.tmp", rand::random::<u64>()));
+            let made = fs::hard_link(&self.temp, &path).or_else(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound => Err(e),
+                _ => fs::copy(&self.temp, &path).map(|_| ()),
+            });
+            match made {
+                Ok(()) => {
+                    let temp = TempPath::try_from_path(&path).map_err(|e| {
+                        let _ = fs::remove_file(&path);
+                        Error::io(path.display().to_string(), e)
+                    })?;
+                    return Ok(StagedShard {
+                        sha256: self.sha256.clone(),
+                        samples: self.samples,
+                        bytes: self.bytes,
+                        temp,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(Error::io(shown, e)),
+            }
+        }
+        Err(Error::io(
+            shown,
+            last.unwrap_or_else(|| io::Error::other("no free name for a copy")),
+        ))
+    }
 }
 
 /// Makes a rename in `dir` durable. Some platforms cannot open directories; that is not an error.

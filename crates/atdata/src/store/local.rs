@@ -12,11 +12,16 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::shard::StagedShard;
 use crate::store::{
-    atdata_home, check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoredFile,
+    atdata_home, check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoreOwner,
+    StoredFile,
 };
 
 /// Name of the staging folder inside the root.
 const STAGING: &str = ".staging";
+
+/// Name of the file in the root recording which index owns the store ([`StoreOwner`] as
+/// JSON). The leading dot keeps it out of the dataset namespace.
+pub const OWNER_FILE: &str = ".atdata-store";
 
 /// Shards on a local (or mounted) filesystem under one root directory.
 #[derive(Debug, Clone)]
@@ -31,6 +36,29 @@ impl LocalDiskStore {
         let root = root.as_ref();
         let shown = root.display().to_string();
         fs::create_dir_all(root).map_err(|e| Error::io(&shown, e))?;
+        let root = fs::canonicalize(root).map_err(|e| Error::io(&shown, e))?;
+        Ok(LocalDiskStore { root })
+    }
+
+    /// The store at `root` if it exists, creating nothing: a missing root (or one that is not
+    /// a directory) is an error naming it. For operations that only read or remove.
+    pub fn open_existing(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        let shown = root.display().to_string();
+        match fs::metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::invalid(format!(
+                    "data store root '{shown}' is not a directory"
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::not_found(format!(
+                    "no data store at '{shown}' (nothing has been written there)"
+                )))
+            }
+            Err(e) => return Err(Error::io(shown, e)),
+        }
         let root = fs::canonicalize(root).map_err(|e| Error::io(&shown, e))?;
         Ok(LocalDiskStore { root })
     }
@@ -101,6 +129,70 @@ impl DataStore for LocalDiskStore {
 
     fn check_name(&self, dataset: &str) -> Result<()> {
         check_dataset_name(dataset)
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn owner(&self) -> Result<Option<StoreOwner>> {
+        let path = self.root.join(OWNER_FILE);
+        let shown = || path.display().to_string();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(shown(), e)),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::corrupt(format!(
+                "store owner file '{}' is not the JSON atdata writes ({e}); remove it and \
+                 claim the store again",
+                shown()
+            ))
+        })
+    }
+
+    fn set_owner(&self, owner: &StoreOwner, replace: bool) -> Result<StoreOwner> {
+        let path = self.root.join(OWNER_FILE);
+        let shown = path.display().to_string();
+        let mut json = serde_json::to_vec_pretty(owner)
+            .map_err(|e| Error::invalid(format!("store owner: {e}")))?;
+        json.push(b'\n');
+        // Written whole in a temp file, then renamed (claim) or linked without clobbering
+        // (first write: two writers racing to claim agree on whoever came first).
+        let mut temp = tempfile::Builder::new()
+            .prefix(".atdata-store-")
+            .suffix(".tmp")
+            .tempfile_in(&self.root)
+            .map_err(|e| Error::io(&shown, e))?;
+        std::io::Write::write_all(&mut temp, &json).map_err(|e| Error::io(&shown, e))?;
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(&shown, e))?;
+        if replace {
+            temp.persist(&path)
+                .map_err(|e| Error::io(&shown, e.error))?;
+        } else {
+            match temp.persist_noclobber(&path) {
+                Ok(_) => {}
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(&shown, e.error)),
+            }
+        }
+        self.owner()?
+            .ok_or_else(|| Error::not_found(format!("store owner file '{shown}' vanished")))
+    }
+
+    fn published_size(&self, url: &str) -> Result<Option<u64>> {
+        let Some(path) = self.inside(url) else {
+            return Ok(None);
+        };
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(url, e)),
+        }
     }
 
     fn staging_dir(&self) -> Result<PathBuf> {
