@@ -124,19 +124,29 @@ impl Index {
                 None => stores.push((s.clone(), name, repo)),
             }
         }
-        for (store, _, repo) in &stores {
-            check_owner(repo, store.as_ref(), opts, &mut report)?;
-        }
+        // Every check before anything changes (a claim included): the references, then the
+        // owners. Then again under the lock, where the decisions are made.
+        let mut planned = Vec::with_capacity(stores.len());
         for (store, _, repo) in &stores {
             // References from the other repositories (a store may hold their shards too).
             let mut others: HashSet<String> = HashSet::new();
             for other in repos.values() {
                 if !Arc::ptr_eq(&other.provider, &repo.provider) {
-                    let listing = other.provider.listing()?;
-                    refuse_skipped(other.provider.as_ref(), &listing)?;
-                    others.extend(referenced(&listing));
+                    others.extend(read_references(other.provider.as_ref())?);
                 }
             }
+            let mut refs = read_references(repo.provider.as_ref())?;
+            refs.extend(others.iter().cloned());
+            check_references(repo, store.as_ref(), &store.shards()?, &refs, opts)?;
+            planned.push((store, repo, others));
+        }
+        for (store, _, repo) in &stores {
+            check_owner(repo, store.as_ref(), opts, false, &mut report)?;
+        }
+        for (store, _, repo) in &stores {
+            check_owner(repo, store.as_ref(), opts, true, &mut report)?;
+        }
+        for (store, repo, others) in planned {
             let mut collect = |listing: Listing| {
                 refuse_skipped(repo.provider.as_ref(), &listing)?;
                 let mut refs = referenced(&listing);
@@ -151,6 +161,13 @@ impl Index {
         }
         Ok(report)
     }
+}
+
+/// Every shard URL the entries of `p` reference; refuses when a row cannot be read.
+fn read_references(p: &dyn Provider) -> Result<HashSet<String>> {
+    let listing = p.listing()?;
+    refuse_skipped(p, &listing)?;
+    Ok(referenced(&listing))
 }
 
 fn same_index(a: &Repository, b: &Repository) -> Result<bool> {
@@ -179,11 +196,13 @@ fn claim_command(p: &dyn Provider, store: &dyn DataStore) -> String {
     }
 }
 
-/// Checks that `repo`'s index owns `store`, claiming it when asked.
+/// Checks that `repo`'s index owns `store`; with `claim_now`, claims it when asked (a first
+/// pass only checks, so that nothing is claimed when another store is refused).
 fn check_owner(
     repo: &Repository,
     store: &dyn DataStore,
     opts: &GcOptions,
+    claim_now: bool,
     report: &mut GcReport,
 ) -> Result<()> {
     let p = repo.provider.as_ref();
@@ -215,6 +234,9 @@ fn check_owner(
             store.location(),
             claim_command(p, store)
         )));
+    }
+    if !claim_now {
+        return Ok(());
     }
     report.claimed.push(store.location());
     if opts.dry_run {
@@ -257,6 +279,28 @@ fn referenced(listing: &Listing) -> HashSet<String> {
         .collect()
 }
 
+/// Refuses a store holding shards none of which `refs` names, unless forced.
+fn check_references(
+    repo: &Repository,
+    store: &dyn DataStore,
+    shards: &[StoredFile],
+    refs: &HashSet<String>,
+    opts: &GcOptions,
+) -> Result<()> {
+    let is_referenced = |f: &StoredFile| refs.contains(&normal_url(f.url.clone()));
+    if !opts.force && !shards.is_empty() && !shards.iter().any(is_referenced) {
+        return Err(refuse(format!(
+            "no entry of {} references any of the {} shard file(s) in the store at '{}': \
+             the index is not the one these datasets were written with, or it was emptied. \
+             If they really are garbage, run gc again with --force (GcOptions::force)",
+            index_name(repo.provider.as_ref()),
+            shards.len(),
+            store.location()
+        )));
+    }
+    Ok(())
+}
+
 /// Lists `store` and removes (unless a dry run) what `refs` does not name and is old enough.
 fn collect_store(
     repo: &Repository,
@@ -272,17 +316,8 @@ fn collect_store(
             .is_some_and(|age| age >= opts.grace)
     };
     let shards = store.shards()?;
+    check_references(repo, store, &shards, refs, opts)?;
     let is_referenced = |f: &StoredFile| refs.contains(&normal_url(f.url.clone()));
-    if !opts.force && !shards.is_empty() && !shards.iter().any(is_referenced) {
-        return Err(refuse(format!(
-            "no entry of {} references any of the {} shard file(s) in the store at '{}': \
-             the index is not the one these datasets were written with, or it was emptied. \
-             If they really are garbage, run gc again with --force (GcOptions::force)",
-            index_name(repo.provider.as_ref()),
-            shards.len(),
-            store.location()
-        )));
-    }
     for f in shards {
         if is_referenced(&f) {
             continue;
