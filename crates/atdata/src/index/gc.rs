@@ -332,7 +332,7 @@ fn collect_store(
         report.shards.push(f);
     }
     for f in store.staging_files()? {
-        if !old(&f) {
+        if !old(&f) || store.in_use(&f.url) {
             report.kept_recent += 1;
             continue;
         }

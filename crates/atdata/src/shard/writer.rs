@@ -78,7 +78,8 @@ impl OpenShard {
         }
         let bytes = self.bytes + trailer_and_padding;
         let path = self.temp.display().to_string();
-        self.out
+        let file = self
+            .out
             .into_inner()
             .map_err(|e| Error::io(path.clone(), e.into_error()))?;
         Ok(StagedShard {
@@ -86,6 +87,7 @@ impl OpenShard {
             samples: self.samples,
             bytes,
             temp: self.temp,
+            _in_use: Some(file),
         })
     }
 }
@@ -180,6 +182,9 @@ impl ShardWriter {
             .tempfile_in(&self.staging_dir)
             .map_err(|e| Error::io(self.staging_dir.display().to_string(), e))?;
         let (file, temp) = named.into_parts();
+        // Tells garbage collection the file is in use (see `StagedShard`); where locks are not
+        // supported, only the grace period protects it.
+        let _ = file.lock_shared();
         Ok(OpenShard {
             out: BufWriter::with_capacity(WRITE_BUFFER, file),
             temp,
@@ -235,6 +240,10 @@ fn validate_key(key: &str) -> Result<()> {
 
 /// A closed shard in its staging temp file, with the digest computed while it was written.
 /// Dropping it deletes the temp file.
+///
+/// While it lives it holds a shared lock on the file (from the moment the file is created),
+/// which garbage collection checks before removing a staging file, so that a write in progress
+/// never loses its staged shards, however long it takes.
 #[derive(Debug)]
 pub struct StagedShard {
     /// Lower-case hex sha256 of the whole tar file.
@@ -244,6 +253,8 @@ pub struct StagedShard {
     /// Size of the tar file in bytes.
     pub bytes: u64,
     temp: TempPath,
+    /// The open, share-locked file (see above).
+    _in_use: Option<File>,
 }
 
 impl StagedShard {
@@ -307,11 +318,16 @@ impl StagedShard {
                         let _ = fs::remove_file(&path);
                         Error::io(path.display().to_string(), e)
                     })?;
+                    let in_use = File::open(&temp).ok();
+                    if let Some(f) = &in_use {
+                        let _ = f.lock_shared();
+                    }
                     return Ok(StagedShard {
                         sha256: self.sha256.clone(),
                         samples: self.samples,
                         bytes: self.bytes,
                         temp,
+                        _in_use: in_use,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),

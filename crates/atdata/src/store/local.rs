@@ -183,6 +183,17 @@ impl DataStore for LocalDiskStore {
             .ok_or_else(|| Error::not_found(format!("store owner file '{shown}' vanished")))
     }
 
+    fn in_use(&self, url: &str) -> bool {
+        let Some(path) = self.inside(url) else {
+            return false;
+        };
+        match fs::File::open(&path) {
+            // Writers hold a shared lock on their staging files; ours is released on drop.
+            Ok(f) => matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)),
+            Err(_) => false,
+        }
+    }
+
     fn published_size(&self, url: &str) -> Result<Option<u64>> {
         let Some(path) = self.inside(url) else {
             return Ok(None);

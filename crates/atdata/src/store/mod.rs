@@ -84,6 +84,13 @@ pub trait DataStore: Send + Sync + fmt::Debug {
     /// The size of the published file at `url`, or `None` when there is none.
     fn published_size(&self, url: &str) -> Result<Option<u64>>;
 
+    /// Whether the staging file at `url` belongs to a write still in progress (its writer
+    /// holds it: see [`StagedShard`]), so garbage collection must leave it, however old.
+    fn in_use(&self, url: &str) -> bool {
+        let _ = url;
+        false
+    }
+
     /// Checks that `dataset` can name a folder of this store.
     fn check_name(&self, dataset: &str) -> Result<()>;
 
