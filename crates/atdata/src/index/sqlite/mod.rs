@@ -80,13 +80,23 @@ impl SqliteProvider {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::io(parent.display().to_string(), e))?;
         }
-        let conn = Connection::open(&path).map_err(|e| in_file(&shown, e))?;
+        let conn = Self::open_for_writing(&path, &shown)
+            .map_err(|e| read_only_media(&path, &shown, e))?;
+        Ok(SqliteProvider {
+            conn: Mutex::new(conn),
+            path: Some(path),
+            read_only: false,
+        })
+    }
+
+    fn open_for_writing(path: &Path, shown: &str) -> Result<Connection> {
+        let conn = Connection::open(path).map_err(|e| in_file(shown, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| in_file(&shown, e))?;
+            .map_err(|e| in_file(shown, e))?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
-            .map_err(|e| in_file(&shown, e))?;
+            .map_err(|e| in_file(shown, e))?;
         // Before WAL mode fixes the page size of a new file.
-        tables::set_page_size(&conn).map_err(|e| name_file(&shown, e))?;
+        tables::set_page_size(&conn).map_err(|e| name_file(shown, e))?;
         retry(|| {
             // Switching to WAL and creating tables take the write lock; other processes may be
             // opening the same file right now.
@@ -98,13 +108,8 @@ impl SqliteProvider {
             }
             tables::prepare(&conn)
         })
-        .map_err(|e| name_file(&shown, e))
-        .map_err(|e| read_only_media(&path, &shown, e))?;
-        Ok(SqliteProvider {
-            conn: Mutex::new(conn),
-            path: Some(path),
-            read_only: false,
-        })
+        .map_err(|e| name_file(shown, e))?;
+        Ok(conn)
     }
 
     /// Opens the index file at `path` for writing, like [`open`](Self::open), but only if it
