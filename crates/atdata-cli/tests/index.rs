@@ -828,7 +828,10 @@ fn a_truncated_index_is_an_error_naming_it() {
 fn an_index_path_that_is_a_directory_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    for args in [&["ls", "--index", d][..], &["gc", "--dry-run", "--index", d]] {
+    for args in [
+        &["ls", "--index", d][..],
+        &["gc", "--dry-run", "--index", d],
+    ] {
         let run = atdata(args);
         assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
         assert!(
@@ -852,7 +855,10 @@ fn gc_refuses_a_store_it_does_not_own() {
         .write_samples(&text_schema(), docs(2, 500), &WriteOptions::new("more"))
         .unwrap();
     let marker = std::fs::read_to_string(store.join(".atdata-store")).unwrap();
-    assert!(marker.contains("index.db") && !marker.contains("other.db"), "{marker}");
+    assert!(
+        marker.contains("index.db") && !marker.contains("other.db"),
+        "{marker}"
+    );
     // ...and cannot collect it: the home's shards are not its own.
     for dry in [true, false] {
         let mut args = vec![
@@ -927,7 +933,10 @@ fn gc_refuses_an_index_that_references_nothing_in_the_store_unless_forced() {
     );
     assert!(all_exist(&shards));
     let marker = std::fs::read_to_string(store.join(".atdata-store")).unwrap();
-    assert!(!marker.contains("empty.db"), "a refused gc claims nothing: {marker}");
+    assert!(
+        !marker.contains("empty.db"),
+        "a refused gc claims nothing: {marker}"
+    );
     let run = with(&["--claim", "--force", "--dry-run"]);
     assert!(run.ok(), "{run:?}");
     assert!(all_exist(&shards));
@@ -954,7 +963,10 @@ fn verify_fails_when_a_shard_has_no_recorded_digest() {
     let run = h.run(&["verify", "vecs", "--json"]);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert_eq!(run.json()["ok"], false, "{run:?}");
-    assert!(h.run(&["verify", "docs"]).ok(), "a fully checked dataset still passes");
+    assert!(
+        h.run(&["verify", "docs"]).ok(),
+        "a fully checked dataset still passes"
+    );
 }
 
 #[test]

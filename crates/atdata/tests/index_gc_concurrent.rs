@@ -110,7 +110,9 @@ fn no_committed_entry_points_at_a_shard_gc_removed() {
 
     let listed = index.list_datasets().unwrap();
     for e in committed.iter().chain(&listed) {
-        let r = index.verify(&format!("@local/{}@{}", e.name, e.cid)).unwrap();
+        let r = index
+            .verify(&format!("@local/{}@{}", e.name, e.cid))
+            .unwrap();
         assert!(r.is_verified(), "{r}");
     }
     let ok = committed.len() - 1;

@@ -36,7 +36,10 @@ fn opening_to_read_never_creates_or_initialises_a_file() {
     let missing = dir.path().join("sub/index.db");
     let e = Index::open_read_only(&missing).unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e}");
-    assert!(e.to_string().contains(&missing.display().to_string()), "{e}");
+    assert!(
+        e.to_string().contains(&missing.display().to_string()),
+        "{e}"
+    );
     let e = Index::open_existing(&missing).unwrap_err();
     assert!(e.to_string().contains("no index at"), "{e}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -88,7 +91,10 @@ fn reading_an_index_python_07_wrote_changes_nothing() {
     for e in &listed {
         let reference = format!("@local/{}@{}", e.name, e.cid);
         let ds = index.load(&reference).unwrap();
-        assert!(ds.samples(Default::default()).map(Result::unwrap).count() > 0, "{reference}");
+        assert!(
+            ds.samples(Default::default()).map(Result::unwrap).count() > 0,
+            "{reference}"
+        );
         assert!(index.verify(&reference).unwrap().is_ok());
     }
     assert_eq!(index.provider().index_id().unwrap(), None);
@@ -103,7 +109,9 @@ fn reading_an_index_python_07_wrote_changes_nothing() {
     // appear are SQLite's own shared-memory and log files of a reader of a WAL database.
     let after: Vec<_> = snapshot(folder)
         .into_iter()
-        .filter(|(p, _)| !p.to_string_lossy().ends_with("-shm") && !p.to_string_lossy().ends_with("-wal"))
+        .filter(|(p, _)| {
+            !p.to_string_lossy().ends_with("-shm") && !p.to_string_lossy().ends_with("-wal")
+        })
         .collect();
     assert_eq!(after, before, "reading changed the folder");
 }
@@ -163,13 +171,13 @@ fn an_index_on_read_only_media_can_be_read_and_writes_say_it_is_read_only() {
     assert!(!src.join("index.db-wal").exists() && !src.join("index.db-shm").exists());
     let ro = dir.path().join("ro");
     let src_arg = src.to_str().unwrap();
-    let Some(_mount) = Mount::new(
-        &ro,
-        &[&["--bind", src_arg], &["-o", "remount,bind,ro"]],
-    ) else {
+    let Some(_mount) = Mount::new(&ro, &[&["--bind", src_arg], &["-o", "remount,bind,ro"]]) else {
         return;
     };
-    assert!(std::fs::write(ro.join("probe"), b"x").is_err(), "mounted read-only");
+    assert!(
+        std::fs::write(ro.join("probe"), b"x").is_err(),
+        "mounted read-only"
+    );
     let db = ro.join("index.db");
 
     let index = Index::open_read_only(&db).unwrap();
@@ -177,7 +185,15 @@ fn an_index_on_read_only_media_can_be_read_and_writes_say_it_is_read_only() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].cid, written.cid);
     assert_eq!(index.get("docs").unwrap().cid, written.cid);
-    assert_eq!(index.load("docs").unwrap().samples(Default::default()).map(Result::unwrap).count(), 30);
+    assert_eq!(
+        index
+            .load("docs")
+            .unwrap()
+            .samples(Default::default())
+            .map(Result::unwrap)
+            .count(),
+        30
+    );
     assert!(index.verify("docs").unwrap().is_verified());
 
     let e = Index::open(&db).unwrap_err().to_string();

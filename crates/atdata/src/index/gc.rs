@@ -181,8 +181,10 @@ fn refuse(why: String) -> Error {
 }
 
 fn index_name(p: &dyn Provider) -> String {
-    p.location()
-        .map_or_else(|| "this in-memory index".to_string(), |l| format!("the index at '{l}'"))
+    p.location().map_or_else(
+        || "this in-memory index".to_string(),
+        |l| format!("the index at '{l}'"),
+    )
 }
 
 /// The command that claims `store` for the index of `repo`, for error messages.

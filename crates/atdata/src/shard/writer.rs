@@ -184,7 +184,7 @@ impl ShardWriter {
         let (file, temp) = named.into_parts();
         // Tells garbage collection the file is in use (see `StagedShard`); where locks are not
         // supported, only the grace period protects it.
-        let _ = file.lock_shared();
+        crate::store::local::hold_shared(&file);
         Ok(OpenShard {
             out: BufWriter::with_capacity(WRITE_BUFFER, file),
             temp,
@@ -320,7 +320,7 @@ impl StagedShard {
                     })?;
                     let in_use = File::open(&temp).ok();
                     if let Some(f) = &in_use {
-                        let _ = f.lock_shared();
+                        crate::store::local::hold_shared(f);
                     }
                     return Ok(StagedShard {
                         sha256: self.sha256.clone(),

@@ -107,6 +107,36 @@ fn touch(path: &Path) {
     }
 }
 
+/// Takes a shared lock on a staging file for as long as `file` stays open: writers hold
+/// their staging files this way, so garbage collection can tell them from a dead writer's
+/// leftovers ([`held_by_a_writer`]). Best effort: where locks are not supported, only the
+/// grace period protects a write in progress.
+pub(crate) fn hold_shared(file: &fs::File) {
+    #[cfg(unix)]
+    {
+        let _ = rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockShared);
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+}
+
+/// Whether a writer holds the staging file `file` was opened from (see [`hold_shared`]).
+pub(crate) fn held_by_a_writer(file: &fs::File) -> bool {
+    #[cfg(unix)]
+    {
+        // Our own exclusive lock, if we get it, goes with `file`.
+        matches!(
+            rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
+    }
+}
+
 fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
     let shown = || dir.display().to_string();
     let rd = match fs::read_dir(dir) {
@@ -188,8 +218,7 @@ impl DataStore for LocalDiskStore {
             return false;
         };
         match fs::File::open(&path) {
-            // Writers hold a shared lock on their staging files; ours is released on drop.
-            Ok(f) => matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)),
+            Ok(f) => held_by_a_writer(&f),
             Err(_) => false,
         }
     }

@@ -80,8 +80,8 @@ impl SqliteProvider {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::io(parent.display().to_string(), e))?;
         }
-        let conn = Self::open_for_writing(&path, &shown)
-            .map_err(|e| read_only_media(&path, &shown, e))?;
+        let conn =
+            Self::open_for_writing(&path, &shown).map_err(|e| read_only_media(&path, &shown, e))?;
         Ok(SqliteProvider {
             conn: Mutex::new(conn),
             path: Some(path),
@@ -224,9 +224,14 @@ fn open_ro(path: &Path, immutable: bool) -> Result<Connection> {
             _ => uri.push_str(&format!("%{b:02X}")),
         }
     }
-    uri.push_str(if immutable { "?immutable=1" } else { "?mode=ro" });
-    let flags =
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    uri.push_str(if immutable {
+        "?immutable=1"
+    } else {
+        "?mode=ro"
+    });
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     Ok(Connection::open_with_flags(uri, flags)?)
 }
 
@@ -240,7 +245,9 @@ fn is_a_directory(shown: &str) -> Error {
 /// Adds the file's name to a database error that lacks it.
 fn name_file(shown: &str, e: Error) -> Error {
     match e {
-        Error::Database(m) if !m.contains(shown) => Error::Database(format!("index '{shown}': {m}")),
+        Error::Database(m) if !m.contains(shown) => {
+            Error::Database(format!("index '{shown}': {m}"))
+        }
         Error::Conflict { what } if !what.contains(shown) => Error::Conflict {
             what: format!("index '{shown}': {what}"),
         },
@@ -258,7 +265,7 @@ fn read_only_media(path: &Path, shown: &str, e: Error) -> Error {
         && path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-            .map_or(true, |dir| {
+            .is_none_or(|dir| {
                 let probe = dir.join(format!(".atdata-probe-{}", std::process::id()));
                 let ok = std::fs::File::create(&probe).is_ok();
                 let _ = std::fs::remove_file(&probe);

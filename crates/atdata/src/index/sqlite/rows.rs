@@ -354,6 +354,5 @@ fn unreadable_row(conn: &Connection, rowid: i64, e: Error) -> Error {
     } else {
         format!("index entry '{cid}' (row {rowid}): {reason}")
     };
-    Error::corrupt(reason)
-    .with_dataset(&name)
+    Error::corrupt(reason).with_dataset(&name)
 }

@@ -146,9 +146,8 @@ const REQUIRED_TABLES: [&str; 3] = ["dataset_entries", "schemas", "labels"];
 /// columns are then NULL on every row, through a temporary view that shadows the table for
 /// this connection only (temporary objects live outside the file). `shown` names the file.
 pub(super) fn check_readable(conn: &Connection, shown: &str) -> Result<()> {
-    let not_index = |why: String| {
-        Error::InvalidArgument(format!("'{shown}' is not an atdata index ({why})"))
-    };
+    let not_index =
+        |why: String| Error::InvalidArgument(format!("'{shown}' is not an atdata index ({why})"));
     for table in REQUIRED_TABLES {
         let present = match has_table(conn, table) {
             Ok(p) => p,
