@@ -193,11 +193,10 @@ impl Index {
         self.local.store.clone()
     }
 
-    /// The store writes to `repo` use: its own (which records this index as its owner if it
-    /// records none yet), else the default store (which other indexes share: never claimed).
+    /// The store writes to `repo` use: its own, else the default store (which other indexes
+    /// share: see [`claim_unowned`]).
     fn store_for(&self, repo: &Repository) -> Result<Arc<dyn DataStore>> {
         if let Some(s) = &repo.store {
-            claim_unowned(repo.provider.as_ref(), s.as_ref())?;
             return Ok(s.clone());
         }
         let mut fallback = self
@@ -353,9 +352,14 @@ impl Index {
     }
 }
 
-/// Records `provider`'s index as the owner of `store` if the store records none. An index
-/// kept in memory has no lasting identity and claims nothing.
-fn claim_unowned(provider: &dyn Provider, store: &dyn DataStore) -> Result<()> {
+/// Records `provider`'s index as the owner of `store` if the store records none: what a
+/// write does just before it first puts a shard there. An index kept in memory has no lasting
+/// identity and claims nothing; neither does a write to the default store, which indexes
+/// share (`shared`).
+fn claim_unowned(provider: &dyn Provider, store: &dyn DataStore, shared: bool) -> Result<()> {
+    if shared {
+        return Ok(());
+    }
     let (Some(id), Some(path)) = (provider.index_id()?, provider.location()) else {
         return Ok(());
     };

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
 use crate::index::reference::{check_ref_name, DatasetRef, LOCAL};
 use crate::index::scan::{local_path, scan_shard};
-use crate::index::{Index, Provider};
+use crate::index::{claim_unowned, Index, Repository};
 use crate::packable::Packable;
 use crate::progress::{NoProgress, Progress};
 use crate::schema::{infer_schema_from_msgpack, schema_name_for, Schema};
@@ -200,14 +200,7 @@ impl Index {
             license: &opts.license,
             metadata: &opts.metadata,
         };
-        publish_and_commit(
-            repo.provider.as_ref(),
-            store.as_ref(),
-            &name,
-            schema,
-            staged,
-            describe,
-        )
+        publish_and_commit(&repo, store.as_ref(), &name, schema, staged, describe)
     }
 
     /// Indexes shards that already exist: a path, brace pattern, glob or directory (see
@@ -287,14 +280,7 @@ impl Index {
                 "'{target}' holds no samples for dataset '{name}'"
             )));
         }
-        publish_and_commit(
-            repo.provider.as_ref(),
-            store.as_ref(),
-            &name,
-            &schema,
-            staged,
-            describe,
-        )
+        publish_and_commit(&repo, store.as_ref(), &name, &schema, staged, describe)
     }
 }
 
@@ -311,13 +297,16 @@ const REPUBLISH_ATTEMPTS: usize = 5;
 /// place; if one vanished, it is published again and the commit retried. No entry is ever
 /// committed pointing at a missing shard.
 fn publish_and_commit(
-    provider: &dyn Provider,
+    repo: &Repository,
     store: &dyn DataStore,
     name: &str,
     schema: &Schema,
     staged: Vec<StagedShard>,
     describe: Describe<'_>,
 ) -> Result<Entry> {
+    let provider = repo.provider.as_ref();
+    // The store learns which index it belongs to before its first shard lands there.
+    claim_unowned(provider, store, repo.store.is_none())?;
     let mut shards = Vec::with_capacity(staged.len());
     let mut kept = Vec::with_capacity(staged.len());
     for (i, s) in staged.into_iter().enumerate() {

@@ -384,4 +384,38 @@ mod tests {
         fs::write(store.root().join("index.db"), b"x").unwrap();
         assert!(store.shards().unwrap().is_empty());
     }
+
+    #[test]
+    fn the_owner_is_recorded_once_and_replaced_only_by_a_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDiskStore::new(dir.path()).unwrap();
+        assert_eq!(store.owner().unwrap(), None);
+        let a = StoreOwner {
+            index_id: "a".into(),
+            index_path: Some("/a.db".into()),
+        };
+        let b = StoreOwner {
+            index_id: "b".into(),
+            index_path: None,
+        };
+        assert_eq!(store.set_owner(&a, false).unwrap(), a);
+        assert_eq!(store.set_owner(&b, false).unwrap(), a, "first owner stays");
+        assert_eq!(store.set_owner(&b, true).unwrap(), b, "a claim replaces it");
+        assert_eq!(store.owner().unwrap(), Some(b));
+        // The marker is the store's own file, not a dataset or a shard.
+        assert!(store.shards().unwrap().is_empty());
+        assert!(check_dataset_name(OWNER_FILE).is_err());
+        fs::write(store.root().join(OWNER_FILE), b"{").unwrap();
+        let e = store.owner().unwrap_err().to_string();
+        assert!(e.contains(OWNER_FILE), "{e}");
+    }
+
+    #[test]
+    fn open_existing_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let e = LocalDiskStore::open_existing(&missing).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        assert!(!missing.exists());
+    }
 }
