@@ -206,7 +206,7 @@ fn an_index_on_read_only_media_can_be_read_and_writes_say_it_is_read_only() {
 }
 
 #[test]
-fn a_full_disk_at_commit_names_the_index() {
+fn a_full_disk_at_commit_names_the_index_and_reading_still_works() {
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small");
     let Some(_mount) = Mount::new(&small, &[&["-t", "tmpfs", "-o", "size=512k", "tmpfs"]]) else {
@@ -242,4 +242,11 @@ fn a_full_disk_at_commit_names_the_index() {
     std::fs::remove_file(small.join("filler")).unwrap();
     new.description = Some("fits".into());
     provider.commit(&new).unwrap();
+    // Reading needs no room: with the disk full again, the index still reads.
+    drop(provider);
+    let mut filler = std::fs::File::create(small.join("filler")).unwrap();
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    drop(filler);
+    let reader = SqliteProvider::open_read_only(&db).unwrap();
+    assert_eq!(reader.entries().unwrap().len(), 1);
 }
