@@ -24,6 +24,10 @@ def set_default_index(index: Any) -> None:
         _default = index
 
 
+def _home() -> str:
+    return os.environ.get("ATDATA_HOME") or os.path.join(os.path.expanduser("~"), ".atdata")
+
+
 def get_default_index() -> Any:
     """The default index: the one set with ``set_default_index``, else the index of the atdata
     home (``$ATDATA_HOME/index.db`` with its store; ``~/.atdata`` when unset), made on first use.
@@ -33,13 +37,27 @@ def get_default_index() -> Any:
     global _default
     with _lock:
         if _default is None:
-            home = os.environ.get("ATDATA_HOME") or os.path.join(os.path.expanduser("~"), ".atdata")
+            home = _home()
             os.makedirs(home, exist_ok=True)
             _default = Index(
                 path=os.path.join(home, "index.db"),
                 data_store=_core.LocalDiskStore(os.path.join(home, "data")),
             )
         return _default
+
+
+def _index_for_reading() -> Any:
+    """The index ``load_dataset("@local/...")`` reads when none is passed: the default index if
+    one is set or was made, else the home's index opened read-only. Loading never creates an
+    index (a missing one raises ``NotFoundError`` naming the path) and works on read-only media.
+    """
+    from ._index import Index
+
+    with _lock:
+        if _default is not None:
+            return _default
+    path = os.path.join(_home(), "index.db")
+    return Index(provider=_core.SqliteProvider.open_read_only(path))
 
 
 def _is_index_ref(path: str) -> bool:
@@ -72,7 +90,7 @@ def load_dataset(
     target = os.fspath(path)
     ix = None
     if _is_index_ref(target):
-        ix = index if index is not None else get_default_index()
+        ix = index if index is not None else _index_for_reading()
     # The core resolves the reference or the paths and owns the split rules.
     dd = _core.DatasetDict.load(target, ix._core if ix is not None else None)
 

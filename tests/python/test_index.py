@@ -189,3 +189,27 @@ def test_default_index(index):
     assert isinstance(home_index, atdata.Index) and home_index is not index
     with pytest.raises(TypeError):
         atdata.set_default_index("not an index")
+
+
+def test_load_dataset_never_creates_the_default_index(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("ATDATA_HOME", str(home))
+    atdata.set_default_index(None)
+    with pytest.raises(atdata.NotFoundError, match="index.db"):
+        atdata.load_dataset("@local/docs", split="train")
+    assert not home.exists()
+
+
+def test_load_dataset_reads_the_home_index_without_writing_it(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("ATDATA_HOME", str(home))
+    writer = atdata.Index(
+        path=home / "index.db", data_store=atdata.LocalDiskStore(root=home / "data")
+    )
+    writer.write(text_samples(5), name="docs")
+    del writer
+    atdata.set_default_index(None)
+    before = (home / "index.db").read_bytes()
+    ds = atdata.load_dataset("@local/docs", split="train")
+    assert len(list(ds)) == 5
+    assert (home / "index.db").read_bytes() == before

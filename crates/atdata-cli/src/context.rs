@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 
 use atdata::index::Index;
 use atdata::store::LocalDiskStore;
@@ -48,21 +48,39 @@ impl Paths {
         Ok(Paths { index, store })
     }
 
-    /// Whether the index file exists yet.
-    pub fn index_exists(&self) -> bool {
-        self.index.is_file()
+    /// Opens the existing index to read only: nothing is created or changed, read-only media
+    /// work, and a missing, empty or foreign file (or a directory) is an error naming it.
+    pub fn open_existing(&self) -> Result<Index> {
+        Index::open_read_only(&self.index).map_err(|e| self.open_error(e))
     }
 
-    /// Opens an existing index for reading; a missing file is an error naming it.
-    pub fn open_existing(&self) -> Result<Index> {
-        if !self.index_exists() {
-            bail!(
+    /// Opens what `gc` works on: the existing index (to read only for a dry run) and the
+    /// existing store. Neither is ever created: collecting with the wrong index is how a
+    /// store loses its data.
+    pub fn open_for_gc(&self, dry_run: bool) -> Result<Index> {
+        let index = if dry_run {
+            Index::open_read_only(&self.index)
+        } else {
+            Index::open_existing(&self.index)
+        }
+        .map_err(|e| self.open_error(e))?;
+        let store = LocalDiskStore::open_existing(&self.store)
+            .with_context(|| format!("cannot open data store '{}'", self.store.display()))?;
+        Ok(index.with_store(store))
+    }
+
+    /// The error of opening an index that is not there says where we looked and how to
+    /// look elsewhere.
+    fn open_error(&self, e: atdata::Error) -> anyhow::Error {
+        match e {
+            atdata::Error::NotFound { .. } => anyhow!(
                 "no index at '{}' (nothing has been written there; pass --index PATH or set \
                  ATDATA_HOME)",
                 self.index.display()
-            );
+            ),
+            other => anyhow::Error::new(other)
+                .context(format!("cannot open index '{}'", self.index.display())),
         }
-        self.open_index()
     }
 
     /// Opens the index, creating the file if needed, without a store.

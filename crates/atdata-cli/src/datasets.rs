@@ -1,6 +1,6 @@
 //! `atdata ls`, `atdata show` and `atdata add`: the datasets of an index.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
 
 use atdata::index::{Entry, Index, InsertOptions};
@@ -29,24 +29,23 @@ fn short_cid(cid: &str) -> String {
     format!("{head}...")
 }
 
-/// Runs `ls`: every version of every dataset, oldest first.
+/// Runs `ls`: every version of every dataset, oldest first. Rows of the index that cannot be
+/// read are skipped, named on stderr, and make the exit status non-zero; the others are listed.
 pub fn ls(paths: &Paths, as_json: bool) -> Result<()> {
-    // A fresh machine has no index yet: that is an empty list, not an error.
-    let entries = if paths.index_exists() {
-        paths.open_existing()?.list_datasets()?
-    } else {
-        Vec::new()
-    };
+    let listing = paths.open_existing()?.listing()?;
+    let entries = listing.entries;
     let mut out = Out::new();
     if as_json {
         out.json(&Json::from(
             entries.iter().map(json::entry).collect::<Vec<_>>(),
         ))?;
-        return out.flush();
+        out.flush()?;
+        return skipped(paths, &listing.skipped);
     }
     if entries.is_empty() {
         out.line(format!("no datasets in '{}'", paths.index.display()))?;
-        return out.flush();
+        out.flush()?;
+        return skipped(paths, &listing.skipped);
     }
     let rows: Vec<Vec<String>> = entries
         .iter()
@@ -77,7 +76,23 @@ pub fn ls(paths: &Paths, as_json: bool) -> Result<()> {
         ],
         &rows,
     )?;
-    out.flush()
+    out.flush()?;
+    skipped(paths, &listing.skipped)
+}
+
+/// The error for the rows a listing skipped, one per line.
+fn skipped(paths: &Paths, skipped: &[atdata::Error]) -> Result<()> {
+    if skipped.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = skipped.iter().map(|e| format!("  {e}")).collect();
+    bail!(
+        "skipped {} row(s) of the index '{}' that cannot be read (every other dataset was \
+         listed):\n{}",
+        skipped.len(),
+        paths.index.display(),
+        rows.join("\n")
+    )
 }
 
 /// Runs `show`: one entry in full.

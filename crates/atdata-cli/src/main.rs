@@ -103,12 +103,26 @@ enum Command {
         json: bool,
     },
     /// Delete shard files of the store that no index entry refers to.
+    ///
+    /// Only from a store this index owns: a store records the index it belongs to when that
+    /// index first writes to it (ROOT/.atdata-store). gc refuses, deleting nothing, when the
+    /// index file does not exist or is not an atdata index, when the store records another
+    /// index or none (written by atdata 0.7 or an earlier build; see --claim), when no entry
+    /// of the index references any shard of the store (see --force), and when a row of the
+    /// index cannot be read. A dry run reports the same refusals.
     Gc {
         #[command(flatten)]
         index: IndexArgs,
         /// Only list what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Record this index as the store's owner first: for a store written by atdata 0.7 or
+        /// an earlier build (no owner recorded), or one whose index was rebuilt.
+        #[arg(long)]
+        claim: bool,
+        /// Collect even when no entry of the index references any shard of the store.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the first samples of a dataset (or of shard files).
     ///
@@ -192,7 +206,12 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             index,
             json,
         } => verify::run(&Paths::resolve(&index)?, &reference, json),
-        Command::Gc { index, dry_run } => gc::run(&Paths::resolve(&index)?, dry_run),
+        Command::Gc {
+            index,
+            dry_run,
+            claim,
+            force,
+        } => gc::run(&Paths::resolve(&index)?, dry_run, claim, force),
         Command::Preview {
             reference,
             n,

@@ -33,11 +33,7 @@ pub fn print_fields(out: &mut Out, schema: &Schema) -> Result<()> {
 
 /// Runs `schemas`: every schema record, by name then version.
 pub fn list(paths: &Paths, as_json: bool) -> Result<()> {
-    let schemas = if paths.index_exists() {
-        paths.open_existing()?.schemas()?
-    } else {
-        Vec::new()
-    };
+    let schemas = paths.open_existing()?.schemas()?;
     let mut out = Out::new();
     if as_json {
         out.json(&Json::from(

@@ -1,8 +1,9 @@
 //! `atdata verify REF`: re-hash every shard of a dataset and compare with the index.
 //!
 //! One line per shard (`OK`, `DIFFERS`, `MISSING`, `UNREADABLE`, or `UNCHECKED` for shards
-//! whose digest the index never knew), then a summary; the exit status is non-zero when any
-//! shard is missing or differs, so scripts can gate on it.
+//! whose digest the index never knew), then a summary; the exit status is zero only when every
+//! shard was checked and matched (an `UNCHECKED` shard fails it too: nothing vouches for its
+//! content), so scripts can gate on it.
 
 use anyhow::{bail, Result};
 use serde_json::json;
@@ -85,7 +86,8 @@ pub fn run(paths: &Paths, reference: &str, as_json: bool) -> Result<()> {
         out.json(&json!({
             "dataset": report.dataset,
             "cid": report.cid,
-            "ok": report.is_ok(),
+            "ok": report.is_verified(),
+            "unchecked": report.unverifiable.len(),
             "shards": lines.iter().map(|l| json!({
                 "url": l.url,
                 "status": l.status,
@@ -102,7 +104,7 @@ pub fn run(paths: &Paths, reference: &str, as_json: bool) -> Result<()> {
                 _ => out.line(format!("{:width$}  {}", l.status, l.url))?,
             }
         }
-        if report.is_ok() {
+        if report.is_verified() {
             out.line(format!(
                 "{}: {} shard(s) OK",
                 report.dataset,
@@ -122,6 +124,16 @@ pub fn run(paths: &Paths, reference: &str, as_json: bool) -> Result<()> {
             report.dataset,
             lines.len(),
             names.join(", ")
+        );
+    }
+    if !report.is_verified() {
+        bail!(
+            "{}: {} of {} shard(s) could not be checked: the index records no digest for \
+             them (only their presence was checked): {}",
+            report.dataset,
+            report.unverifiable.len(),
+            lines.len(),
+            report.unverifiable.join(", ")
         );
     }
     Ok(())

@@ -174,14 +174,26 @@ fn explicit_index_and_store_options() {
 #[test]
 fn reading_a_missing_index_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let run = atdata_in(dir.path(), &["ls", "--json"]);
-    assert!(run.ok(), "{run:?}");
-    assert_eq!(run.json(), serde_json::json!([]));
-    let run = atdata_in(dir.path(), &["show", "docs"]);
-    assert_eq!(run.code, Some(1), "{run:?}");
-    assert!(run.stderr.contains("no index at"), "{run:?}");
-    assert!(run.stderr.contains("index.db"), "{run:?}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    for args in [
+        &["ls"][..],
+        &["ls", "--json"],
+        &["show", "docs"],
+        &["schemas"],
+        &["verify", "docs"],
+        &["preview", "@local/docs"],
+        &["gc", "--dry-run"],
+        &["gc"],
+    ] {
+        let run = atdata_in(dir.path(), args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        assert!(run.stderr.contains("no index at"), "{args:?}: {run:?}");
+        assert!(run.stderr.contains("index.db"), "{args:?}: {run:?}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} created something"
+        );
+    }
 }
 
 #[test]
@@ -700,4 +712,293 @@ fn python_07_index() {
         .collect();
     assert!(names.contains(&"TextSample".to_string()), "{names:?}");
     assert!(names.contains(&"EmbeddingSample".to_string()), "{names:?}");
+}
+
+/// Every shard file of the home's store, made old enough for any gc to take.
+fn age_every_shard(h: &Home) -> Vec<std::path::PathBuf> {
+    let mut shards = Vec::new();
+    for e in [&h.docs1, &h.docs2, &h.vecs] {
+        for url in e.data_urls() {
+            age(Path::new(url));
+            shards.push(Path::new(url).to_path_buf());
+        }
+    }
+    shards
+}
+
+fn all_exist(files: &[std::path::PathBuf]) -> bool {
+    files.iter().all(|f| f.is_file())
+}
+
+#[test]
+fn gc_with_a_mistyped_index_refuses_and_creates_no_file() {
+    let h = home();
+    let shards = age_every_shard(&h);
+    let typo = h.path().join("indx.db");
+    let store = h.path().join("data");
+    for dry in [true, false] {
+        let mut args = vec![
+            "gc",
+            "--index",
+            typo.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        let run = atdata(&args);
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(
+            run.stderr.contains("no index at") && run.stderr.contains("indx.db"),
+            "{run:?}"
+        );
+        assert!(!typo.exists(), "gc created the mistyped index");
+        assert!(all_exist(&shards), "gc removed shards");
+    }
+    // The default index missing (a mistyped ATDATA_HOME) with the store given: the same.
+    let other_home = tempfile::tempdir().unwrap();
+    let run = atdata_in(
+        other_home.path(),
+        &["gc", "--store", store.to_str().unwrap()],
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(std::fs::read_dir(other_home.path()).unwrap().count(), 0);
+    assert!(all_exist(&shards));
+}
+
+#[test]
+fn gc_dry_run_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("nope.db");
+    let store = dir.path().join("store");
+    let run = atdata(&[
+        "gc",
+        "--dry-run",
+        "--index",
+        index.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{run:?}");
+    // Nor does a dry run change an index or a store that exist (no marker, no claim).
+    let h = home();
+    std::fs::remove_file(h.path().join("data/.atdata-store")).unwrap();
+    let before = std::fs::metadata(h.path().join("index.db")).unwrap().len();
+    let run = h.run(&["gc", "--dry-run", "--claim"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(run.stdout.contains("would claim"), "{run:?}");
+    assert!(!h.path().join("data/.atdata-store").exists());
+    assert_eq!(
+        std::fs::metadata(h.path().join("index.db")).unwrap().len(),
+        before
+    );
+}
+
+#[test]
+fn a_truncated_index_is_an_error_naming_it() {
+    let h = home();
+    let shards = age_every_shard(&h);
+    let db = h.path().join("index.db");
+    for side in ["index.db-wal", "index.db-shm"] {
+        let _ = std::fs::remove_file(h.path().join(side));
+    }
+    std::fs::File::create(&db).unwrap(); // truncates to 0 bytes
+    for args in [
+        &["ls"][..],
+        &["show", "docs"],
+        &["verify", "docs"],
+        &["gc", "--dry-run"],
+        &["gc"],
+        &["gc", "--claim", "--force"],
+    ] {
+        let run = h.run(args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("not an atdata index") && run.stderr.contains("index.db"),
+            "{args:?}: {run:?}"
+        );
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "{args:?}");
+        assert!(all_exist(&shards), "{args:?} removed shards");
+    }
+}
+
+#[test]
+fn an_index_path_that_is_a_directory_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        &["ls", "--index", d][..],
+        &["gc", "--dry-run", "--index", d],
+    ] {
+        let run = atdata(args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("is a directory") && run.stderr.contains(d),
+            "{args:?}: {run:?}"
+        );
+    }
+}
+
+#[test]
+fn gc_refuses_a_store_it_does_not_own() {
+    let h = home();
+    let shards = age_every_shard(&h);
+    let store = h.path().join("data");
+    // Another index that writes into the same store does not take it over...
+    let other = h.path().join("other.db");
+    let index = Index::open(&other)
+        .unwrap()
+        .with_store(LocalDiskStore::new(&store).unwrap());
+    index
+        .write_samples(&text_schema(), docs(2, 500), &WriteOptions::new("more"))
+        .unwrap();
+    let marker = std::fs::read_to_string(store.join(".atdata-store")).unwrap();
+    assert!(
+        marker.contains("index.db") && !marker.contains("other.db"),
+        "{marker}"
+    );
+    // ...and cannot collect it: the home's shards are not its own.
+    for dry in [true, false] {
+        let mut args = vec![
+            "gc",
+            "--index",
+            other.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        let run = atdata(&args);
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(
+            run.stderr.contains("belongs to another index") && run.stderr.contains("index.db"),
+            "{run:?}"
+        );
+        assert!(all_exist(&shards));
+    }
+}
+
+#[test]
+fn gc_refuses_a_store_without_an_owner_until_claimed() {
+    let h = home();
+    let shards = age_every_shard(&h);
+    let orphan = h.path().join("data/docs/data--deadbeef--000000.tar");
+    std::fs::copy(&h.docs1.shards[0].url, &orphan).unwrap();
+    age(&orphan);
+    // What atdata 0.7 or an earlier build leaves: no record of the owner.
+    std::fs::remove_file(h.path().join("data/.atdata-store")).unwrap();
+    let run = h.run(&["gc"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("records no owning index") && run.stderr.contains("--claim"),
+        "{run:?}"
+    );
+    assert!(orphan.exists() && all_exist(&shards));
+    let run = h.run(&["gc", "--claim"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(run.stdout.contains("claimed the store"), "{run:?}");
+    assert!(!orphan.exists());
+    assert!(all_exist(&shards));
+    assert!(h.run(&["gc"]).ok(), "claimed once, collected from then on");
+}
+
+#[test]
+fn gc_refuses_an_index_that_references_nothing_in_the_store_unless_forced() {
+    let h = home();
+    let shards = age_every_shard(&h);
+    let store = h.path().join("data");
+    let empty = h.path().join("empty.db");
+    drop(Index::open(&empty).unwrap());
+    let base = [
+        "gc",
+        "--index",
+        empty.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    let with = |extra: &[&'static str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        atdata(&a)
+    };
+    // Even claimed, an index referencing none of the store's shards is the wrong index.
+    let run = with(&["--claim"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("references any of the") && run.stderr.contains("--force"),
+        "{run:?}"
+    );
+    assert!(all_exist(&shards));
+    let marker = std::fs::read_to_string(store.join(".atdata-store")).unwrap();
+    assert!(
+        !marker.contains("empty.db"),
+        "a refused gc claims nothing: {marker}"
+    );
+    let run = with(&["--claim", "--force", "--dry-run"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(all_exist(&shards));
+    let run = with(&["--claim", "--force"]);
+    assert!(run.ok(), "{run:?}");
+    assert!(shards.iter().all(|s| !s.exists()), "forced, it collects");
+}
+
+#[test]
+fn verify_fails_when_a_shard_has_no_recorded_digest() {
+    let h = home();
+    // As Python atdata 0.7 writes an entry without checksums: none of our facts either.
+    let conn = rusqlite::Connection::open(h.path().join("index.db")).unwrap();
+    conn.execute(
+        "UPDATE dataset_entries SET atdata_info = NULL, metadata = NULL WHERE cid = ?1",
+        [&h.vecs.cid],
+    )
+    .unwrap();
+    drop(conn);
+    let run = h.run(&["verify", "vecs"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("UNCHECKED"), "{run:?}");
+    assert!(run.stderr.contains("could not be checked"), "{run:?}");
+    let run = h.run(&["verify", "vecs", "--json"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.json()["ok"], false, "{run:?}");
+    assert!(
+        h.run(&["verify", "docs"]).ok(),
+        "a fully checked dataset still passes"
+    );
+}
+
+#[test]
+fn ls_lists_the_readable_rows_and_names_the_corrupt_one() {
+    let h = home();
+    let shards = age_every_shard(&h);
+    let conn = rusqlite::Connection::open(h.path().join("index.db")).unwrap();
+    conn.execute(
+        "UPDATE dataset_entries SET atdata_info = x'91' WHERE cid = ?1",
+        [&h.vecs.cid],
+    )
+    .unwrap();
+    drop(conn);
+    let run = h.run(&["ls"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains(&h.docs1.cid[..16]), "{run:?}");
+    assert!(run.stdout.contains(&h.docs2.cid[..16]), "{run:?}");
+    assert!(
+        run.stderr.contains("skipped 1 row") && run.stderr.contains("'vecs'"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains(&h.vecs.cid), "{run:?}");
+    assert!(!run.stderr.contains("<unknown location>"), "{run:?}");
+    let run = h.run(&["ls", "--json"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.json().as_array().unwrap().len(), 2, "{run:?}");
+    // gc cannot know what the row references: it stops.
+    let run = h.run(&["gc"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("cannot be read") && run.stderr.contains(&h.vecs.cid),
+        "{run:?}"
+    );
+    assert!(all_exist(&shards));
 }

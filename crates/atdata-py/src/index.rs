@@ -41,6 +41,18 @@ impl PySqliteProvider {
         })
     }
 
+    /// Opens the existing index file at `path` to read only: nothing is created or changed,
+    /// read-only media work, and a missing, empty or foreign file raises naming it.
+    #[staticmethod]
+    fn open_read_only(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let p = path.clone();
+        let inner = run_core(py, move || SqliteProvider::open_read_only(p))?;
+        Ok(PySqliteProvider {
+            inner: Arc::new(inner),
+            path: Some(path),
+        })
+    }
+
     /// The database file, or None for an in-memory index.
     #[getter]
     fn path(&self) -> Option<PathBuf> {

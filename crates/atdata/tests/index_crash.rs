@@ -136,8 +136,8 @@ fn writers_killed_at_random_moments_leave_no_partial_entry() {
     // Leftovers of killed writers are unreferenced; collecting them harms nothing listed.
     let report = index
         .gc_with(&GcOptions {
-            dry_run: false,
             grace: Duration::ZERO,
+            ..GcOptions::new(false)
         })
         .unwrap();
     eprintln!(

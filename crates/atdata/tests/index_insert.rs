@@ -286,6 +286,8 @@ fn add_with_copy_after_add_in_place_moves_the_entry_onto_the_store_copies() {
         .gc_with(&atdata::index::GcOptions {
             dry_run: false,
             grace: std::time::Duration::ZERO,
+            claim: false,
+            force: false,
         })
         .unwrap();
     assert!(gc.shards.is_empty(), "{gc:?}");

@@ -59,6 +59,8 @@ fn datasets_with_pattern_characters_load_their_own_shards_under(root: &Path) {
         .gc_with(&GcOptions {
             dry_run: true,
             grace: std::time::Duration::ZERO,
+            claim: false,
+            force: false,
         })
         .unwrap();
     assert!(gc.shards.is_empty(), "{gc:?}");
@@ -192,4 +194,43 @@ fn a_row_we_wrote_is_literal_even_when_its_url_looks_like_a_brace_pattern() {
         .unwrap()
         .typed::<TextSample>(Order::Ordered)
         .any(|r| r.is_err()));
+}
+
+#[test]
+fn gc_keeps_every_shard_a_python_07_brace_pattern_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("index.db");
+    let store = LocalDiskStore::new(dir.path().join("data")).unwrap();
+    let index = Index::open(&db).unwrap().with_store(store.clone());
+    // One dataset of ours, so the store is owned by this index and referenced by it.
+    index
+        .write(texts(3, "ours"), &WriteOptions::new("ours"))
+        .unwrap();
+    // A dataset 0.7 wrote into the same store, indexed by the brace pattern its user typed.
+    let folder = store.root().join("py07");
+    std::fs::create_dir_all(&folder).unwrap();
+    let text = fixtures().join("shards/text.tar");
+    for i in 0..2 {
+        std::fs::copy(&text, folder.join(format!("data--0a1b2c3d--00000{i}.tar"))).unwrap();
+    }
+    let pattern = folder
+        .join("data--0a1b2c3d--{000000..000001}.tar")
+        .display()
+        .to_string();
+    drop(index);
+    insert_py07_row(&db, "py07", &[pattern]);
+    let index = Index::open(&db).unwrap().with_store(store);
+    assert_eq!(count(&index, "py07"), 12);
+
+    let gc = index
+        .gc_with(&GcOptions {
+            dry_run: false,
+            grace: std::time::Duration::ZERO,
+            claim: false,
+            force: false,
+        })
+        .unwrap();
+    assert!(gc.shards.is_empty(), "{gc:?}");
+    assert_eq!(count(&index, "py07"), 12);
+    assert!(index.verify("py07").unwrap().is_ok());
 }

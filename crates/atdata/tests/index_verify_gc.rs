@@ -75,8 +75,8 @@ fn gc_removes_orphans_and_stale_staging_only() {
     assert!(orphan.exists() && stale.exists());
 
     let now = GcOptions {
-        dry_run: true,
         grace: Duration::ZERO,
+        ..GcOptions::new(true)
     };
     let r = index.gc_with(&now).unwrap();
     assert_eq!(r.shards.len(), 1);
@@ -97,12 +97,14 @@ fn gc_removes_orphans_and_stale_staging_only() {
     assert!(index.verify("d").unwrap().is_ok());
     let again = index
         .gc_with(&GcOptions {
-            dry_run: false,
             grace: Duration::ZERO,
+            ..GcOptions::new(false)
         })
         .unwrap();
     assert!(again.shards.is_empty() && again.staging.is_empty());
-    assert_eq!(files_under(&store).len(), kept.shards.len() + 1);
+    // The shards, README.txt, and the store's record of its owning index.
+    assert_eq!(files_under(&store).len(), kept.shards.len() + 2);
+    assert!(store.join(".atdata-store").is_file());
 }
 
 #[test]
@@ -113,8 +115,8 @@ fn gc_leaves_the_fallback_store_and_foreign_shards_alone() {
     let index = atdata::Index::open(dir.path().join("index.db")).unwrap();
     let r = index
         .gc_with(&GcOptions {
-            dry_run: true,
             grace: Duration::ZERO,
+            ..GcOptions::new(true)
         })
         .unwrap();
     assert!(r.shards.is_empty() && r.staging.is_empty());

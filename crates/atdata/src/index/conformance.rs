@@ -259,7 +259,9 @@ pub fn record_shard_info_fills_gaps(p: &dyn Provider) {
 pub fn relocate_shards_moves_only_the_urls(p: &dyn Provider) {
     let c = p.commit(&sample_entry("d", 2, "x")).unwrap();
     let moved: Vec<String> = vec!["/store/d/a.tar".into(), "/store/d/b.tar".into()];
-    let e = p.relocate_shards(&c.entry.cid, &moved).unwrap();
+    let e = p
+        .relocate_shards(&c.entry.cid, &moved, &mut || Ok(()))
+        .unwrap();
     let read = p.entry_by_cid(&c.entry.cid).unwrap().unwrap();
     assert_eq!(read, e);
     assert_eq!(
@@ -272,8 +274,12 @@ pub fn relocate_shards_moves_only_the_urls(p: &dyn Provider) {
     }
     assert_eq!(read, want);
     assert_eq!(p.latest_entry("d").unwrap().unwrap(), want);
-    assert!(p.relocate_shards(&c.entry.cid, &moved[..1]).is_err());
-    assert!(p.relocate_shards("bafy-missing", &moved).is_err());
+    assert!(p
+        .relocate_shards(&c.entry.cid, &moved[..1], &mut || Ok(()))
+        .is_err());
+    assert!(p
+        .relocate_shards("bafy-missing", &moved, &mut || Ok(()))
+        .is_err());
 }
 
 /// Missing names, versions, CIDs and schemas are `None` / empty, not errors.

@@ -35,12 +35,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::schema::{Schema, SchemaRef};
-use crate::store::{atdata_home, DataStore, LocalDiskStore};
+use crate::store::{self, atdata_home, DataStore, LocalDiskStore};
 
 pub use default::{default_index, set_default_index, set_default_index_shared};
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
-pub use provider::Provider;
+pub use provider::{Listing, Provider};
 pub use reference::{DatasetRef, LOCAL};
 pub use sqlite::SqliteProvider;
 pub use verify::{ShardProblem, VerifyReport};
@@ -92,10 +92,31 @@ impl Index {
         Ok(Self::new(Arc::new(SqliteProvider::in_memory()?), None))
     }
 
-    /// The index in the SQLite file at `path` (created if missing). Several processes may use
-    /// the same file at once.
+    /// The index in the SQLite file at `path`, opened for writing (created if missing).
+    /// Several processes may use the same file at once. To only read, use
+    /// [`open_read_only`](Self::open_read_only), which never creates or changes a file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Ok(Self::new(Arc::new(SqliteProvider::open(path)?), None))
+    }
+
+    /// The existing index in the SQLite file at `path`, to read only (see
+    /// [`SqliteProvider::open_read_only`]): a missing, empty or foreign file is an error
+    /// naming it, nothing is ever written, and read-only media can be read.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::new(
+            Arc::new(SqliteProvider::open_read_only(path)?),
+            None,
+        ))
+    }
+
+    /// The existing index in the SQLite file at `path`, opened for writing; unlike
+    /// [`open`](Self::open) a missing, empty or foreign file is an error naming it. For
+    /// writes that must not start a new index (garbage collection).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::new(
+            Arc::new(SqliteProvider::open_existing(path)?),
+            None,
+        ))
     }
 
     /// The index of the atdata home: `$ATDATA_HOME/index.db` with the store
@@ -172,7 +193,8 @@ impl Index {
         self.local.store.clone()
     }
 
-    /// The store writes to `repo` use: its own, else the default store.
+    /// The store writes to `repo` use: its own, else the default store (which other indexes
+    /// share: see [`claim_unowned`]).
     fn store_for(&self, repo: &Repository) -> Result<Arc<dyn DataStore>> {
         if let Some(s) = &repo.store {
             return Ok(s.clone());
@@ -226,17 +248,26 @@ impl Index {
     }
 
     /// Every version of every dataset of every repository (`local` first, then the mounted
-    /// ones by name), oldest first within each.
+    /// ones by name), oldest first within each. A row that cannot be read is an error naming
+    /// its dataset and CID; [`listing`](Self::listing) lists the others and says what it
+    /// skipped.
     pub fn list_datasets(&self) -> Result<Vec<Entry>> {
-        let mut out = Vec::new();
+        self.listing()?.strict()
+    }
+
+    /// [`list_datasets`](Self::list_datasets), going on past rows that cannot be read: the
+    /// entries read, and an error naming each row skipped.
+    pub fn listing(&self) -> Result<Listing> {
+        let mut out = Listing::default();
         for (_, repo) in self.ordered_repos() {
-            let mut entries = repo.provider.entries()?;
+            let mut listing = repo.provider.listing()?;
             // Appending to nothing would copy every entry once more.
-            if out.is_empty() {
-                out = entries;
+            if out.entries.is_empty() {
+                out.entries = listing.entries;
             } else {
-                out.append(&mut entries);
+                out.entries.append(&mut listing.entries);
             }
+            out.skipped.append(&mut listing.skipped);
         }
         Ok(out)
     }
@@ -326,6 +357,27 @@ impl Index {
             .chain(mounted.iter().map(|(n, r)| (n.clone(), r.clone())))
             .collect()
     }
+}
+
+/// Records `provider`'s index as the owner of `store` if the store records none: what a
+/// write does just before it first puts a shard there. An index kept in memory has no lasting
+/// identity and claims nothing; neither does a write to the default store, which indexes
+/// share (`shared`).
+fn claim_unowned(provider: &dyn Provider, store: &dyn DataStore, shared: bool) -> Result<()> {
+    if shared {
+        return Ok(());
+    }
+    let (Some(id), Some(path)) = (provider.index_id()?, provider.location()) else {
+        return Ok(());
+    };
+    if store.owner()?.is_none() {
+        let owner = store::StoreOwner {
+            index_id: id,
+            index_path: Some(path),
+        };
+        store.set_owner(&owner, false)?;
+    }
+    Ok(())
 }
 
 /// Finds the entry `r` names in `repo`.

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::index::entry::{Committed, Entry, NewEntry, ShardInfo};
 use crate::schema::Schema;
 
@@ -54,7 +54,20 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Commits several entries in ONE transaction, in order, each as [`commit`](Self::commit)
     /// would (an entry may reuse a schema or dedup against an earlier one of the same batch).
     /// All or nothing. This is what bulk imports use.
-    fn commit_many(&self, entries: &[NewEntry]) -> Result<Vec<Committed>>;
+    fn commit_many(&self, entries: &[NewEntry]) -> Result<Vec<Committed>> {
+        self.commit_many_if(entries, &mut || Ok(()))
+    }
+
+    /// [`commit_many`](Self::commit_many), running `check` first inside the transaction,
+    /// holding the write lock: if it fails nothing is committed and its error is returned
+    /// as it is (never retried here). The write path checks there that every shard file the
+    /// entries reference is still in place, which [`while_locked`](Self::while_locked) makes
+    /// race-free against garbage collection.
+    fn commit_many_if(
+        &self,
+        entries: &[NewEntry],
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<Committed>>;
 
     /// The entry with this CID.
     fn entry_by_cid(&self, cid: &str) -> Result<Option<Entry>>;
@@ -72,8 +85,37 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Every dataset name, sorted.
     fn names(&self) -> Result<Vec<String>>;
 
-    /// Every entry (every version of every name), oldest first.
+    /// Every entry (every version of every name), oldest first. A row that cannot be read is
+    /// an error naming it (dataset name and CID); [`listing`](Self::listing) reads the rest.
     fn entries(&self) -> Result<Vec<Entry>>;
+
+    /// Every entry that can be read, oldest first, and an error for each row that cannot
+    /// (naming its dataset and CID), so that one damaged row does not hide the others.
+    fn listing(&self) -> Result<Listing> {
+        Ok(Listing {
+            entries: self.entries()?,
+            skipped: Vec::new(),
+        })
+    }
+
+    /// Runs `f` with the [`listing`](Self::listing) while holding the backend's write lock:
+    /// no commit happens from the moment the entries are read until `f` returns. Garbage
+    /// collection decides and deletes inside it, so a commit either comes before (its shards
+    /// are referenced) or after (and finds, in its [`commit_many_if`](Self::commit_many_if)
+    /// check, that a shard is gone). `f` must not call this provider.
+    fn while_locked(&self, f: &mut dyn FnMut(Listing) -> Result<()>) -> Result<()>;
+
+    /// The index's identity, a stable random id recorded in the index by the first write, or
+    /// `None` when it has none yet (a file only Python atdata 0.7 wrote, opened read-only).
+    /// Data stores record it to know which index they belong to.
+    fn index_id(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// Where the index is, for people (a file path), when it is anywhere.
+    fn location(&self) -> Option<String> {
+        None
+    }
 
     /// Every schema record, in the order they were stored.
     fn schemas(&self) -> Result<Vec<Schema>>;
@@ -94,5 +136,40 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// An unknown CID is [`Error::NotFound`](crate::Error); a URL count that differs from the
     /// entry's shards, or an entry Python atdata 0.7 wrote (its CID covers its URLs), is
     /// [`Error::InvalidArgument`](crate::Error). Returns the entry as it now is.
-    fn relocate_shards(&self, cid: &str, urls: &[String]) -> Result<Entry>;
+    ///
+    /// `check` runs first inside the transaction, holding the write lock, as in
+    /// [`commit_many_if`](Self::commit_many_if): the write path checks there that the new
+    /// places are still in place (until this commit nothing references them, so a concurrent
+    /// gc may have taken them); if it fails nothing changes and its error is returned.
+    fn relocate_shards(
+        &self,
+        cid: &str,
+        urls: &[String],
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Entry>;
+}
+
+/// What [`Provider::listing`] read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The entries read, oldest first.
+    pub entries: Vec<Entry>,
+    /// One error per row that could not be read, naming its dataset and CID.
+    pub skipped: Vec<Error>,
+}
+
+impl Listing {
+    /// The entries, or the first skipped row's error when any was skipped.
+    pub fn strict(self) -> Result<Vec<Entry>> {
+        let more = self.skipped.len().saturating_sub(1);
+        match self.skipped.into_iter().next() {
+            None => Ok(self.entries),
+            Some(e) if more == 0 => Err(e),
+            Some(Error::Corrupt { location, reason }) => Err(Error::Corrupt {
+                location,
+                reason: format!("{reason} (and {more} more unreadable row(s))"),
+            }),
+            Some(e) => Err(e),
+        }
+    }
 }

@@ -108,6 +108,12 @@ impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// True when every shard was checked against a recorded digest and matched: no problem,
+    /// and no shard without a digest (whose content nothing vouches for).
+    pub fn is_verified(&self) -> bool {
+        self.is_ok() && self.unverifiable.is_empty()
+    }
 }
 
 impl fmt::Display for VerifyReport {

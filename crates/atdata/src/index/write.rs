@@ -10,9 +10,10 @@ use std::path::Path;
 use crate::codec::{decode_sample, encode_sample, validate_sample};
 use crate::error::{Error, Result};
 use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
+use crate::index::provider::Provider;
 use crate::index::reference::{check_dataset_name, DatasetRef, LOCAL};
 use crate::index::scan::{local_path, scan_shard};
-use crate::index::{Index, Provider};
+use crate::index::{claim_unowned, Index, Repository};
 use crate::packable::Packable;
 use crate::progress::{NoProgress, Progress};
 use crate::schema::{infer_schema_from_msgpack, schema_name_for, Schema};
@@ -200,14 +201,7 @@ impl Index {
             license: &opts.license,
             metadata: &opts.metadata,
         };
-        publish_and_commit(
-            repo.provider.as_ref(),
-            store.as_ref(),
-            &name,
-            schema,
-            staged,
-            describe,
-        )
+        publish_and_commit(&repo, store.as_ref(), &name, schema, staged, describe)
     }
 
     /// Indexes shards that already exist: a path, brace pattern, glob or directory (see
@@ -291,46 +285,85 @@ impl Index {
                 "'{target}' holds no samples for dataset '{name}'"
             )));
         }
-        publish_and_commit(
-            repo.provider.as_ref(),
-            store.as_ref(),
-            &name,
-            &schema,
-            staged,
-            describe,
-        )
+        publish_and_commit(&repo, store.as_ref(), &name, &schema, staged, describe)
     }
 }
 
+/// Times a write publishes its shards again when a concurrent gc removed one before the
+/// commit, before giving up with a retryable error.
+const REPUBLISH_ATTEMPTS: usize = 5;
+
 /// Publishes staged shards under names derived from their digests, then commits the entry.
+///
+/// Until the entry is committed a concurrent garbage collection may remove a published shard
+/// (re-publishing identical content only touches the file already there, and gc may have
+/// listed it just before). So a copy of each staged shard is kept until the commit, which
+/// checks inside its transaction, under the lock gc deletes under, that every shard is in
+/// place; if one vanished, it is published again and the commit retried. No entry is ever
+/// committed pointing at a missing shard.
 fn publish_and_commit(
-    provider: &dyn Provider,
+    repo: &Repository,
     store: &dyn DataStore,
     name: &str,
     schema: &Schema,
     staged: Vec<StagedShard>,
     describe: Describe<'_>,
 ) -> Result<Entry> {
+    let provider = repo.provider.as_ref();
+    // The store learns which index it belongs to before its first shard lands there.
+    claim_unowned(provider, store, repo.store.is_none())?;
     let mut shards = Vec::with_capacity(staged.len());
+    let mut kept = Vec::with_capacity(staged.len());
     for (i, s) in staged.into_iter().enumerate() {
         let (sha, samples, bytes) = (s.sha256.clone(), s.samples, s.bytes);
+        kept.push(s.duplicate().map_err(|e| e.with_dataset(name))?);
         let url = store
             .publish(name, &content_tag(&sha), i, s)
             .map_err(|e| e.with_dataset(name))?;
         shards.push(ShardInfo::new(url, sha, samples, bytes));
     }
     let new = new_entry(name, schema, shards, &describe);
-    commit_onto_store(provider, &new)
+    let mut attempt = 0;
+    loop {
+        let mut vanished = false;
+        let result = {
+            let mut check = || shards_in_place(store, &new, &mut vanished);
+            commit_onto_store(provider, &new, &mut check)
+        };
+        match result {
+            Ok(entry) => return Ok(entry),
+            Err(_) if vanished && attempt < REPUBLISH_ATTEMPTS => {
+                attempt += 1;
+                for (i, (k, s)) in kept.iter().zip(&new.shards).enumerate() {
+                    if store.published_size(&s.url)?.is_none() {
+                        store
+                            .publish(name, &content_tag(&k.sha256), i, k.duplicate()?)
+                            .map_err(|e| e.with_dataset(name))?;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
-/// Commits `new`, whose shards were just published to the store. The same content committed
-/// before under the same name has the same CID, so the commit returns that entry; if its
-/// shards are elsewhere (indexed in place by `insert` without copy), it is moved onto the
-/// store's copies ([`Provider::relocate_shards`]; same digests, so the same bytes). Otherwise
-/// the copies would be orphans that `gc` deletes while the entry still depends on files
-/// outside the store.
-fn commit_onto_store(provider: &dyn Provider, new: &NewEntry) -> Result<Entry> {
-    let committed = provider.commit(new)?;
+/// Commits `new`, whose shards were just published to the store, running `check` (are the
+/// shards in place?) inside each transaction. The same content committed before under the same
+/// name has the same CID, so the commit returns that entry; if its shards are elsewhere
+/// (indexed in place by `insert` without copy), it is moved onto the store's copies
+/// ([`Provider::relocate_shards`]; same digests, so the same bytes), in a transaction of its
+/// own that checks again: until then the copies are referenced by nothing, and gc may have
+/// taken them. Otherwise the copies would be orphans that `gc` deletes while the entry still
+/// depends on files outside the store.
+fn commit_onto_store(
+    provider: &dyn Provider,
+    new: &NewEntry,
+    check: &mut dyn FnMut() -> Result<()>,
+) -> Result<Entry> {
+    let committed = provider
+        .commit_many_if(std::slice::from_ref(new), check)?
+        .pop()
+        .ok_or_else(|| Error::Database("commit returned no result for one entry".into()))?;
     let published: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
     if committed.created
         || committed
@@ -340,7 +373,36 @@ fn commit_onto_store(provider: &dyn Provider, new: &NewEntry) -> Result<Entry> {
     {
         return Ok(committed.entry);
     }
-    provider.relocate_shards(&committed.entry.cid, &published)
+    provider.relocate_shards(&committed.entry.cid, &published, check)
+}
+
+/// Checks that every shard of `new` is published with its size (inside the commit's
+/// transaction); `vanished` tells the caller a shard was missing.
+fn shards_in_place(store: &dyn DataStore, new: &NewEntry, vanished: &mut bool) -> Result<()> {
+    for s in &new.shards {
+        match store.published_size(&s.url)? {
+            Some(n) if Some(n) == s.bytes || s.bytes.is_none() => {}
+            Some(n) => {
+                return Err(Error::corrupt(format!(
+                    "shard '{}' is {n} bytes in the store, the write staged {} bytes",
+                    s.url,
+                    s.bytes.unwrap_or_default()
+                ))
+                .with_dataset(&new.name))
+            }
+            None => {
+                *vanished = true;
+                return Err(Error::Conflict {
+                    what: format!(
+                        "shard '{}' of dataset '{}' was removed (by a concurrent gc) before its \
+                         entry was committed; nothing was committed, the write can be retried",
+                        s.url, new.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The key a sample copied into the store gets. A key that is a clean relative path (no

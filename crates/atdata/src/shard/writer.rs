@@ -78,7 +78,8 @@ impl OpenShard {
         }
         let bytes = self.bytes + trailer_and_padding;
         let path = self.temp.display().to_string();
-        self.out
+        let file = self
+            .out
             .into_inner()
             .map_err(|e| Error::io(path.clone(), e.into_error()))?;
         Ok(StagedShard {
@@ -86,6 +87,7 @@ impl OpenShard {
             samples: self.samples,
             bytes,
             temp: self.temp,
+            _in_use: Some(file),
         })
     }
 }
@@ -180,6 +182,9 @@ impl ShardWriter {
             .tempfile_in(&self.staging_dir)
             .map_err(|e| Error::io(self.staging_dir.display().to_string(), e))?;
         let (file, temp) = named.into_parts();
+        // Tells garbage collection the file is in use (see `StagedShard`); where locks are not
+        // supported, only the grace period protects it.
+        crate::store::local::hold_shared(&file);
         Ok(OpenShard {
             out: BufWriter::with_capacity(WRITE_BUFFER, file),
             temp,
@@ -235,6 +240,10 @@ fn validate_key(key: &str) -> Result<()> {
 
 /// A closed shard in its staging temp file, with the digest computed while it was written.
 /// Dropping it deletes the temp file.
+///
+/// While it lives it holds a shared lock on the file (from the moment the file is created),
+/// which garbage collection checks before removing a staging file, so that a write in progress
+/// never loses its staged shards, however long it takes.
 #[derive(Debug)]
 pub struct StagedShard {
     /// Lower-case hex sha256 of the whole tar file.
@@ -244,6 +253,8 @@ pub struct StagedShard {
     /// Size of the tar file in bytes.
     pub bytes: u64,
     temp: TempPath,
+    /// The open, share-locked file (see above).
+    _in_use: Option<File>,
 }
 
 impl StagedShard {
@@ -285,6 +296,48 @@ impl StagedShard {
             Err(err) => return Err(Error::io(dest_name, err.error)),
         }
         sync_dir(parent)
+    }
+
+    /// A second staged copy of this shard, with the same digest and counts: a hard link beside
+    /// it (no bytes copied; a copy where links are not supported). The index's write path
+    /// keeps one until its entry is committed, to publish the shard again if a concurrent
+    /// garbage collection removed the published file meanwhile.
+    pub fn duplicate(&self) -> Result<StagedShard> {
+        let dir = self.temp.parent().unwrap_or(Path::new("."));
+        let shown = self.temp.display().to_string();
+        let mut last = None;
+        for _ in 0..8 {
+            let path = dir.join(format!(".atdata-keep-{:016x}.tmp", rand::random::<u64>()));
+            let made = fs::hard_link(&self.temp, &path).or_else(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound => Err(e),
+                _ => fs::copy(&self.temp, &path).map(|_| ()),
+            });
+            match made {
+                Ok(()) => {
+                    let temp = TempPath::try_from_path(&path).map_err(|e| {
+                        let _ = fs::remove_file(&path);
+                        Error::io(path.display().to_string(), e)
+                    })?;
+                    let in_use = File::open(&temp).ok();
+                    if let Some(f) = &in_use {
+                        crate::store::local::hold_shared(f);
+                    }
+                    return Ok(StagedShard {
+                        sha256: self.sha256.clone(),
+                        samples: self.samples,
+                        bytes: self.bytes,
+                        temp,
+                        _in_use: in_use,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(Error::io(shown, e)),
+            }
+        }
+        Err(Error::io(
+            shown,
+            last.unwrap_or_else(|| io::Error::other("no free name for a copy")),
+        ))
     }
 }
 

@@ -12,11 +12,16 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::shard::StagedShard;
 use crate::store::{
-    atdata_home, check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoredFile,
+    atdata_home, check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoreOwner,
+    StoredFile,
 };
 
 /// Name of the staging folder inside the root.
 const STAGING: &str = ".staging";
+
+/// Name of the file in the root recording which index owns the store ([`StoreOwner`] as
+/// JSON). The leading dot keeps it out of the dataset namespace.
+pub const OWNER_FILE: &str = ".atdata-store";
 
 /// Shards on a local (or mounted) filesystem under one root directory.
 #[derive(Debug, Clone)]
@@ -31,6 +36,29 @@ impl LocalDiskStore {
         let root = root.as_ref();
         let shown = root.display().to_string();
         fs::create_dir_all(root).map_err(|e| Error::io(&shown, e))?;
+        let root = fs::canonicalize(root).map_err(|e| Error::io(&shown, e))?;
+        Ok(LocalDiskStore { root })
+    }
+
+    /// The store at `root` if it exists, creating nothing: a missing root (or one that is not
+    /// a directory) is an error naming it. For operations that only read or remove.
+    pub fn open_existing(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        let shown = root.display().to_string();
+        match fs::metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::invalid(format!(
+                    "data store root '{shown}' is not a directory"
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::not_found(format!(
+                    "no data store at '{shown}' (nothing has been written there)"
+                )))
+            }
+            Err(e) => return Err(Error::io(shown, e)),
+        }
         let root = fs::canonicalize(root).map_err(|e| Error::io(&shown, e))?;
         Ok(LocalDiskStore { root })
     }
@@ -79,6 +107,36 @@ fn touch(path: &Path) {
     }
 }
 
+/// Takes a shared lock on a staging file for as long as `file` stays open: writers hold
+/// their staging files this way, so garbage collection can tell them from a dead writer's
+/// leftovers ([`held_by_a_writer`]). Best effort: where locks are not supported, only the
+/// grace period protects a write in progress.
+pub(crate) fn hold_shared(file: &fs::File) {
+    #[cfg(unix)]
+    {
+        let _ = rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockShared);
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+}
+
+/// Whether a writer holds the staging file `file` was opened from (see [`hold_shared`]).
+pub(crate) fn held_by_a_writer(file: &fs::File) -> bool {
+    #[cfg(unix)]
+    {
+        // Our own exclusive lock, if we get it, goes with `file`.
+        matches!(
+            rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
+    }
+}
+
 fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
     let shown = || dir.display().to_string();
     let rd = match fs::read_dir(dir) {
@@ -101,6 +159,80 @@ impl DataStore for LocalDiskStore {
 
     fn check_name(&self, dataset: &str) -> Result<()> {
         check_dataset_name(dataset)
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn owner(&self) -> Result<Option<StoreOwner>> {
+        let path = self.root.join(OWNER_FILE);
+        let shown = || path.display().to_string();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(shown(), e)),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::corrupt(format!(
+                "store owner file '{}' is not the JSON atdata writes ({e}); remove it and \
+                 claim the store again",
+                shown()
+            ))
+        })
+    }
+
+    fn set_owner(&self, owner: &StoreOwner, replace: bool) -> Result<StoreOwner> {
+        let path = self.root.join(OWNER_FILE);
+        let shown = path.display().to_string();
+        let mut json = serde_json::to_vec_pretty(owner)
+            .map_err(|e| Error::invalid(format!("store owner: {e}")))?;
+        json.push(b'\n');
+        // Written whole in a temp file, then renamed (claim) or linked without clobbering
+        // (first write: two writers racing to claim agree on whoever came first).
+        let mut temp = tempfile::Builder::new()
+            .prefix(".atdata-store-")
+            .suffix(".tmp")
+            .tempfile_in(&self.root)
+            .map_err(|e| Error::io(&shown, e))?;
+        std::io::Write::write_all(&mut temp, &json).map_err(|e| Error::io(&shown, e))?;
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(&shown, e))?;
+        if replace {
+            temp.persist(&path)
+                .map_err(|e| Error::io(&shown, e.error))?;
+        } else {
+            match temp.persist_noclobber(&path) {
+                Ok(_) => {}
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(&shown, e.error)),
+            }
+        }
+        self.owner()?
+            .ok_or_else(|| Error::not_found(format!("store owner file '{shown}' vanished")))
+    }
+
+    fn in_use(&self, url: &str) -> bool {
+        let Some(path) = self.inside(url) else {
+            return false;
+        };
+        match fs::File::open(&path) {
+            Ok(f) => held_by_a_writer(&f),
+            Err(_) => false,
+        }
+    }
+
+    fn published_size(&self, url: &str) -> Result<Option<u64>> {
+        let Some(path) = self.inside(url) else {
+            return Ok(None);
+        };
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(url, e)),
+        }
     }
 
     fn staging_dir(&self) -> Result<PathBuf> {
@@ -251,5 +383,39 @@ mod tests {
         fs::write(store.root().join("d/notes.txt"), b"x").unwrap();
         fs::write(store.root().join("index.db"), b"x").unwrap();
         assert!(store.shards().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_owner_is_recorded_once_and_replaced_only_by_a_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDiskStore::new(dir.path()).unwrap();
+        assert_eq!(store.owner().unwrap(), None);
+        let a = StoreOwner {
+            index_id: "a".into(),
+            index_path: Some("/a.db".into()),
+        };
+        let b = StoreOwner {
+            index_id: "b".into(),
+            index_path: None,
+        };
+        assert_eq!(store.set_owner(&a, false).unwrap(), a);
+        assert_eq!(store.set_owner(&b, false).unwrap(), a, "first owner stays");
+        assert_eq!(store.set_owner(&b, true).unwrap(), b, "a claim replaces it");
+        assert_eq!(store.owner().unwrap(), Some(b));
+        // The marker is the store's own file, not a dataset or a shard.
+        assert!(store.shards().unwrap().is_empty());
+        assert!(check_dataset_name(OWNER_FILE).is_err());
+        fs::write(store.root().join(OWNER_FILE), b"{").unwrap();
+        let e = store.owner().unwrap_err().to_string();
+        assert!(e.contains(OWNER_FILE), "{e}");
+    }
+
+    #[test]
+    fn open_existing_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let e = LocalDiskStore::open_existing(&missing).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        assert!(!missing.exists());
     }
 }

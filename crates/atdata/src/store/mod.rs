@@ -31,6 +31,17 @@ pub struct StoredFile {
     pub modified: Option<SystemTime>,
 }
 
+/// Which index a store belongs to, as the store records it at its first write (see
+/// [`DataStore::owner`]). Garbage collection only removes files from a store its index owns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoreOwner {
+    /// The owning index's identity ([`Provider::index_id`](crate::index::Provider::index_id)).
+    pub index_id: String,
+    /// Where that index was when it claimed the store, for people reading error messages.
+    #[serde(default)]
+    pub index_path: Option<String>,
+}
+
 /// Where shard files live.
 ///
 /// # Contract
@@ -51,10 +62,34 @@ pub struct StoredFile {
 /// - **Publishing refreshes the modification time** of the file (new or existing), so a
 ///   concurrent garbage collection with a grace period never removes a shard about to be
 ///   committed.
+/// - **Ownership.** A store records which index it belongs to ([`StoreOwner`]) the first time
+///   an index writes to it; later writes of that or other indexes leave the record alone, and
+///   only an explicit claim ([`set_owner`](DataStore::set_owner) with `replace`) changes it.
 /// - Stores are `Send + Sync`.
 pub trait DataStore: Send + Sync + fmt::Debug {
     /// The backend's type name (`LocalDiskStore`).
     fn kind(&self) -> &'static str;
+
+    /// Where the store is (its root), for messages.
+    fn location(&self) -> String;
+
+    /// The index this store belongs to, or `None` when it records none (written by Python
+    /// atdata 0.7, or by a build before stores recorded their owner, or never written).
+    fn owner(&self) -> Result<Option<StoreOwner>>;
+
+    /// Records `owner` as the store's owner when it has none, or always with `replace`, and
+    /// returns the owner now recorded.
+    fn set_owner(&self, owner: &StoreOwner, replace: bool) -> Result<StoreOwner>;
+
+    /// The size of the published file at `url`, or `None` when there is none.
+    fn published_size(&self, url: &str) -> Result<Option<u64>>;
+
+    /// Whether the staging file at `url` belongs to a write still in progress (its writer
+    /// holds it: see [`StagedShard`]), so garbage collection must leave it, however old.
+    fn in_use(&self, url: &str) -> bool {
+        let _ = url;
+        false
+    }
 
     /// Checks that `dataset` can name a folder of this store.
     fn check_name(&self, dataset: &str) -> Result<()>;

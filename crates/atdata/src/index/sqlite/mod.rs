@@ -29,7 +29,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Error, Result};
 use crate::index::entry::{Committed, Entry, NewEntry, ShardInfo};
-use crate::index::provider::Provider;
+use crate::index::provider::{Listing, Provider};
 use crate::schema::Schema;
 use info::Info;
 use select::select_entry;
@@ -49,6 +49,8 @@ const CACHE_KIB: i64 = 64 * 1024;
 pub struct SqliteProvider {
     conn: Mutex<Connection>,
     path: Option<PathBuf>,
+    /// Opened to read only: nothing may write, and writes say so.
+    read_only: bool,
 }
 
 impl SqliteProvider {
@@ -60,28 +62,41 @@ impl SqliteProvider {
         Ok(SqliteProvider {
             conn: Mutex::new(conn),
             path: None,
+            read_only: false,
         })
     }
 
-    /// Opens (creating if needed, with its parent directories) the index file at `path`.
-    /// Several processes may open the same file and write to it at once.
+    /// Opens (creating if needed, with its parent directories) the index file at `path` for
+    /// writing. Several processes may open the same file and write to it at once. Only writes
+    /// should open this way: reading uses [`open_read_only`](Self::open_read_only), which
+    /// never creates or changes a file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
+        if path.is_dir() {
+            return Err(is_a_directory(&shown));
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::io(parent.display().to_string(), e))?;
         }
-        let conn = Connection::open(&path).map_err(|e| in_file(&shown, e))?;
+        let conn =
+            Self::open_for_writing(&path, &shown).map_err(|e| read_only_media(&path, &shown, e))?;
+        Ok(SqliteProvider {
+            conn: Mutex::new(conn),
+            path: Some(path),
+            read_only: false,
+        })
+    }
+
+    fn open_for_writing(path: &Path, shown: &str) -> Result<Connection> {
+        let conn = Connection::open(path).map_err(|e| in_file(shown, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| in_file(&shown, e))?;
+            .map_err(|e| in_file(shown, e))?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
-            .map_err(|e| in_file(&shown, e))?;
+            .map_err(|e| in_file(shown, e))?;
         // Before WAL mode fixes the page size of a new file.
-        tables::set_page_size(&conn).map_err(|e| match e {
-            Error::Database(m) => Error::Database(format!("index '{shown}': {m}")),
-            other => other,
-        })?;
+        tables::set_page_size(&conn).map_err(|e| name_file(shown, e))?;
         retry(|| {
             // Switching to WAL and creating tables take the write lock; other processes may be
             // opening the same file right now.
@@ -93,15 +108,61 @@ impl SqliteProvider {
             }
             tables::prepare(&conn)
         })
-        .map_err(|e| match e {
-            Error::Database(m) if !m.contains(&shown) => {
-                Error::Database(format!("index '{shown}': {m}"))
+        .map_err(|e| name_file(shown, e))?;
+        Ok(conn)
+    }
+
+    /// Opens the index file at `path` for writing, like [`open`](Self::open), but only if it
+    /// already is an atdata index: a missing, empty or foreign file is an error naming it.
+    /// For writes that must not start a new index (garbage collection).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        drop(Self::open_read_only(path)?);
+        Self::open(path)
+    }
+
+    /// Opens the existing index file at `path` to read only. Nothing is ever written: no file
+    /// is created, the journal mode and the layout are left as they are, and a file on
+    /// read-only media (or one this account may not write) can be read. A missing path, a
+    /// directory, an empty file or a file that is not an atdata index is an error naming it.
+    /// Writes through this handle fail with "the index at PATH is opened read-only".
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => return Err(is_a_directory(&shown)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::not_found(format!(
+                    "no index at '{shown}' (nothing has been written there)"
+                )))
             }
-            other => other,
-        })?;
+            Err(e) => return Err(Error::io(shown, e)),
+        }
+        let conn = open_ro(&path, false)
+            .and_then(|c| tables::check_readable(&c, &shown).map(|()| c))
+            .or_else(|e| {
+                // A WAL file whose folder cannot take the -wal/-shm files SQLite needs to
+                // read it (read-only media): nobody can be writing it, so it is read as an
+                // unchanging file.
+                // Only when SQLite could not open it (not for busy or foreign files): an
+                // immutable read ignores the -wal file, so it is the last resort.
+                if !matches!(e, Error::Database(_)) {
+                    return Err(e);
+                }
+                let c = open_ro(&path, true)?;
+                tables::check_readable(&c, &shown)?;
+                Ok(c)
+            })
+            .map_err(|e| name_file(&shown, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| in_file(&shown, e))?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .map_err(|e| in_file(&shown, e))?;
         Ok(SqliteProvider {
             conn: Mutex::new(conn),
             path: Some(path),
+            read_only: true,
         })
     }
 
@@ -110,18 +171,116 @@ impl SqliteProvider {
         self.path.as_deref()
     }
 
+    /// Whether this handle was opened to read only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite in a half state (an open
         // transaction rolls back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// How the file is named in errors.
+    fn shown(&self) -> String {
+        self.path
+            .as_deref()
+            .map_or_else(|| ":memory:".to_string(), |p| p.display().to_string())
+    }
+
+    /// Refuses to write through a read-only handle.
+    fn check_writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::invalid(format!(
+                "the index at '{}' is opened read-only; open it for writing to change it",
+                self.shown()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Names the file in an error of a write, and says plainly when the file or its medium
+    /// is read-only.
+    fn write_error(&self, e: Error) -> Error {
+        let shown = self.shown();
+        match &self.path {
+            Some(p) => read_only_media(p, &shown, name_file(&shown, e)),
+            None => e,
+        }
+    }
+}
+
+/// Opens `path` with SQLite's read-only flag; `immutable` also tells SQLite the file cannot
+/// change (no locks, no -wal/-shm files).
+fn open_ro(path: &Path, immutable: bool) -> Result<Connection> {
+    use rusqlite::OpenFlags;
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                uri.push(b as char)
+            }
+            _ => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri.push_str(if immutable {
+        "?immutable=1"
+    } else {
+        "?mode=ro"
+    });
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Ok(Connection::open_with_flags(uri, flags)?)
+}
+
+fn is_a_directory(shown: &str) -> Error {
+    Error::invalid(format!(
+        "'{shown}' is a directory, not an index file (pass the index database file, e.g. \
+         '{shown}/index.db')"
+    ))
+}
+
+/// Adds the file's name to a database error that lacks it.
+fn name_file(shown: &str, e: Error) -> Error {
+    match e {
+        Error::Database(m) if !m.contains(shown) => {
+            Error::Database(format!("index '{shown}': {m}"))
+        }
+        Error::Conflict { what } if !what.contains(shown) => Error::Conflict {
+            what: format!("index '{shown}': {what}"),
+        },
+        other => other,
+    }
+}
+
+/// When a write failed because the file or its medium is read-only, says so plainly.
+#[cold]
+fn read_only_media(path: &Path, shown: &str, e: Error) -> Error {
+    if !matches!(e, Error::Database(_)) {
+        return e;
+    }
+    let writable = std::fs::OpenOptions::new().write(true).open(path).is_ok()
+        && path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .is_none_or(|dir| {
+                let probe = dir.join(format!(".atdata-probe-{}", std::process::id()));
+                let ok = std::fs::File::create(&probe).is_ok();
+                let _ = std::fs::remove_file(&probe);
+                ok
+            });
+    if writable {
+        return e;
+    }
+    Error::Database(format!(
+        "the index at '{shown}' is read-only (the file or its folder cannot be written): {e}"
+    ))
 }
 
 fn in_file(path: &str, e: rusqlite::Error) -> Error {
-    match Error::from(e) {
-        Error::Database(m) => Error::Database(format!("index '{path}': {m}")),
-        other => other,
-    }
+    name_file(path, Error::from(e))
 }
 
 /// Runs `f` again while it fails with a busy database, backing off a little each time.
@@ -151,15 +310,51 @@ impl Provider for SqliteProvider {
         "SqliteProvider"
     }
 
-    fn commit_many(&self, entries: &[NewEntry]) -> Result<Vec<Committed>> {
-        retry(|| {
+    fn commit_many_if(
+        &self,
+        entries: &[NewEntry],
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<Committed>> {
+        self.check_writable()?;
+        let mut refused = None;
+        let out = retry(|| {
             let mut conn = self.lock();
             // Rolls back on drop: an error below leaves nothing behind.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Err(e) = check() {
+                refused = Some(e);
+                return Ok(None);
+            }
             let out = commit::commit_all(&tx, entries)?;
             tx.commit()?;
-            Ok(out)
+            Ok(Some(out))
         })
+        .map_err(|e| self.write_error(e))?;
+        match (out, refused) {
+            (Some(out), _) => Ok(out),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(Error::Database("commit refused without a reason".into())),
+        }
+    }
+
+    fn while_locked(&self, f: &mut dyn FnMut(Listing) -> Result<()>) -> Result<()> {
+        self.check_writable()?;
+        let mut conn = self.lock();
+        retry(|| Ok(conn.execute_batch("BEGIN IMMEDIATE")?)).map_err(|e| self.write_error(e))?;
+        let result = rows::listing(&mut conn)
+            .map_err(|e| name_file(&self.shown(), e))
+            .and_then(&mut *f);
+        // Nothing was written: ending the transaction either way only releases the lock.
+        let _ = conn.execute_batch("ROLLBACK");
+        result
+    }
+
+    fn index_id(&self) -> Result<Option<String>> {
+        tables::index_id(&self.lock()).map_err(|e| name_file(&self.shown(), e))
+    }
+
+    fn location(&self) -> Option<String> {
+        self.path.as_ref().map(|p| p.display().to_string())
     }
 
     fn entry_by_cid(&self, cid: &str) -> Result<Option<Entry>> {
@@ -229,9 +424,11 @@ impl Provider for SqliteProvider {
     }
 
     fn entries(&self) -> Result<Vec<Entry>> {
-        let mut conn = self.lock();
-        let found = rows::query_many(&mut conn)?;
-        rows::complete(&conn, found, true)
+        self.listing()?.strict()
+    }
+
+    fn listing(&self) -> Result<Listing> {
+        rows::listing(&mut self.lock()).map_err(|e| name_file(&self.shown(), e))
     }
 
     fn schemas(&self) -> Result<Vec<Schema>> {
@@ -276,6 +473,7 @@ impl Provider for SqliteProvider {
     }
 
     fn record_shard_info(&self, cid: &str, shards: &[ShardInfo]) -> Result<()> {
+        self.check_writable()?;
         retry(|| {
             let mut conn = self.lock();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -316,12 +514,24 @@ impl Provider for SqliteProvider {
             tx.commit()?;
             Ok(())
         })
+        .map_err(|e| self.write_error(e))
     }
 
-    fn relocate_shards(&self, cid: &str, urls: &[String]) -> Result<Entry> {
-        retry(|| {
+    fn relocate_shards(
+        &self,
+        cid: &str,
+        urls: &[String],
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Entry> {
+        self.check_writable()?;
+        let mut refused = None;
+        let moved = retry(|| {
             let mut conn = self.lock();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Err(e) = check() {
+                refused = Some(e);
+                return Ok(None);
+            }
             let mut entry = rows::query_one(&tx, select_entry!("WHERE cid = ?1"), [cid])?
                 .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
             if urls.len() != entry.shards.len() {
@@ -354,7 +564,15 @@ impl Provider for SqliteProvider {
             )?
             .execute(params![cid, data_urls, metadata, facts])?;
             tx.commit()?;
-            Ok(entry)
+            Ok(Some(entry))
         })
+        .map_err(|e| self.write_error(e))?;
+        match (moved, refused) {
+            (Some(entry), _) => Ok(entry),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(Error::Database(
+                "relocation refused without a reason".into(),
+            )),
+        }
     }
 }

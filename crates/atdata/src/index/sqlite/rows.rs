@@ -8,9 +8,10 @@ use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
 use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
+use crate::index::provider::Listing;
 use crate::index::sqlite::info::digest_hex;
 use crate::index::sqlite::raw::{corrupt_in, CheckedRows, Origin, RawDigest, RawRow, RawRows};
-use crate::index::sqlite::select::{scan_listing, scan_row, Scanned};
+use crate::index::sqlite::select::{scan_listing, scan_row, select_entry, Scanned};
 use crate::value::Value;
 
 /// Where an entry read came from: its row, and our version number (`None` for a row 0.7
@@ -279,4 +280,79 @@ pub(super) fn query_one(
 ) -> Result<Option<Entry>> {
     let rows = query(conn, sql, params)?;
     Ok(complete(conn, rows, false)?.pop())
+}
+
+/// Every entry of the table (a listing). The fast path reads them all at once; only when a
+/// row cannot be read are they read again one by one, so that the error names that row's
+/// dataset and CID and the other rows are still listed.
+pub(super) fn listing(conn: &mut Connection) -> Result<Listing> {
+    let fast = query_many(conn).and_then(|found| complete(conn, found, true));
+    match fast {
+        Ok(entries) => Ok(Listing {
+            entries,
+            skipped: Vec::new(),
+        }),
+        // Busy is about the database, not a row: the caller retries.
+        Err(e) if e.is_retryable() => Err(e),
+        Err(_) => listing_row_by_row(conn),
+    }
+}
+
+/// [`listing`]'s slow path: each row on its own, on one snapshot.
+#[cold]
+fn listing_row_by_row(conn: &mut Connection) -> Result<Listing> {
+    let sp = conn.savepoint()?;
+    let rowids: Vec<i64> = {
+        let mut stmt = sp.prepare("SELECT rowid FROM dataset_entries ORDER BY rowid")?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids
+    };
+    let mut found = Found::with_capacity(rowids.len());
+    let mut skipped = Vec::new();
+    for rowid in rowids {
+        match query(&sp, select_entry!("WHERE rowid = ?1"), [rowid]) {
+            Ok(f) => {
+                found.entries.extend(f.entries);
+                found.rows.extend(f.rows);
+            }
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => skipped.push(unreadable_row(&sp, rowid, e)),
+        }
+    }
+    // Versions of 0.7's rows come from their name's rows, which a skipped row does not hide.
+    let entries = complete(&sp, found, false)?;
+    Ok(Listing { entries, skipped })
+}
+
+/// The error of a row that cannot be read, naming its dataset and CID (as well as they can be
+/// had: the damage may be in them).
+#[cold]
+fn unreadable_row(conn: &Connection, rowid: i64, e: Error) -> Error {
+    let text = |column: &str| -> String {
+        conn.query_row(
+            &format!("SELECT CAST({column} AS BLOB) FROM dataset_entries WHERE rowid = ?1"),
+            [rowid],
+            |r| r.get::<_, Option<Vec<u8>>>(0),
+        )
+        .ok()
+        .flatten()
+        .map_or_else(
+            || format!("(unreadable {column})"),
+            |b| String::from_utf8_lossy(&b).into_owned(),
+        )
+    };
+    let (name, cid) = (text("name"), text("cid"));
+    let reason = match e {
+        Error::Corrupt { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    // The dataset goes in the location; the CID in the reason, unless it names it already.
+    let reason = if reason.contains(&format!("'{cid}'")) {
+        reason
+    } else {
+        format!("index entry '{cid}' (row {rowid}): {reason}")
+    };
+    Error::corrupt(reason).with_dataset(&name)
 }

@@ -117,14 +117,15 @@ pub(super) fn scan_row(conn: &Connection, row: &Row<'_>, out: &mut RawRows) -> R
 /// Steps through every row in rowid order into chunks of `chunk` rows, handing each full one
 /// to `emit` (which says whether to go on) and returning the last, partial one. Rows are read
 /// with [`LIST`] up to the first that needs 0.7's columns (written by 0.7 or by an early
-/// build of ours), and from there on with all columns. One read transaction keeps the two
+/// build of ours), and from there on with all columns. One read transaction (a savepoint, so
+/// that it also works inside the write transaction garbage collection holds) keeps the two
 /// statements on one snapshot of the table.
 pub(super) fn scan_listing(
     conn: &mut Connection,
     chunk: usize,
     mut emit: impl FnMut(RawRows) -> Result<bool>,
 ) -> Result<RawRows> {
-    let tx = conn.transaction()?;
+    let tx = conn.savepoint()?;
     let mut out = RawRows::with_capacity(chunk);
     enum Next {
         Go,

@@ -64,8 +64,33 @@ pub(super) fn set_page_size(conn: &Connection) -> Result<()> {
 /// our facts ([`info`]).
 const OUR_COLUMNS: [(&str, &str); 2] = [("atdata_version", "INTEGER"), ("atdata_info", "BLOB")];
 
-/// Creates what is missing: 0.7's tables, our columns, and moves our facts out of the table
-/// earlier builds kept them in. Idempotent; run inside the caller's retry loop.
+/// Our table of facts about the index itself: one row per key. 0.7 ignores tables it does
+/// not know. Today it holds `id`, the index's identity (see [`index_id`]).
+const CREATE_IDENTITY: &str = "
+CREATE TABLE IF NOT EXISTS atdata_index (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// The index's identity: 32 random hex digits, written once by the first write open of the
+/// file, so that a data store can record which index it belongs to (`store::StoreOwner`) and
+/// garbage collection can tell its own store from another index's.
+pub(super) fn index_id(conn: &Connection) -> Result<Option<String>> {
+    if !has_table(conn, "atdata_index")? {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached("SELECT value FROM atdata_index WHERE key = 'id'")?;
+    let mut rows = stmt.query([])?;
+    Ok(match rows.next()? {
+        Some(row) => Some(row.get(0)?),
+        None => None,
+    })
+}
+
+/// Creates what is missing: 0.7's tables, our columns, the index identity, and moves our facts
+/// out of the table earlier builds kept them in. Idempotent; run inside the caller's retry
+/// loop. Only write opens call this: reading never changes the file (see [`check_readable`]).
 pub(super) fn prepare(conn: &Connection) -> Result<()> {
     conn.execute_batch(CREATE_TABLES)?;
     if up_to_date(conn)? {
@@ -73,6 +98,12 @@ pub(super) fn prepare(conn: &Connection) -> Result<()> {
     }
     // Another process may be changing the layout right now: decide again under the write lock.
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    tx.execute_batch(CREATE_IDENTITY)?;
+    // Only the first writer's id sticks.
+    tx.execute(
+        "INSERT OR IGNORE INTO atdata_index (key, value) VALUES ('id', lower(hex(randomblob(16))))",
+        [],
+    )?;
     let have = columns(&tx, "dataset_entries")?;
     let old_table = !columns(&tx, "atdata_entry_info")?.is_empty();
     let missing = OUR_COLUMNS
@@ -90,11 +121,58 @@ pub(super) fn prepare(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Whether our columns exist and no table of an earlier layout is left.
+/// Whether our columns and the index identity exist and no table of an earlier layout is
+/// left.
 fn up_to_date(conn: &Connection) -> Result<bool> {
+    Ok(has_our_columns(conn)?
+        && columns(conn, "atdata_entry_info")?.is_empty()
+        && index_id(conn)?.is_some())
+}
+
+fn has_our_columns(conn: &Connection) -> Result<bool> {
     let have = columns(conn, "dataset_entries")?;
-    Ok(OUR_COLUMNS.iter().all(|(c, _)| have.iter().any(|h| h == c))
-        && columns(conn, "atdata_entry_info")?.is_empty())
+    Ok(OUR_COLUMNS.iter().all(|(c, _)| have.iter().any(|h| h == c)))
+}
+
+fn has_table(conn: &Connection, table: &str) -> Result<bool> {
+    Ok(!columns(conn, table)?.is_empty())
+}
+
+/// The tables every atdata index has (0.7's, minus `lenses`, which nothing here reads).
+const REQUIRED_TABLES: [&str; 3] = ["dataset_entries", "schemas", "labels"];
+
+/// Checks, without writing anything, that `conn` holds an atdata index, and makes a file no
+/// build of ours has written to yet (0.7's, read from read-only media) readable as it is: our
+/// columns are then NULL on every row, through a temporary view that shadows the table for
+/// this connection only (temporary objects live outside the file). `shown` names the file.
+pub(super) fn check_readable(conn: &Connection, shown: &str) -> Result<()> {
+    let not_index =
+        |why: String| Error::InvalidArgument(format!("'{shown}' is not an atdata index ({why})"));
+    for table in REQUIRED_TABLES {
+        let present = match has_table(conn, table) {
+            Ok(p) => p,
+            Err(Error::Database(m)) if m.contains("not a database") => {
+                return Err(not_index("not an SQLite database".into()))
+            }
+            Err(e) => return Err(e),
+        };
+        if !present {
+            let empty = std::fs::metadata(shown).is_ok_and(|m| m.len() == 0);
+            return Err(not_index(if empty {
+                "the file is empty".to_string()
+            } else {
+                format!("it has no table '{table}'")
+            }));
+        }
+    }
+    if !has_our_columns(conn)? {
+        conn.execute_batch(
+            "CREATE TEMP VIEW dataset_entries AS SELECT rowid AS rowid, cid, name, schema_ref, \
+             data_urls, metadata, legacy_uuid, created_at, NULL AS atdata_version, \
+             NULL AS atdata_info FROM main.dataset_entries",
+        )?;
+    }
+    Ok(())
 }
 
 fn columns(conn: &Connection, table: &str) -> Result<Vec<String>> {

@@ -71,8 +71,12 @@ fn relocated_shards_are_what_python_reads_and_python_rows_cannot_move() {
     let p = SqliteProvider::in_memory().unwrap();
     let c = p.commit(&conformance::sample_entry("d", 1, "x")).unwrap();
     let digest = c.entry.shards[0].sha256.clone().unwrap();
-    p.relocate_shards(&c.entry.cid, &["/store/d/x.tar".to_string()])
-        .unwrap();
+    p.relocate_shards(
+        &c.entry.cid,
+        &["/store/d/x.tar".to_string()],
+        &mut || Ok(()),
+    )
+    .unwrap();
     let (urls, meta): (Vec<u8>, Vec<u8>) = p
         .lock()
         .query_row(
@@ -99,7 +103,7 @@ fn relocated_shards_are_what_python_reads_and_python_rows_cannot_move() {
         )
         .unwrap();
     let e = p
-        .relocate_shards(&cid, &["/x.tar".to_string()])
+        .relocate_shards(&cid, &["/x.tar".to_string()], &mut || Ok(()))
         .unwrap_err();
     assert!(e.to_string().contains("0.7"), "{e}");
     assert_eq!(p.entry_by_cid(&cid).unwrap().unwrap().shards[0].url, url);
@@ -733,4 +737,71 @@ fn new_files_get_our_page_size_and_existing_ones_keep_theirs() {
         .commit(&conformance::sample_entry("d", 1, "x"))
         .unwrap();
     assert_eq!(reopened.entries().unwrap().len(), 1);
+}
+
+#[test]
+fn a_listing_goes_on_past_unreadable_rows_and_names_each_by_dataset_and_cid() {
+    let p = SqliteProvider::in_memory().unwrap();
+    let committed = commit_distinct(&p, 600, 1);
+    let victims = [&committed[10].entry, &committed[450].entry];
+    for v in victims {
+        p.lock()
+            .execute(
+                "UPDATE dataset_entries SET atdata_info = x'91' WHERE cid = ?1",
+                [&v.cid],
+            )
+            .unwrap();
+    }
+    let listing = p.listing().unwrap();
+    assert_eq!(listing.entries.len(), 598);
+    assert_eq!(listing.skipped.len(), 2);
+    for (e, v) in listing.skipped.iter().zip(victims) {
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("dataset '{}'", v.name)) && text.contains(&v.cid),
+            "{text}"
+        );
+        assert!(!text.contains("<unknown location>"), "{text}");
+    }
+    // Every other entry as the fast path reads it, versions included.
+    let skipped: Vec<&str> = victims.iter().map(|v| v.cid.as_str()).collect();
+    let want: Vec<(String, String)> = committed
+        .iter()
+        .filter(|c| !skipped.contains(&c.entry.cid.as_str()))
+        .map(|c| (c.entry.cid.clone(), c.entry.version.clone()))
+        .collect();
+    let got: Vec<(String, String)> = listing
+        .entries
+        .iter()
+        .map(|e| (e.cid.clone(), e.version.clone()))
+        .collect();
+    assert_eq!(got, want);
+    // The strict listing is the first skipped row's error, counting the others.
+    let e = p.entries().unwrap_err().to_string();
+    assert!(e.contains(&victims[0].cid) && e.contains("1 more"), "{e}");
+}
+
+#[test]
+fn a_read_only_handle_never_writes_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index.db");
+    let cid = {
+        let w = SqliteProvider::open(&path).unwrap();
+        w.commit(&conformance::sample_entry("d", 1, "x"))
+            .unwrap()
+            .entry
+            .cid
+    };
+    let r = SqliteProvider::open_read_only(&path).unwrap();
+    assert!(r.is_read_only());
+    assert_eq!(r.entries().unwrap()[0].cid, cid);
+    assert!(r.index_id().unwrap().is_some());
+    for e in [
+        r.commit(&conformance::sample_entry("d", 1, "y"))
+            .unwrap_err(),
+        r.record_shard_info(&cid, &[]).unwrap_err(),
+        r.while_locked(&mut |_| Ok(())).unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("opened read-only"), "{e}");
+    }
 }
