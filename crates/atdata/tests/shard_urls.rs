@@ -179,7 +179,7 @@ fn a_path_that_exists_is_literal_whatever_characters_it_holds() {
         touch(d.path(), literal);
         touch(d.path(), decoy);
         let p = s(&d.path().join(literal));
-        assert_eq!(expand(&p).unwrap(), [p.clone()], "{literal}");
+        assert_eq!(expand(&p).unwrap(), std::slice::from_ref(&p), "{literal}");
     }
     // A folder with pattern characters is listed as it is.
     let dir = s(&d.path().join("run[1]"));
