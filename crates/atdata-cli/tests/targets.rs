@@ -123,8 +123,11 @@ fn add_refuses_the_names_write_refuses() {
             assert!(run.stderr.len() < 1000, "a short message: {run:?}");
         }
     }
+    // Refused before anything was written: not even the index was created.
+    assert!(!home.path().join("index.db").exists());
     let run = atdata_in(home.path(), &["ls", "--json"]);
-    assert_eq!(run.json(), serde_json::json!([]), "{run:?}");
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("no index at"), "{run:?}");
 }
 
 #[test]
