@@ -123,6 +123,14 @@ enum Command {
         /// Collect even when no entry of the index references any shard of the store.
         #[arg(long)]
         force: bool,
+        /// Keep unreferenced files younger than this (`0`, `90s`, `15m`, `2h`, `1d`): they may
+        /// belong to a write in progress. Shorter than a write takes is unsafe for that write
+        /// only (it fails and can be retried); committed data is never at risk.
+        #[arg(long, default_value = "15m", value_parser = gc::parse_grace)]
+        grace: std::time::Duration,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the first samples of a dataset (or of shard files).
     ///
@@ -211,7 +219,17 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             dry_run,
             claim,
             force,
-        } => gc::run(&Paths::resolve(&index)?, dry_run, claim, force),
+            grace,
+            json,
+        } => {
+            let opts = atdata::index::GcOptions {
+                dry_run,
+                grace,
+                claim,
+                force,
+            };
+            gc::run(&Paths::resolve(&index)?, &opts, json)
+        }
         Command::Preview {
             reference,
             n,

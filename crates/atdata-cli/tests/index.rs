@@ -639,6 +639,37 @@ fn gc_removes_only_unreferenced_old_shards() {
 }
 
 #[test]
+fn gc_grace_sets_the_age_below_which_unreferenced_files_are_kept_and_json_reports_them() {
+    let h = home();
+    let folder = h.path().join("data").join("docs");
+    let recent = folder.join("data--feedface--000000.tar");
+    std::fs::copy(&h.docs1.shards[0].url, &recent).unwrap();
+
+    // Under the default 15 minutes a file just made is kept...
+    let run = h.run(&["gc", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let report = run.json();
+    assert_eq!(report["kept_recent"], 1, "{run:?}");
+    assert_eq!(report["shards"], serde_json::json!([]), "{run:?}");
+    assert!(recent.exists());
+
+    // ...and with no grace it goes, while every referenced shard stays.
+    let run = h.run(&["gc", "--grace", "0", "--json"]);
+    assert!(run.ok(), "{run:?}");
+    let report = run.json();
+    assert_eq!(report["shards"][0]["url"], recent.display().to_string());
+    assert_eq!(report["dry_run"], false);
+    assert!(!recent.exists());
+    for r in ["docs@1", "docs@2", "vecs"] {
+        assert!(h.run(&["verify", r]).ok(), "{r} intact after gc");
+    }
+
+    let run = h.run(&["gc", "--grace", "10y"]);
+    assert_eq!(run.code, Some(2), "a usage error: {run:?}");
+    assert!(run.stderr.contains("unit"), "{run:?}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let run = atdata(&["show"]);
     assert_eq!(run.code, Some(2), "{run:?}");
