@@ -17,7 +17,7 @@ mod tar_header;
 mod urls;
 mod writer;
 
-pub use reader::{read_shard_bytes, RawSample, ShardReader};
+pub use reader::{open_shard_file, read_shard_bytes, RawSample, ShardReader};
 pub use tar_header::MAX_MEMBER_SIZE;
 pub use urls::{expand, expand_braces};
 pub use writer::{
