@@ -183,8 +183,8 @@ fn directories_and_devices_are_refused_as_shards() {
 #[test]
 fn a_symlink_to_a_shard_reads_like_the_shard() {
     let dir = tempfile::tempdir().unwrap();
-    let shards = write_shards(dir.path(), "s", (0..4).map(sample), ShardOptions::default())
-        .unwrap();
+    let shards =
+        write_shards(dir.path(), "s", (0..4).map(sample), ShardOptions::default()).unwrap();
     let link = dir.path().join("link.tar");
     std::os::unix::fs::symlink(&shards[0].path, &link).unwrap();
     let (_, len) = open_shard_file(&link, "link").unwrap();
@@ -243,7 +243,10 @@ fn child_reads_sparse_shards_and_reports_its_peak_memory() {
         let err = err.unwrap_or_else(|| panic!("{how}: no error"));
         let msg = err.to_string();
         assert!(matches!(err, Error::Corrupt { .. }), "{how}: {msg}");
-        assert!(msg.contains("exceeds the 1073741824-byte limit"), "{how}: {msg}");
+        assert!(
+            msg.contains("exceeds the 1073741824-byte limit"),
+            "{how}: {msg}"
+        );
         assert!(msg.contains("byte offset 0"), "{how}: {msg}");
         assert!(msg.contains("sample key 'a'"), "{how}: {msg}");
         assert!(msg.contains(&format!("shard '{dir}/")), "{how}: {msg}");
@@ -356,16 +359,19 @@ fn gzip_compressed_shards_read_like_plain_ones_through_every_reader() {
         assert_eq!(ds.len().unwrap(), 100);
     }
     // A directory of .tar.gz shards opens like one of .tar shards.
-    let opened = Dataset::open(&format!("{}/data-{{000000..000003}}.tar.gz", dir.path().display()))
-        .unwrap();
+    let opened = Dataset::open(&format!(
+        "{}/data-{{000000..000003}}.tar.gz",
+        dir.path().display()
+    ))
+    .unwrap();
     assert_eq!(numbers(&opened, Order::Ordered), all);
 }
 
 #[test]
 fn concatenated_gzip_members_are_one_shard() {
     let dir = tempfile::tempdir().unwrap();
-    let shards = write_shards(dir.path(), "s", (0..5).map(sample), ShardOptions::default())
-        .unwrap();
+    let shards =
+        write_shards(dir.path(), "s", (0..5).map(sample), ShardOptions::default()).unwrap();
     let tar = std::fs::read(&shards[0].path).unwrap();
     // `gzip` of two halves, concatenated, is a valid gzip file of the whole.
     let mut two = gzip(&tar[..1536]);
@@ -380,14 +386,25 @@ fn concatenated_gzip_members_are_one_shard() {
 #[test]
 fn a_damaged_gzip_shard_is_corrupt_data_with_its_location() {
     let dir = tempfile::tempdir().unwrap();
-    let shards = write_shards(dir.path(), "s", (0..50).map(sample), ShardOptions::default())
-        .unwrap();
+    let shards = write_shards(
+        dir.path(),
+        "s",
+        (0..50).map(sample),
+        ShardOptions::default(),
+    )
+    .unwrap();
     let gz = gzip(&std::fs::read(&shards[0].path).unwrap());
     let url = "/data/bad.tar.gz";
     let first_error = |bytes: &[u8]| {
         ShardReader::new(bytes, url, Some(bytes.len() as u64))
             .find_map(Result::err)
-            .unwrap_or_else(|| panic!("{} bytes of {} read without an error", bytes.len(), gz.len()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} bytes of {} read without an error",
+                    bytes.len(),
+                    gz.len()
+                )
+            })
     };
     // Cut anywhere: an error naming the shard, never a hang or a panic.
     for cut in [2, 10, 30, gz.len() / 2, gz.len() - 4] {
@@ -409,7 +426,10 @@ fn a_damaged_gzip_shard_is_corrupt_data_with_its_location() {
             .unwrap_or_else(|| panic!("flip at {at} went unnoticed"));
         let msg = err.to_string();
         assert!(matches!(err, Error::Corrupt { .. }), "flip at {at}: {msg}");
-        assert!(msg.contains(&format!("shard '{url}'")), "flip at {at}: {msg}");
+        assert!(
+            msg.contains(&format!("shard '{url}'")),
+            "flip at {at}: {msg}"
+        );
     }
 }
 

@@ -167,8 +167,9 @@ pub struct ShardReader<R: Read> {
     inner: Input<R>,
     url: String,
     total_len: Option<u64>,
-    /// Keys of the samples started so far, to refuse a key whose members are not adjacent.
-    keys: Seen,
+    /// Keys of the samples started so far, to refuse a key whose members are not adjacent
+    /// (boxed, like `block`, to keep the reader small).
+    keys: Box<Seen>,
     /// Bytes consumed from `inner` so far.
     pos: u64,
     /// Boxed so that readers stay small to move around (a dataset holds one per open shard).
@@ -191,7 +192,7 @@ struct Pending {
     /// Suffix of the first non-msgpack member; later ones go to `more_suffixes`, so that the
     /// common one- or two-member sample allocates nothing for duplicate detection.
     first_suffix: Option<Vec<u8>>,
-    more_suffixes: Option<Seen>,
+    more_suffixes: Option<Box<Seen>>,
 }
 
 impl Pending {
@@ -214,7 +215,10 @@ impl Pending {
                 true
             }
             Some(first) if first.as_slice() == suffix => false,
-            Some(_) => self.more_suffixes.get_or_insert_with(Seen::default).insert(suffix),
+            Some(_) => self
+                .more_suffixes
+                .get_or_insert_with(Box::default)
+                .insert(suffix),
         }
     }
 }
@@ -272,7 +276,7 @@ impl<R: Read> ShardReader<R> {
             inner: Input::Unsniffed(reader),
             url: url.to_string(),
             total_len,
-            keys: Seen::default(),
+            keys: Box::default(),
             pos: 0,
             block: Box::new([0; BLOCK]),
             name: Vec::new(),
@@ -554,8 +558,8 @@ impl<R: Read> ShardReader<R> {
         }
         let mut scratch = [0u8; BLOCK];
         loop {
-            let got = fill(&mut self.inner, &mut self.pos, &mut scratch)
-                .map_err(|e| self.io_error(e))?;
+            let got =
+                fill(&mut self.inner, &mut self.pos, &mut scratch).map_err(|e| self.io_error(e))?;
             if got == 0 {
                 return Ok(());
             }
