@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use atdata::dataset::{Dataset, Order, ReadOptions, ShuffleOptions};
-use atdata::shard::{open_shard_file, write_shards, ShardOptions, ShardReader};
+use atdata::shard::{open_shard_file, write_shards, ShardOptions, ShardReader, ShardWriter};
 use atdata::{Error, Value};
 
 /// Runs this test binary again, with only `test` selected, `env` set, and the shell command
@@ -163,6 +163,20 @@ fn a_fifo_in_place_of_a_shard_is_refused_not_waited_on() {
     for err in results {
         assert_not_regular(&err.expect("an error, not samples"), &fifo, "FIFO");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn publishing_onto_a_fifo_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("data-000000.tar");
+    mkfifo(&dest);
+    let mut w = ShardWriter::new(dir.path(), ShardOptions::default()).unwrap();
+    w.write_sample("a", &sample(1)).unwrap();
+    let staged = w.finish().unwrap().pop().unwrap();
+    let d = dest.clone();
+    let err = within_a_minute("publishing onto a FIFO", move || staged.publish(&d).err());
+    assert_not_regular(&err.expect("refused"), &dest, "FIFO");
 }
 
 #[cfg(unix)]

@@ -23,7 +23,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{self, BufReader, Read};
 use std::iter::FusedIterator;
 use std::path::Path;
@@ -131,7 +131,27 @@ impl<R: Read> Read for Input<R> {
 #[derive(Default)]
 struct Seen {
     hashers: (RandomState, RandomState),
-    set: HashSet<u128>,
+    set: HashSet<u128, BuildHasherDefault<Prehashed>>,
+}
+
+/// The set's hasher: its items are keyed hashes already, so hashing them again would only cost.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
 }
 
 impl Seen {
@@ -144,6 +164,62 @@ impl Seen {
     fn insert(&mut self, bytes: &[u8]) -> bool {
         let d = self.digest(bytes);
         self.set.insert(d)
+    }
+}
+
+/// The sample keys of one shard, to tell a new key from one seen before.
+///
+/// Writers mostly give keys in increasing order (ours, and WebDataset's numbered keys): while
+/// they come so, they are kept as they are in one buffer, sorted by arrival, which costs a copy
+/// and a comparison per key and answers exactly (by binary search) once the order breaks. Keys
+/// after the break (say random UUIDs) go to a [`Seen`] set.
+#[derive(Default)]
+struct Keys {
+    /// The leading run of strictly increasing keys, end to end.
+    run: Vec<u8>,
+    /// End offset in `run` of each key of the run.
+    ends: Vec<usize>,
+    /// Keys after the run, once it has ended.
+    rest: Option<Seen>,
+}
+
+impl Keys {
+    fn run_key(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.run.get(start..end).unwrap_or(&[])
+    }
+
+    fn in_run(&self, key: &[u8]) -> bool {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.run_key(mid).cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+
+    /// Records `key`; false if it was recorded before.
+    fn insert(&mut self, key: &[u8]) -> bool {
+        if self.rest.is_none() {
+            let last = self.ends.len().checked_sub(1).map(|i| self.run_key(i));
+            if last.is_none_or(|l| key > l) {
+                self.run.extend_from_slice(key);
+                self.ends.push(self.run.len());
+                return true;
+            }
+        }
+        if self.in_run(key) {
+            return false;
+        }
+        self.rest.get_or_insert_with(Seen::default).insert(key)
     }
 }
 
@@ -169,7 +245,7 @@ pub struct ShardReader<R: Read> {
     total_len: Option<u64>,
     /// Keys of the samples started so far, to refuse a key whose members are not adjacent
     /// (boxed, like `block`, to keep the reader small).
-    keys: Box<Seen>,
+    keys: Box<Keys>,
     /// Bytes consumed from `inner` so far.
     pos: u64,
     /// Boxed so that readers stay small to move around (a dataset holds one per open shard).
@@ -383,13 +459,12 @@ impl<R: Read> ShardReader<R> {
                 let step = (size - got).min(got.max(RESERVE_AHEAD));
                 let step_len = usize::try_from(step).map_err(|_| truncated(got, self))?;
                 if data.try_reserve_exact(step_len).is_err() {
-                    return Err(self.corrupt(
-                        header_offset,
-                        format!(
-                            "cannot allocate memory for a member of {size} bytes \
-                             ({got} bytes read)"
-                        ),
-                    ));
+                    let reason = format!(
+                        "out of memory for the member at byte offset {header_offset} \
+                         ({size} bytes, {got} read)"
+                    );
+                    let e = io::Error::new(io::ErrorKind::OutOfMemory, reason);
+                    return Err(Error::io(self.url.clone(), e));
                 }
                 let n = (&mut self.inner)
                     .take(step)
@@ -968,6 +1043,51 @@ mod tests {
         assert_eq!(s("d/__key__.txt"), None);
         assert_eq!(s("noext"), None);
         assert_eq!(s(".hidden"), None);
+    }
+
+    #[test]
+    fn repeated_keys_and_suffixes_are_noticed_and_only_they() {
+        let mut seen = Seen::default();
+        let keys: Vec<String> = (0..10_000).map(|i| format!("{i:09}")).collect();
+        assert!(keys.iter().all(|k| seen.insert(k.as_bytes())));
+        assert!(keys.iter().all(|k| !seen.insert(k.as_bytes())));
+        assert!(seen.insert(b""));
+        assert!(!seen.insert(b""));
+        let mut p = Pending::new("k".into(), 0);
+        for suffix in ["json", "cls", "jpg", "JSON", "txt"] {
+            assert!(p.add_suffix(suffix.as_bytes()), "{suffix}");
+        }
+        for suffix in ["json", "cls", "txt"] {
+            assert!(!p.add_suffix(suffix.as_bytes()), "{suffix}");
+        }
+    }
+
+    #[test]
+    fn keys_in_order_out_of_order_and_repeated() {
+        let mut keys = Keys::default();
+        // A run in order, then keys out of order: new ones are new, each repeat is noticed,
+        // whether it was in the run or after it.
+        for k in ["b", "c", "e", "g", "a", "d", "f", "z", "h"] {
+            assert!(keys.insert(k.as_bytes()), "{k}");
+        }
+        assert_eq!(
+            keys.ends.len(),
+            4,
+            "the run ends at the first key out of order"
+        );
+        for k in ["b", "c", "e", "g", "a", "d", "f", "z", "h", "z", "b"] {
+            assert!(!keys.insert(k.as_bytes()), "{k}");
+        }
+        assert!(keys.insert(b"ca"));
+        assert!(keys.insert(b""));
+        assert!(!keys.insert(b""));
+        // Numbered keys stay in the run.
+        let mut numbered = Keys::default();
+        for i in 0..1000 {
+            assert!(numbered.insert(format!("{i:09}").as_bytes()));
+        }
+        assert!(numbered.rest.is_none());
+        assert!(!numbered.insert(b"000000500"));
     }
 
     #[test]

@@ -303,10 +303,11 @@ fn sync_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// Hex sha256 of a file's contents, streamed.
+/// Hex sha256 of a file's contents, streamed. The file is opened as a shard (regular files
+/// only): a FIFO in place of an existing shard must not block publishing forever.
 pub(crate) fn file_sha256(path: &Path) -> Result<String> {
     let name = || path.display().to_string();
-    let mut file = File::open(path).map_err(|e| Error::io(name(), e))?;
+    let (mut file, _) = super::reader::open_shard_file(path, &name())?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
