@@ -6,6 +6,8 @@
 //! test binary runs itself again with one test selected and an environment variable saying what
 //! to do, and the parent checks the outcome.
 
+mod index_common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -379,6 +381,34 @@ fn gzip_compressed_shards_read_like_plain_ones_through_every_reader() {
     ))
     .unwrap();
     assert_eq!(numbers(&opened, Order::Ordered), all);
+}
+
+#[test]
+fn gzip_compressed_shards_are_indexed_and_verified_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let paths = gzipped_shards(&src, 10, 4);
+    let index = index_common::file_index(&dir.path().join("idx"));
+    let pattern = format!("{}/data-{{000000..000002}}.tar.gz", src.display());
+    let e = index
+        .insert("zipped", &pattern, &atdata::index::InsertOptions::default())
+        .unwrap();
+    assert_eq!(e.num_samples, Some(10));
+    for (shard, path) in e.shards.iter().zip(&paths) {
+        let stored = std::fs::read(path).unwrap();
+        // The digest and size are those of the file as stored, compressed.
+        assert_eq!(
+            shard.sha256.as_deref(),
+            Some(atdata::codec::sha256_hex(&stored).as_str())
+        );
+        assert_eq!(shard.bytes, Some(stored.len() as u64));
+    }
+    assert_eq!(
+        numbers(&index.load("zipped").unwrap(), Order::Ordered),
+        (0..10).collect::<Vec<_>>()
+    );
+    assert!(index.verify("zipped").unwrap().is_ok());
 }
 
 #[test]
