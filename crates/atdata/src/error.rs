@@ -64,29 +64,29 @@ impl fmt::Display for Location {
 }
 
 /// Every error the atdata core can return.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Display` and `Error` are written out below rather than derived: an I/O error's message
+/// includes the OS error, so it must not also be its `source()` (which printers of error chains,
+/// like `anyhow`'s `{:#}`, append once more).
+#[derive(Debug)]
 pub enum Error {
     /// A dataset, version, schema, shard or file does not exist. `what` names it and, where
     /// possible, lists what does exist.
-    #[error("not found: {what}")]
     NotFound {
         /// What was looked for, and what exists instead.
         what: String,
     },
     /// Something that must be created new exists already.
-    #[error("already exists: {what}")]
     AlreadyExists {
         /// What exists.
         what: String,
     },
     /// Another writer changed the index concurrently; retrying may succeed.
-    #[error("conflict: {what}")]
     Conflict {
         /// What collided.
         what: String,
     },
     /// Bytes that cannot be decoded: a damaged shard, msgpack or array header.
-    #[error("corrupt data at {location}: {reason}")]
     Corrupt {
         /// Where the bad bytes are (boxed: keeps `Result<T, Error>` small on hot paths).
         location: Box<Location>,
@@ -94,7 +94,6 @@ pub enum Error {
         reason: String,
     },
     /// Well-formed data that does not fit the expected schema or type.
-    #[error("schema mismatch at {location}: {reason}")]
     SchemaMismatch {
         /// Where the value is.
         location: Box<Location>,
@@ -102,20 +101,45 @@ pub enum Error {
         reason: String,
     },
     /// A caller passed an argument that cannot be used (bad name, bad pattern, bad option).
-    #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// An I/O error, with the path or URL it concerns.
-    #[error("I/O error on '{path}': {source}")]
     Io {
         /// Path or URL being read or written.
         path: String,
-        /// The underlying error.
-        #[source]
+        /// The underlying error; its text is part of this error's message.
         source: std::io::Error,
     },
     /// An error from the index database engine.
-    #[error("index database error: {0}")]
     Database(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotFound { what } => write!(f, "not found: {what}"),
+            Error::AlreadyExists { what } => write!(f, "already exists: {what}"),
+            Error::Conflict { what } => write!(f, "conflict: {what}"),
+            Error::Corrupt { location, reason } => {
+                write!(f, "corrupt data at {location}: {reason}")
+            }
+            Error::SchemaMismatch { location, reason } => {
+                write!(f, "schema mismatch at {location}: {reason}")
+            }
+            Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            Error::Io { path, source } => write!(f, "I/O error on '{path}': {source}"),
+            Error::Database(what) => write!(f, "index database error: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The io::Error's own text is in our message already; what lies under it is not.
+            Error::Io { source, .. } => source.source(),
+            _ => None,
+        }
+    }
 }
 
 impl Error {
@@ -259,6 +283,24 @@ mod tests {
             "corrupt data at dataset '@local/x', shard '/d/a.tar', byte offset 1536, \
              sample key '000001', field 'vector': truncated array"
         );
+    }
+
+    #[test]
+    fn an_io_error_states_the_os_error_once_in_a_printed_chain() {
+        let e = Error::io(
+            "/no/such.tar",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert_eq!(chain, "I/O error on '/no/such.tar': entity not found");
+        let os = Error::io("/x", std::io::Error::from_raw_os_error(2));
+        assert!(std::error::Error::source(&os).is_none());
+        assert_eq!(os.to_string().matches("os error 2").count(), 1, "{os}");
     }
 
     #[test]

@@ -325,6 +325,92 @@ fn two_msgpack_members_in_one_sample_is_an_error() {
     assert!(msg.contains("sample key 'a'"), "{msg}");
 }
 
+/// Every sample `next_msgpack_into` yields (key, offset, data), or the error that ended it.
+fn streamed(bytes: &[u8]) -> Vec<atdata::Result<(String, u64, Vec<u8>)>> {
+    let mut reader = ShardReader::new(bytes, "d.tar", None);
+    let mut out = Vec::new();
+    while let Some(item) = reader.next_msgpack_into(|key, offset, _size, input| {
+        let mut data = Vec::new();
+        input.read_to_end(&mut data).unwrap();
+        Ok((key.to_string(), offset, data))
+    }) {
+        out.push(item);
+    }
+    out
+}
+
+fn assert_located(err: &atdata::Error, offset: u64, key: &str, reason: &str) {
+    let msg = err.to_string();
+    assert!(matches!(err, atdata::Error::Corrupt { .. }), "{msg}");
+    assert!(msg.contains("shard 'd.tar'"), "{msg}");
+    assert!(msg.contains(&format!("byte offset {offset}")), "{msg}");
+    assert!(msg.contains(&format!("sample key '{key}'")), "{msg}");
+    assert!(msg.contains(reason), "expected {reason:?} in: {msg}");
+}
+
+#[test]
+fn a_key_split_across_non_adjacent_members_is_an_error_naming_it() {
+    for other in ["a.msgpack", "a.json"] {
+        let mut t = Tar::default();
+        t.file("a.msgpack", b"\x01")
+            .file("b.msgpack", b"\x02")
+            .file(other, b"\x03");
+        let bytes = t.finish();
+        let results: Vec<_> = ShardReader::new(&bytes[..], "d.tar", None).collect();
+        assert_eq!(results.len(), 3, "{other}");
+        assert_eq!(results[0].as_ref().unwrap().key, "a");
+        assert_eq!(results[1].as_ref().unwrap().key, "b");
+        let err = results[2].as_ref().unwrap_err();
+        assert_located(err, 2048, "a", "appears again after other samples");
+        let streamed = streamed(&bytes);
+        assert_eq!(streamed.len(), 3, "{other}");
+        assert_eq!(streamed[1].as_ref().unwrap().0, "b");
+        let err = streamed[2].as_ref().unwrap_err();
+        assert_located(err, 2048, "a", "appears again after other samples");
+    }
+    // The same key in two shards is two samples, not an error (keys are unique per shard).
+    let mut t = Tar::default();
+    t.file("a.msgpack", b"\x01");
+    let bytes = t.finish();
+    assert_eq!(read_shard_bytes(&bytes, "1.tar").unwrap()[0].key, "a");
+    assert_eq!(read_shard_bytes(&bytes, "2.tar").unwrap()[0].key, "a");
+}
+
+#[test]
+fn two_members_with_the_same_key_and_suffix_are_an_error() {
+    let mut t = Tar::default();
+    t.file("z.msgpack", b"\x00")
+        .file("a.json", b"{}")
+        .file("a.cls", b"1")
+        .file("a.json", b"[]")
+        .file("a.msgpack", b"\x01");
+    let bytes = t.finish();
+    let results: Vec<_> = ShardReader::new(&bytes[..], "d.tar", None).collect();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].as_ref().unwrap().key, "z");
+    assert_located(
+        results[1].as_ref().unwrap_err(),
+        3072,
+        "a",
+        "sample has two .json members",
+    );
+    let streamed = streamed(&bytes);
+    assert_eq!(streamed.len(), 2);
+    assert_located(
+        streamed[1].as_ref().unwrap_err(),
+        3072,
+        "a",
+        "sample has two .json members",
+    );
+    // Suffixes are compared exactly: .json and .JSON are two members (only msgpack, the one we
+    // read, is matched case-insensitively).
+    let mut t = Tar::default();
+    t.file("a.json", b"{}")
+        .file("a.JSON", b"{}")
+        .file("a.msgpack", b"\x01");
+    assert_eq!(read_shard_bytes(&t.finish(), "d.tar").unwrap().len(), 1);
+}
+
 #[test]
 fn open_reads_files_and_names_them_in_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -129,11 +129,13 @@ fn with_size_field(field: &[u8; 12]) -> Vec<u8> {
 
 #[test]
 fn absurd_sizes_are_refused_before_allocating() {
-    // 8 GiB - 1: over the member cap.
+    // 8 GiB - 1 and 4 GiB - 1: over the member cap.
     let bytes = with_size_field(b"77777777777\0");
-    assert_corrupt(&bytes, 1024, "exceeds the 4294967296-byte limit");
-    // Under the cap but past the end of the shard.
+    assert_corrupt(&bytes, 1024, "exceeds the 1073741824-byte limit");
     let bytes = with_size_field(b"37777777777\0");
+    assert_corrupt(&bytes, 1024, "exceeds the 1073741824-byte limit");
+    // Under the cap (1 GiB - 1) but past the end of the shard.
+    let bytes = with_size_field(b"07777777777\0");
     let msg = assert_corrupt(&bytes, 1024, "runs past the end of the shard");
     assert!(msg.contains("sample key '000000001'"), "{msg}");
     // Base-256 with every bit set.
@@ -159,7 +161,7 @@ impl Read for Counting<'_> {
 
 #[test]
 fn lying_size_in_a_stream_of_unknown_length() {
-    let bytes = with_size_field(b"37777777777\0"); // 4 GiB - 1
+    let bytes = with_size_field(b"07777777777\0"); // 1 GiB - 1
     let mut src = Counting {
         inner: &bytes,
         largest_request: 0,
@@ -222,7 +224,7 @@ fn pax_size_records_are_capped_too() {
     assert_corrupt(
         &pax_shard(b"26 size=99999999999999999\n"),
         2048,
-        "exceeds the 4294967296-byte limit",
+        "exceeds the 1073741824-byte limit",
     );
     assert_corrupt(&pax_shard(b"16 size=1000000\n"), 2048, "runs past the end");
 }

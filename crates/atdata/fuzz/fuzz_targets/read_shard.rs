@@ -1,9 +1,33 @@
 //! Any bytes as a shard: both the in-memory path (length known) and the streaming path
 //! (length unknown) must return samples or an error naming the shard and offset, never panic.
+//! Input starting with the gzip magic is read decompressed; and every input is also read
+//! gzip-compressed, which must give what reading it plain in a stream gives.
 #![no_main]
 
-use atdata::shard::{read_shard_bytes, ShardReader};
+use std::io::Write;
+
+use atdata::shard::{read_shard_bytes, RawSample, ShardReader};
 use libfuzzer_sys::fuzz_target;
+
+/// Samples read before the first error, and whether there was one.
+fn stream(data: &[u8], url: &str) -> (Vec<RawSample>, bool) {
+    let mut ok = Vec::new();
+    for r in ShardReader::new(data, url, None) {
+        match r {
+            Ok(s) => ok.push(s),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(msg.contains(&format!("shard '{url}'")), "{msg}");
+                assert!(msg.contains("byte offset"), "{msg}");
+                // Sample-level errors (a key without .msgpack) let reading go on.
+                if !msg.contains("no .msgpack member") {
+                    return (ok, true);
+                }
+            }
+        }
+    }
+    (ok, false)
+}
 
 fuzz_target!(|data: &[u8]| {
     let whole = read_shard_bytes(data, "fuzz.tar");
@@ -12,13 +36,23 @@ fuzz_target!(|data: &[u8]| {
         assert!(msg.contains("shard 'fuzz.tar'"), "{msg}");
         assert!(msg.contains("byte offset"), "{msg}");
     }
-    let streamed: Vec<_> = ShardReader::new(data, "fuzz.tar", None).collect();
+    let (ok_streamed, _) = stream(data, "fuzz.tar");
     // Both paths agree on the samples read before any error.
-    let ok_streamed: Vec<_> = streamed.iter().filter_map(|r| r.as_ref().ok()).collect();
     if let Ok(samples) = &whole {
         assert_eq!(samples.len(), ok_streamed.len());
-        for (a, b) in samples.iter().zip(ok_streamed) {
+        for (a, b) in samples.iter().zip(&ok_streamed) {
             assert_eq!(a, b);
         }
+    }
+    // The same tar bytes gzip-compressed read the same (input that is gzip already would be
+    // decompressed once only, so it is not compared).
+    if !data.starts_with(&[0x1f, 0x8b]) {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).expect("gzip into memory");
+        let gz = enc.finish().expect("gzip into memory");
+        let (ok_gz, failed_gz) = stream(&gz, "fuzz.tar.gz");
+        let (ok_plain, failed_plain) = stream(data, "fuzz.tar.gz");
+        assert_eq!(ok_gz, ok_plain);
+        assert_eq!(failed_gz, failed_plain);
     }
 });

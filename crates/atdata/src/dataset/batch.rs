@@ -351,12 +351,17 @@ impl BatchBuilder {
         let col = &mut self.cols[ci];
         let name = col.name.clone();
         let total = head.len() as u64 + rest;
-        let builder = col.builder.get_or_insert_with(|| Builder::Array {
-            dtype: dtype.to_string(),
-            item_shape: shape.clone(),
-            data: Vec::with_capacity((total as usize).saturating_mul(cap.max(1))),
-            rows: 0,
-        });
+        if col.builder.is_none() {
+            col.builder = Some(Builder::Array {
+                dtype: dtype.to_string(),
+                item_shape: shape.clone(),
+                data: column_buffer(total, cap).map_err(|e| e.with_field(&name))?,
+                rows: 0,
+            });
+        }
+        let Some(builder) = col.builder.as_mut() else {
+            unreachable!("set just above")
+        };
         let Builder::Array {
             dtype: col_dtype,
             item_shape,
@@ -558,7 +563,7 @@ fn push_field(col: &mut ColumnState, r: &mut MsgReader<'_>, row: usize, cap: usi
                 Token::Str(s) => Builder::Str(with(cap, s.to_string())),
                 Token::Bin(b) if col.hint.is_array() => {
                     let view = decode_array_view(b)?;
-                    let mut data = Vec::with_capacity(view.data.len().saturating_mul(cap.max(1)));
+                    let mut data = column_buffer(view.data.len() as u64, cap)?;
                     data.extend_from_slice(view.data);
                     Builder::Array {
                         dtype: view.dtype.to_string(),
@@ -597,8 +602,38 @@ fn with<T>(cap: usize, first: T) -> Vec<T> {
     v
 }
 
+/// The most an array column reserves before its bytes arrive: a batch of arrays this large or
+/// larger grows with what is read instead.
+const UP_FRONT_LIMIT: u64 = 1 << 30;
+
+/// An array column's buffer, reserved for `cap` items of `item_bytes` (the one-copy read path
+/// then fills it without reallocating), but never more than [`UP_FRONT_LIMIT`] up front: the
+/// size comes from a header, and a batch of large arrays times the batch size must not abort
+/// the process on an allocation it could not make. A reservation that fails is an error.
+fn column_buffer(item_bytes: u64, cap: usize) -> Result<Vec<u8>> {
+    let want = item_bytes
+        .saturating_mul(cap.max(1) as u64)
+        .min(UP_FRONT_LIMIT) as usize;
+    let mut data = Vec::new();
+    data.try_reserve_exact(want).map_err(|_| {
+        Error::corrupt(format!(
+            "cannot reserve {want} bytes for a batch of {cap} arrays of {item_bytes} bytes"
+        ))
+    })?;
+    Ok(data)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn array_columns_reserve_a_bounded_amount_whatever_a_header_declares() {
+        // A declared size times the batch size that no machine could reserve.
+        let data = super::column_buffer(u64::MAX / 2, usize::MAX).unwrap();
+        assert_eq!(data.capacity() as u64, super::UP_FRONT_LIMIT);
+        let data = super::column_buffer(1 << 20, 4).unwrap();
+        assert_eq!(data.capacity(), 4 << 20);
+    }
     use super::*;
     use crate::codec::encode_sample;
     use crate::schema::Field;

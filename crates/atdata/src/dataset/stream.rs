@@ -40,6 +40,9 @@ impl Default for ReadOptions {
 
 type Chunk = Result<Vec<RawSample>>;
 
+/// A shard file's reader; boxed where held, being a few hundred bytes.
+type FileReader = ShardReader<std::io::BufReader<std::fs::File>>;
+
 /// A raw sample with the URL of the shard it came from.
 #[derive(Debug, Clone)]
 pub struct ShardSample {
@@ -66,7 +69,7 @@ pub struct RawStream {
 enum Inner {
     Serial {
         urls: std::vec::IntoIter<String>,
-        current: Option<(Arc<str>, ShardReader<std::io::BufReader<std::fs::File>>)>,
+        current: Option<(Arc<str>, Box<FileReader>)>,
     },
     Parallel {
         receivers: std::vec::IntoIter<(Arc<str>, Receiver<Chunk>)>,
@@ -202,7 +205,7 @@ impl Iterator for RawStream {
                         None => None,
                         Some(url) => match ShardReader::open(std::path::Path::new(&url)) {
                             Ok(r) => {
-                                *current = Some((Arc::from(url.as_str()), r));
+                                *current = Some((Arc::from(url.as_str()), Box::new(r)));
                                 continue;
                             }
                             Err(e) => Some(Err(e)),

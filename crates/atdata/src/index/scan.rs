@@ -2,9 +2,8 @@
 //! local paths. Used where the index must look at bytes: inserting existing shards, counting
 //! entries whose length is unknown, and verifying.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -12,7 +11,7 @@ use crate::codec::python_entry_cid;
 use crate::error::{Error, Result};
 use crate::index::entry::Entry;
 use crate::progress::Progress;
-use crate::shard::{expand_braces, RawSample, ShardReader};
+use crate::shard::{expand_braces, open_shard_file, RawSample, ShardReader};
 
 /// What a pass over one shard file found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +86,8 @@ pub(crate) fn scan_shard(
     mut each: impl FnMut(&RawSample) -> Result<()>,
 ) -> Result<ShardScan> {
     let path = local_path(url)?;
-    let file = File::open(&path).map_err(|e| Error::io(url, e))?;
-    let bytes = file.metadata().map_err(|e| Error::io(url, e))?.len();
+    // Regular files only: a FIFO in place of a shard would block forever.
+    let (file, bytes) = open_shard_file(Path::new(&path), url)?;
     progress.shard(url);
     let mut hashing = Hashing {
         inner: file,
@@ -122,7 +121,7 @@ pub(crate) fn scan_shard(
 /// The sha256 of the file at `url`, streamed.
 pub(crate) fn hash_file(url: &str, progress: &dyn Progress) -> Result<String> {
     let path = local_path(url)?;
-    let file = File::open(&path).map_err(|e| Error::io(url, e))?;
+    let (file, _) = open_shard_file(Path::new(&path), url)?;
     progress.shard(url);
     let mut hashing = Hashing {
         inner: BufReader::with_capacity(256 << 10, file),

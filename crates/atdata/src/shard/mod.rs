@@ -3,8 +3,9 @@
 //! This module owns the tar layer and nothing above it: [`ShardWriter`] turns msgpack sample
 //! bytes into deterministic tar shards, hashed while written and staged in temp files that
 //! [`StagedShard::publish`] renames into place atomically without clobbering; [`ShardReader`]
-//! streams any POSIX/GNU/PAX tar (the Python writer's included) back into [`RawSample`]s by the
-//! WebDataset grouping rule, treating its input as hostile; [`expand`] turns brace patterns,
+//! streams any POSIX/GNU/PAX tar (the Python writer's included), plain or gzip-compressed, back
+//! into [`RawSample`]s by the WebDataset grouping rule, treating its input as hostile;
+//! [`open_shard_file`] is the one way shard files are opened for reading; [`expand`] turns brace patterns,
 //! globs and directories into shard lists. It does not decode samples (that is `codec`), decide
 //! where shards live (`store`) or iterate datasets (`dataset`).
 //!
@@ -17,7 +18,7 @@ mod tar_header;
 mod urls;
 mod writer;
 
-pub use reader::{read_shard_bytes, RawSample, ShardReader};
+pub use reader::{open_shard_file, read_shard_bytes, RawSample, ShardReader};
 pub use tar_header::MAX_MEMBER_SIZE;
 pub use urls::{
     expand, expand_braces, local_path, MAX_BRACE_DEPTH, MAX_EXPANDED_BYTES, MAX_EXPANSIONS,

@@ -2,20 +2,33 @@
 //!
 //! Input is hostile until proven otherwise: every header checksum is verified, member sizes are
 //! capped (and checked against the shard length when it is known) before anything is allocated,
-//! and every failure names the shard URL and the byte offset of the header concerned (plus the
-//! sample key once one is known). Nothing here panics on any input.
+//! buffers grow with the bytes that actually arrive rather than with a declared size, and every
+//! failure names the shard URL and the byte offset of the header concerned (plus the sample key
+//! once one is known). Nothing here panics on any input. Shard files are opened only through
+//! [`open_shard_file`], which refuses FIFOs, devices and directories instead of blocking on them.
+//!
+//! Gzip-compressed shards (`.tar.gz`, as WebDataset reads them) are recognised by their magic
+//! bytes, whatever their name, and decompressed as they stream; byte offsets in errors are then
+//! offsets in the decompressed tar.
 //!
 //! Grouping rule (WebDataset): a member's basename is split at its first dot into a prefix (with
 //! the directory) and a suffix; consecutive members with the same prefix form one sample, whose
 //! key is the prefix. Basenames starting with `__` (`__key__`), without a dot or starting with a
 //! dot have no key and are skipped, as are directories, links and other non-regular members. We
 //! keep only the `msgpack` member (suffix compared case-insensitively); a sample without one is
-//! an error.
+//! an error. So are two members with the same key and suffix, and a key whose members are not
+//! adjacent (it would come out as two samples under one key): WebDataset writers never produce
+//! either, and reading on would hand the consumer a sample other than the one written.
 
-use std::fs::File;
+use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{self, BufReader, Read};
 use std::iter::FusedIterator;
 use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
 
 use super::tar_header::{padding, until_nul, Header, Kind, BLOCK, MAX_MEMBER_SIZE};
 use crate::{Error, Result};
@@ -23,14 +36,192 @@ use crate::{Error, Result};
 /// Largest PAX or GNU long-name header we accept: they hold a few records or one path.
 const MAX_EXTENDED_HEADER: u64 = 1 << 20;
 
-/// Larger members are read incrementally when the shard length is unknown, so that a lying size
-/// field in a stream cannot make us allocate more than the bytes that actually arrive.
-const EAGER_ALLOC_LIMIT: u64 = 1 << 20;
+/// Member buffers are reserved at most this far ahead of the bytes read into them, so that a
+/// declared size (from a damaged header, a sparse file or a gzip stream) cannot commit memory the
+/// data never fills; members up to this size still get one exact allocation.
+const RESERVE_AHEAD: u64 = 8 << 20;
 /// Members below this size are read into a zeroed buffer; larger ones into uninitialised capacity.
 const ZEROED_READ_LIMIT: u64 = 64 << 10;
 
 /// Read buffer for shard files.
 const FILE_BUFFER: usize = 256 << 10;
+
+/// The two bytes every gzip stream starts with (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Opens the shard file at `path` for reading (`url` names it in errors) and returns it with its
+/// length. The one place shard files are opened: anything but a regular file (a FIFO, a device,
+/// a directory, a socket) is refused with an error naming it, where reading it would block
+/// forever or never end. A symlink to a regular file is fine.
+///
+/// The file is opened non-blocking so that opening a FIFO returns at once rather than waiting
+/// for a writer; on a regular file that flag changes nothing.
+pub fn open_shard_file(path: &Path, url: &str) -> Result<(File, u64)> {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
+    let file = opts.open(path).map_err(|e| Error::io(url, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(url, e))?;
+    if !meta.is_file() {
+        let what = file_kind(&meta.file_type());
+        return Err(Error::io(
+            url,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a regular file but {what}; shards are read from regular files"),
+            ),
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// What a non-regular file is, for [`open_shard_file`]'s error.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// The bytes under the tar parser: the input as given, or its gzip decompression. Which one is
+/// decided by the first bytes, so every reader of shards reads `.tar.gz` alike.
+enum Input<R: Read> {
+    /// Not looked at yet.
+    Unsniffed(R),
+    /// An uncompressed tar.
+    Plain(R),
+    /// A gzip stream; the bytes read while sniffing are put back in front.
+    Gzip(Box<MultiGzDecoder<io::Chain<io::Cursor<Vec<u8>>, R>>>),
+    /// Only while switching from `Unsniffed`.
+    Switching,
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Unsniffed(r) | Input::Plain(r) => r.read(buf),
+            Input::Gzip(g) => g.read(buf),
+            Input::Switching => Ok(0),
+        }
+    }
+}
+
+/// Remembers byte strings (sample keys, member suffixes) as 128-bit hashes with random keys:
+/// 16 bytes each whatever their length, so that a shard of millions of samples, or a hostile one
+/// with long names, costs a bounded fraction of its size. Two different strings collide with
+/// probability 2^-128.
+#[derive(Default)]
+struct Seen {
+    hashers: (RandomState, RandomState),
+    set: HashSet<u128, BuildHasherDefault<Prehashed>>,
+}
+
+/// The set's hasher: its items are keyed hashes already, so hashing them again would only cost.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+impl Seen {
+    fn digest(&self, bytes: &[u8]) -> u128 {
+        let (a, b) = (&self.hashers.0, &self.hashers.1);
+        (u128::from(a.hash_one(bytes)) << 64) | u128::from(b.hash_one(bytes))
+    }
+
+    /// Records `bytes`; false if they were recorded before.
+    fn insert(&mut self, bytes: &[u8]) -> bool {
+        let d = self.digest(bytes);
+        self.set.insert(d)
+    }
+}
+
+/// The sample keys of one shard, to tell a new key from one seen before.
+///
+/// Writers mostly give keys in increasing order (ours, and WebDataset's numbered keys): while
+/// they come so, they are kept as they are in one buffer, sorted by arrival, which costs a copy
+/// and a comparison per key and answers exactly (by binary search) once the order breaks. Keys
+/// after the break (say random UUIDs) go to a [`Seen`] set.
+#[derive(Default)]
+struct Keys {
+    /// The leading run of strictly increasing keys, end to end.
+    run: Vec<u8>,
+    /// End offset in `run` of each key of the run.
+    ends: Vec<usize>,
+    /// Keys after the run, once it has ended.
+    rest: Option<Seen>,
+}
+
+impl Keys {
+    fn run_key(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.run.get(start..end).unwrap_or(&[])
+    }
+
+    fn in_run(&self, key: &[u8]) -> bool {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.run_key(mid).cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+
+    /// Records `key`; false if it was recorded before.
+    fn insert(&mut self, key: &[u8]) -> bool {
+        if self.rest.is_none() {
+            let last = self.ends.len().checked_sub(1).map(|i| self.run_key(i));
+            if last.is_none_or(|l| key > l) {
+                self.run.extend_from_slice(key);
+                self.ends.push(self.run.len());
+                return true;
+            }
+        }
+        if self.in_run(key) {
+            return false;
+        }
+        self.rest.get_or_insert_with(Seen::default).insert(key)
+    }
+}
 
 /// One sample of a shard: its key and the bytes of its `.msgpack` member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +240,12 @@ pub struct RawSample {
 /// goes on with the next sample; any damage to the tar structure yields one error and ends the
 /// iteration (samples completed before the damage are yielded first).
 pub struct ShardReader<R: Read> {
-    inner: R,
+    inner: Input<R>,
     url: String,
     total_len: Option<u64>,
+    /// Keys of the samples started so far, to refuse a key whose members are not adjacent
+    /// (boxed, like `block`, to keep the reader small).
+    keys: Box<Keys>,
     /// Bytes consumed from `inner` so far.
     pos: u64,
     /// Boxed so that readers stay small to move around (a dataset holds one per open shard).
@@ -71,6 +265,38 @@ struct Pending {
     data: Option<Vec<u8>>,
     /// Suffixes of the other members, kept for the missing-msgpack message.
     others: Vec<String>,
+    /// Suffix of the first non-msgpack member; later ones go to `more_suffixes`, so that the
+    /// common one- or two-member sample allocates nothing for duplicate detection.
+    first_suffix: Option<Vec<u8>>,
+    more_suffixes: Option<Box<Seen>>,
+}
+
+impl Pending {
+    fn new(key: String, offset: u64) -> Self {
+        Pending {
+            key,
+            offset,
+            data: None,
+            others: Vec::new(),
+            first_suffix: None,
+            more_suffixes: None,
+        }
+    }
+
+    /// Records a non-msgpack member's suffix; false if the sample has one with it already.
+    fn add_suffix(&mut self, suffix: &[u8]) -> bool {
+        match &self.first_suffix {
+            None => {
+                self.first_suffix = Some(suffix.to_vec());
+                true
+            }
+            Some(first) if first.as_slice() == suffix => false,
+            Some(_) => self
+                .more_suffixes
+                .get_or_insert_with(Box::default)
+                .insert(suffix),
+        }
+    }
 }
 
 /// A member with a sample key, its data not read yet.
@@ -98,7 +324,8 @@ enum Step {
 }
 
 impl ShardReader<BufReader<File>> {
-    /// Opens a shard file; its length bounds every member size. The URL in errors is the path.
+    /// Opens a shard file (through [`open_shard_file`]: regular files only); its length bounds
+    /// every member size. The URL in errors is the path.
     pub fn open(path: &Path) -> Result<Self> {
         Self::open_buffered(path, FILE_BUFFER)
     }
@@ -106,11 +333,7 @@ impl ShardReader<BufReader<File>> {
     /// Opens a shard file read through a buffer of `capacity` bytes.
     pub(crate) fn open_buffered(path: &Path, capacity: usize) -> Result<Self> {
         let url = path.display().to_string();
-        let file = File::open(path).map_err(|e| Error::io(url.clone(), e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(url.clone(), e))?
-            .len();
+        let (file, len) = open_shard_file(path, &url)?;
         Ok(ShardReader::new(
             BufReader::with_capacity(capacity, file),
             &url,
@@ -121,12 +344,15 @@ impl ShardReader<BufReader<File>> {
 
 impl<R: Read> ShardReader<R> {
     /// A reader over `reader`, named `url` in errors. `total_len`, when known, is the shard's size
-    /// in bytes: members claiming more than what remains are rejected before allocation.
+    /// in bytes: members claiming more than what remains are rejected before allocation. A gzip
+    /// stream is recognised by its first bytes and read decompressed (its compressed length then
+    /// bounds nothing).
     pub fn new(reader: R, url: &str, total_len: Option<u64>) -> Self {
         ShardReader {
-            inner: reader,
+            inner: Input::Unsniffed(reader),
             url: url.to_string(),
             total_len,
+            keys: Box::default(),
             pos: 0,
             block: Box::new([0; BLOCK]),
             name: Vec::new(),
@@ -141,16 +367,64 @@ impl<R: Read> ShardReader<R> {
         &self.url
     }
 
+    fn is_gzip(&self) -> bool {
+        matches!(self.inner, Input::Gzip(_))
+    }
+
     fn corrupt(&self, offset: u64, reason: impl Into<String>) -> Error {
+        let reason = reason.into();
+        let reason = if self.is_gzip() {
+            format!("{reason} (gzip-compressed shard; offsets are in the decompressed tar)")
+        } else {
+            reason
+        };
         Error::corrupt(reason).with_shard(&self.url, offset)
     }
 
+    /// An error from reading the input. A damaged gzip stream is corrupt data at the offset
+    /// reached in the decompressed tar, not an I/O failure.
     fn io_error(&self, e: io::Error) -> Error {
+        let bad_stream = matches!(
+            e.kind(),
+            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+        );
+        if self.is_gzip() && bad_stream {
+            return self.corrupt(self.pos, format!("bad gzip stream: {e}"));
+        }
         Error::io(self.url.clone(), e)
     }
 
     /// Reads the next header block; returns how many bytes arrived (512 unless input ended).
+    /// The first call also decides whether the input is gzip-compressed.
     fn read_block(&mut self) -> Result<usize> {
+        if matches!(self.inner, Input::Unsniffed(_)) {
+            return self.sniff();
+        }
+        fill(&mut self.inner, &mut self.pos, &mut self.block[..]).map_err(|e| self.io_error(e))
+    }
+
+    /// Reads the first block; if it starts a gzip stream, puts it back in front of the rest
+    /// under a decoder and reads the first block of the decompressed tar instead.
+    fn sniff(&mut self) -> Result<usize> {
+        let got = fill(&mut self.inner, &mut self.pos, &mut self.block[..])
+            .map_err(|e| self.io_error(e))?;
+        let raw = match std::mem::replace(&mut self.inner, Input::Switching) {
+            Input::Unsniffed(r) => r,
+            other => {
+                self.inner = other;
+                return Ok(got);
+            }
+        };
+        let head = self.block.get(..got).unwrap_or(&[]);
+        if !head.starts_with(&GZIP_MAGIC) {
+            self.inner = Input::Plain(raw);
+            return Ok(got);
+        }
+        let put_back = io::Cursor::new(head.to_vec());
+        self.inner = Input::Gzip(Box::new(MultiGzDecoder::new(put_back.chain(raw))));
+        // Sizes in the tar inside are not bounded by the compressed length.
+        self.total_len = None;
+        self.pos = 0;
         fill(&mut self.inner, &mut self.pos, &mut self.block[..]).map_err(|e| self.io_error(e))
     }
 
@@ -175,22 +449,33 @@ impl<R: Read> ShardReader<R> {
             data
         } else {
             // Large members are read into uninitialised capacity (no zeroing pass over a
-            // megabyte array). The whole size is reserved only when the shard's length vouches
-            // for it; otherwise the buffer grows as bytes really arrive.
-            let reserve = if self.total_len.is_some() {
-                size
-            } else {
-                size.min(EAGER_ALLOC_LIMIT)
-            };
-            let mut data =
-                Vec::with_capacity(usize::try_from(reserve).map_err(|_| truncated(0, self))?);
-            let got = (&mut self.inner)
-                .take(size)
-                .read_to_end(&mut data)
-                .map_err(|e| Error::io(self.url.clone(), e))?;
-            self.pos += got as u64;
-            if (got as u64) < size {
-                return Err(truncated(got as u64, self));
+            // megabyte array), reserved step by step at most RESERVE_AHEAD (or the bytes read
+            // so far, whichever is larger) beyond what has arrived: memory follows the bytes
+            // read, not the size a header declares, even when a sparse file or a gzip stream
+            // vouches for that size. A failed reservation is an error, not an abort.
+            let mut data: Vec<u8> = Vec::new();
+            let mut got = 0u64;
+            while got < size {
+                let step = (size - got).min(got.max(RESERVE_AHEAD));
+                let step_len = usize::try_from(step).map_err(|_| truncated(got, self))?;
+                if data.try_reserve_exact(step_len).is_err() {
+                    let reason = format!(
+                        "out of memory for the member at byte offset {header_offset} \
+                         ({size} bytes, {got} read)"
+                    );
+                    let e = io::Error::new(io::ErrorKind::OutOfMemory, reason);
+                    return Err(Error::io(self.url.clone(), e));
+                }
+                let n = (&mut self.inner)
+                    .take(step)
+                    .read_to_end(&mut data)
+                    .map_err(|e| self.io_error(e));
+                let n = n? as u64;
+                self.pos += n;
+                got += n;
+                if n < step {
+                    return Err(truncated(got, self));
+                }
             }
             data
         };
@@ -272,6 +557,7 @@ impl<R: Read> ShardReader<R> {
             if got < BLOCK && at == start && partial.iter().all(|&b| b == 0) {
                 // The end marker itself was cut short: every member is complete, so this is
                 // the end of the archive, as for Python's tarfile.
+                self.finish_gzip()?;
                 return Ok(Step::End);
             }
             if got < BLOCK {
@@ -286,6 +572,7 @@ impl<R: Read> ShardReader<R> {
                         self.corrupt(at, "end-of-archive marker right after an extended header")
                     );
                 }
+                self.finish_gzip()?;
                 return Ok(Step::End);
             }
             let (kind, mut size) = match Header::parse(&self.block) {
@@ -337,6 +624,23 @@ impl<R: Read> ShardReader<R> {
         }
     }
 
+    /// At the end of the archive in a gzip stream, decompresses what is left of it (the tar's
+    /// padding) so that the stream's CRC and length are checked: a damaged compressed shard
+    /// must not pass for a good one because its tar happened to parse.
+    fn finish_gzip(&mut self) -> Result<()> {
+        if !self.is_gzip() {
+            return Ok(());
+        }
+        let mut scratch = [0u8; BLOCK];
+        loop {
+            let got =
+                fill(&mut self.inner, &mut self.pos, &mut scratch).map_err(|e| self.io_error(e))?;
+            if got == 0 {
+                return Ok(());
+            }
+        }
+    }
+
     fn read_extended(&mut self, size: u64, at: u64) -> Result<Vec<u8>> {
         if size > MAX_EXTENDED_HEADER {
             return Err(self.corrupt(
@@ -370,7 +674,7 @@ impl<R: Read> ShardReader<R> {
     }
 
     /// Reads the data of the member just found into (or past) the pending sample.
-    fn take_member(&mut self, is_msgpack: bool, suffix: String, size: u64, at: u64) -> Result<()> {
+    fn take_member(&mut self, is_msgpack: bool, suffix: &[u8], size: u64, at: u64) -> Result<()> {
         if is_msgpack {
             if self.pending.as_ref().is_some_and(|p| p.data.is_some()) {
                 return Err(self.corrupt(at, "sample has two .msgpack members"));
@@ -380,14 +684,41 @@ impl<R: Read> ShardReader<R> {
                 p.data = Some(data);
             }
         } else {
+            self.note_other(suffix, at)?;
             self.skip_data(size, at)?;
-            if let Some(p) = &mut self.pending {
-                if p.others.len() < 8 {
-                    p.others.push(suffix);
-                }
-            }
         }
         Ok(())
+    }
+
+    /// Records a non-msgpack member of the pending sample; a second member with the same suffix
+    /// is an error (which of the two would be the sample's?).
+    fn note_other(&mut self, suffix: &[u8], at: u64) -> Result<()> {
+        let Some(p) = &mut self.pending else {
+            return Ok(());
+        };
+        if !p.add_suffix(suffix) {
+            let suffix = String::from_utf8_lossy(suffix);
+            return Err(self.corrupt(at, format!("sample has two .{suffix} members")));
+        }
+        if p.others.len() < 8 {
+            p.others.push(String::from_utf8_lossy(suffix).into_owned());
+        }
+        Ok(())
+    }
+
+    /// Records the key of a sample that starts at `offset`; a key seen before in this shard is
+    /// an error, since its members are not adjacent and it would be read as two samples.
+    fn note_key(&mut self, key: &str, offset: u64) -> Result<()> {
+        if self.keys.insert(key.as_bytes()) {
+            return Ok(());
+        }
+        Err(self
+            .corrupt(
+                offset,
+                "sample key appears again after other samples: a sample's members must be \
+                 adjacent and its key unique in the shard",
+            )
+            .with_key(key))
     }
 
     fn fail(&mut self, e: Error, finished: Option<Pending>) -> Option<Result<RawSample>> {
@@ -538,21 +869,17 @@ impl<R: Read> ShardReader<R> {
                     self.done = true;
                     return Some(Err(e));
                 }
-                self.pending = Some(Pending {
-                    key: key.clone(),
-                    offset,
-                    data: None,
-                    others: Vec::new(),
-                });
+                if let Err(e) = self.note_key(&key, offset) {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                self.pending = Some(Pending::new(key.clone(), offset));
             }
             if !is_msgpack {
-                let suffix = String::from_utf8_lossy(&suffix).into_owned();
-                if let Some(p) = &mut self.pending {
-                    if p.others.len() < 8 {
-                        p.others.push(suffix);
-                    }
-                }
-                if let Err(e) = self.skip_data(size, at) {
+                let skipped = self
+                    .note_other(&suffix, at)
+                    .and_then(|()| self.skip_data(size, at));
+                if let Err(e) = skipped {
                     self.done = true;
                     return Some(Err(e.with_key(&key)));
                 }
@@ -667,24 +994,17 @@ impl<R: Read> Iterator for ShardReader<R> {
             let (offset, at, size) = (m.offset, m.at, m.size);
             let prefix = m.key;
             let is_msgpack = m.suffix.eq_ignore_ascii_case(b"msgpack");
-            let suffix = if is_msgpack {
-                String::new()
-            } else {
-                String::from_utf8_lossy(&m.suffix).into_owned()
-            };
             let same = self.pending.as_ref().is_some_and(|p| p.key == prefix);
             let finished = if same {
                 None
             } else {
-                let next = Pending {
-                    key: prefix,
-                    offset,
-                    data: None,
-                    others: Vec::new(),
-                };
-                self.pending.replace(next)
+                if let Err(e) = self.note_key(&prefix, offset) {
+                    let finished = self.pending.take();
+                    return self.fail(e, finished);
+                }
+                self.pending.replace(Pending::new(prefix, offset))
             };
-            if let Err(e) = self.take_member(is_msgpack, suffix, size, at) {
+            if let Err(e) = self.take_member(is_msgpack, &m.suffix, size, at) {
                 let key = self.pending.as_ref().map(|p| p.key.clone());
                 let e = match key {
                     Some(k) => e.with_key(&k),
@@ -723,6 +1043,51 @@ mod tests {
         assert_eq!(s("d/__key__.txt"), None);
         assert_eq!(s("noext"), None);
         assert_eq!(s(".hidden"), None);
+    }
+
+    #[test]
+    fn repeated_keys_and_suffixes_are_noticed_and_only_they() {
+        let mut seen = Seen::default();
+        let keys: Vec<String> = (0..10_000).map(|i| format!("{i:09}")).collect();
+        assert!(keys.iter().all(|k| seen.insert(k.as_bytes())));
+        assert!(keys.iter().all(|k| !seen.insert(k.as_bytes())));
+        assert!(seen.insert(b""));
+        assert!(!seen.insert(b""));
+        let mut p = Pending::new("k".into(), 0);
+        for suffix in ["json", "cls", "jpg", "JSON", "txt"] {
+            assert!(p.add_suffix(suffix.as_bytes()), "{suffix}");
+        }
+        for suffix in ["json", "cls", "txt"] {
+            assert!(!p.add_suffix(suffix.as_bytes()), "{suffix}");
+        }
+    }
+
+    #[test]
+    fn keys_in_order_out_of_order_and_repeated() {
+        let mut keys = Keys::default();
+        // A run in order, then keys out of order: new ones are new, each repeat is noticed,
+        // whether it was in the run or after it.
+        for k in ["b", "c", "e", "g", "a", "d", "f", "z", "h"] {
+            assert!(keys.insert(k.as_bytes()), "{k}");
+        }
+        assert_eq!(
+            keys.ends.len(),
+            4,
+            "the run ends at the first key out of order"
+        );
+        for k in ["b", "c", "e", "g", "a", "d", "f", "z", "h", "z", "b"] {
+            assert!(!keys.insert(k.as_bytes()), "{k}");
+        }
+        assert!(keys.insert(b"ca"));
+        assert!(keys.insert(b""));
+        assert!(!keys.insert(b""));
+        // Numbered keys stay in the run.
+        let mut numbered = Keys::default();
+        for i in 0..1000 {
+            assert!(numbered.insert(format!("{i:09}").as_bytes()));
+        }
+        assert!(numbered.rest.is_none());
+        assert!(!numbered.insert(b"000000500"));
     }
 
     #[test]

@@ -14,9 +14,13 @@ pub const BLOCK: usize = 512;
 /// Tar files are padded to a multiple of this (20 blocks), as Python's `tarfile` does.
 pub const RECORD: u64 = 10240;
 
-/// Largest member we write or accept. Larger sizes in a header are treated as corruption, so a
-/// damaged size field can never make the reader allocate or skip absurd amounts.
-pub const MAX_MEMBER_SIZE: u64 = 4 << 30;
+/// Largest member we write or accept: 1 GiB. Larger sizes in a header are treated as corruption
+/// (an error naming the shard, the member's byte offset and its key), so a damaged size field can
+/// never make the reader allocate or skip absurd amounts. The bound is on the bytes a member
+/// really holds too: a sparse file or a gzip stream can supply gigabytes of zeros for a lying
+/// header, and one sample is held in memory whole (once per reader thread), so the limit is
+/// what one sample may cost in memory.
+pub const MAX_MEMBER_SIZE: u64 = 1 << 30;
 
 /// Zero bytes used for padding and the end-of-archive marker.
 pub const ZEROS: [u8; BLOCK] = [0; BLOCK];

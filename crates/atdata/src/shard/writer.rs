@@ -176,9 +176,14 @@ impl ShardWriter {
     }
 
     fn open_shard(&self) -> Result<OpenShard> {
-        let named = tempfile::Builder::new()
-            .prefix(".atdata-shard-")
-            .suffix(".tmp")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".atdata-shard-").suffix(".tmp");
+        // tempfile creates 0600 files; a shard must follow the umask like every other file we
+        // create (0644 under the usual 022), or other accounts cannot read a shared store. The
+        // name stays random and the file is still created with O_EXCL.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let named = builder
             .tempfile_in(&self.staging_dir)
             .map_err(|e| Error::io(self.staging_dir.display().to_string(), e))?;
         let (file, temp) = named.into_parts();
@@ -351,10 +356,11 @@ fn sync_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// Hex sha256 of a file's contents, streamed.
+/// Hex sha256 of a file's contents, streamed. The file is opened as a shard (regular files
+/// only): a FIFO in place of an existing shard must not block publishing forever.
 pub(crate) fn file_sha256(path: &Path) -> Result<String> {
     let name = || path.display().to_string();
-    let mut file = File::open(path).map_err(|e| Error::io(name(), e))?;
+    let (mut file, _) = super::reader::open_shard_file(path, &name())?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
