@@ -16,7 +16,7 @@ secs="${FUZZ_SECS:-20}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz: installing cargo-fuzz" >&2
-    cargo install -q cargo-fuzz --version 0.13.1 --locked
+    cargo install -q cargo-fuzz --version 0.13.2 --locked
 fi
 
 targets=("$@")
