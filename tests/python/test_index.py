@@ -213,3 +213,23 @@ def test_load_dataset_reads_the_home_index_without_writing_it(tmp_path, monkeypa
     ds = atdata.load_dataset("@local/docs", split="train")
     assert len(list(ds)) == 5
     assert (home / "index.db").read_bytes() == before
+
+
+def test_list_datasets_skips_a_corrupt_row_with_a_warning_naming_it(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "index.db"
+    index = atdata.Index(path=db, data_store=atdata.LocalDiskStore(root=tmp_path / "data"))
+    index.write(text_samples(3), name="good")
+    bad = index.write(text_samples(4, start=10), name="bad")
+    index.write(text_samples(5, start=20), name="also-good")
+    del index
+    with sqlite3.connect(db) as conn:
+        # A msgpack marker that is never valid (0xc1) where our facts about the row live.
+        conn.execute("UPDATE dataset_entries SET atdata_info = x'c1' WHERE name = 'bad'")
+    index = atdata.Index(path=db, data_store=atdata.LocalDiskStore(root=tmp_path / "data"))
+    with pytest.warns(RuntimeWarning) as caught:
+        names = [e.name for e in index.list_datasets()]
+    assert names == ["good", "also-good"]
+    message = str(caught[0].message)
+    assert "bad" in message and bad.cid in message

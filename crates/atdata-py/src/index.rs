@@ -272,10 +272,18 @@ impl PyIndex {
         run_core(py, move || ix.load(&reference)).map(PyDataset::new)
     }
 
-    /// Every version of every dataset, oldest first.
+    /// Every version of every dataset, oldest first. A row that cannot be read does not hide
+    /// the others: it is left out with a `RuntimeWarning` naming its dataset and CID.
     fn list_datasets(&self, py: Python<'_>) -> PyResult<Vec<PyEntry>> {
         let ix = self.inner.clone();
-        run_core(py, move || ix.list_datasets()).map(|v| v.into_iter().map(PyEntry::new).collect())
+        let listing = run_core(py, move || ix.listing())?;
+        for e in &listing.skipped {
+            let message = std::ffi::CString::new(format!("skipped an unreadable index row: {e}"))
+                .unwrap_or_else(|_| c"skipped an unreadable index row".to_owned());
+            let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+            PyErr::warn(py, &category, &message, 1)?;
+        }
+        Ok(listing.entries.into_iter().map(PyEntry::new).collect())
     }
 
     /// Every schema record, as JSON text.
