@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the seed's walkthrough (../shared/seed/index-managed-datasets.txt): first in Rust
+# Runs the seed's walkthrough (the project's specification, kept as examples/index_workflow.py): first in Rust
 # (examples/index_workflow.rs), then the seed's Python code unchanged
 # (examples/index_workflow.py) against our Python package, installed into .venv.
 set -euo pipefail
