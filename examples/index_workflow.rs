@@ -1,4 +1,4 @@
-//! The seed's walkthrough (`shared/seed/index-managed-datasets.txt`) step by step in Rust:
+//! The seed's walkthrough (`examples/index_workflow.py`, the seed's Python code) step by step in Rust:
 //! define two sample types, write them through an index into a local store, list them, load
 //! them by name without naming their type, and look at schemas and repositories.
 //!
