@@ -5,27 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use atdata::index::WriteOptions;
 use atdata::{Field, FieldType, Index, LocalDiskStore, Primitive, Sample, Schema, Value};
-use common::{atdata_in, write_dataset, Run};
-
-/// Runs `atdata args...` in the working directory `cwd` with `ATDATA_HOME` at `home`.
-fn atdata_at(cwd: &Path, home: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_atdata"))
-        .args(args)
-        .current_dir(cwd)
-        .env("ATDATA_HOME", home)
-        .env_remove("HOME")
-        .output()
-        .expect("the atdata binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{atdata_at, atdata_in, write_dataset};
 
 /// Writes dataset `name` with `n` samples `{word: "{name} {i}"}` into the index of `home`.
 fn write_words(home: &Path, name: &str, n: usize) {

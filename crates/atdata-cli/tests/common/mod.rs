@@ -43,8 +43,14 @@ impl std::fmt::Debug for Run {
 
 /// Runs `atdata args...` with `ATDATA_HOME` pointing at `home` (so no test touches ~/.atdata).
 pub fn atdata_in(home: &Path, args: &[&str]) -> Run {
+    atdata_at(Path::new("."), home, args)
+}
+
+/// [`atdata_in`] from the working directory `cwd` (for arguments read relative to it).
+pub fn atdata_at(cwd: &Path, home: &Path, args: &[&str]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_atdata"))
         .args(args)
+        .current_dir(cwd)
         .env("ATDATA_HOME", home)
         .env_remove("HOME")
         .output()
