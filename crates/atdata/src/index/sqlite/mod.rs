@@ -176,6 +176,37 @@ impl SqliteProvider {
         self.read_only
     }
 
+    /// Runs `write` in one IMMEDIATE transaction after `check` passed inside it, holding the
+    /// write lock (the caller's check and the write see one state; gc deletes under the same
+    /// lock). A failed check commits nothing and is returned as it is, never retried; busy
+    /// errors are retried as every write is.
+    fn write_checked<T>(
+        &self,
+        check: &mut dyn FnMut() -> Result<()>,
+        mut write: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.check_writable()?;
+        let mut refused = None;
+        let out = retry(|| {
+            let mut conn = self.lock();
+            // Rolls back on drop: an error below leaves nothing behind.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Err(e) = check() {
+                refused = Some(e);
+                return Ok(None);
+            }
+            let out = write(&tx)?;
+            tx.commit()?;
+            Ok(Some(out))
+        })
+        .map_err(|e| self.write_error(e))?;
+        match (out, refused) {
+            (Some(out), _) => Ok(out),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(Error::Database("write refused without a reason".into())),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite in a half state (an open
         // transaction rolls back on drop), so a poisoned lock is still usable.
@@ -315,26 +346,7 @@ impl Provider for SqliteProvider {
         entries: &[NewEntry],
         check: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<Committed>> {
-        self.check_writable()?;
-        let mut refused = None;
-        let out = retry(|| {
-            let mut conn = self.lock();
-            // Rolls back on drop: an error below leaves nothing behind.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if let Err(e) = check() {
-                refused = Some(e);
-                return Ok(None);
-            }
-            let out = commit::commit_all(&tx, entries)?;
-            tx.commit()?;
-            Ok(Some(out))
-        })
-        .map_err(|e| self.write_error(e))?;
-        match (out, refused) {
-            (Some(out), _) => Ok(out),
-            (None, Some(e)) => Err(e),
-            (None, None) => Err(Error::Database("commit refused without a reason".into())),
-        }
+        self.write_checked(check, |tx| commit::commit_all(tx, entries))
     }
 
     fn while_locked(&self, f: &mut dyn FnMut(Listing) -> Result<()>) -> Result<()> {
@@ -523,16 +535,8 @@ impl Provider for SqliteProvider {
         urls: &[String],
         check: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Entry> {
-        self.check_writable()?;
-        let mut refused = None;
-        let moved = retry(|| {
-            let mut conn = self.lock();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if let Err(e) = check() {
-                refused = Some(e);
-                return Ok(None);
-            }
-            let mut entry = rows::query_one(&tx, select_entry!("WHERE cid = ?1"), [cid])?
+        self.write_checked(check, |tx| {
+            let mut entry = rows::query_one(tx, select_entry!("WHERE cid = ?1"), [cid])?
                 .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
             if urls.len() != entry.shards.len() {
                 return Err(Error::invalid(format!(
@@ -545,7 +549,7 @@ impl Provider for SqliteProvider {
             if crate::codec::python_entry_cid(&entry.schema_ref, &old)? == cid {
                 return Err(Error::invalid(format!(
                     "entry '{cid}' was written by Python atdata 0.7, whose CID covers its shard \
-                     URLs: its shards cannot move"
+                 URLs: its shards cannot move"
                 )));
             }
             for (shard, url) in entry.shards.iter_mut().zip(urls) {
@@ -560,19 +564,10 @@ impl Provider for SqliteProvider {
                 crate::index::entry::strings_to_msgpack(urls.iter().map(String::as_str));
             tx.prepare_cached(
                 "UPDATE dataset_entries SET data_urls = ?2, metadata = ?3, atdata_info = ?4 \
-                 WHERE cid = ?1",
+             WHERE cid = ?1",
             )?
             .execute(params![cid, data_urls, metadata, facts])?;
-            tx.commit()?;
-            Ok(Some(entry))
+            Ok(entry)
         })
-        .map_err(|e| self.write_error(e))?;
-        match (moved, refused) {
-            (Some(entry), _) => Ok(entry),
-            (None, Some(e)) => Err(e),
-            (None, None) => Err(Error::Database(
-                "relocation refused without a reason".into(),
-            )),
-        }
     }
 }
