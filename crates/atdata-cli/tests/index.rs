@@ -545,6 +545,30 @@ fn add_indexes_shards_where_they_are() {
     assert_eq!(again.json()["cid"], j["cid"]);
 }
 
+/// The CLI's default index and store are the core's (`atdata::home::default_paths`): an empty
+/// `ATDATA_HOME` counts as unset, so `~/.atdata` is used, as in Python.
+#[test]
+fn default_index_is_the_cores_and_an_empty_atdata_home_is_unset() {
+    let user = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 3, 2);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_atdata"))
+            .args(args)
+            .env("ATDATA_HOME", "")
+            .env("HOME", user.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["add", "mine", dir.path().to_str().unwrap(), "--copy"]);
+    assert!(out.status.success(), "{out:?}");
+    let paths = atdata::home::DefaultPaths::under(user.path().join(".atdata"));
+    assert!(paths.index.is_file(), "the index is {}", paths.index.display());
+    assert!(paths.store.join("mine").is_dir());
+    let out = run(&["ls"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mine"), "{out:?}");
+}
+
 #[test]
 fn add_copy_puts_shards_in_the_store() {
     let home = tempfile::tempdir().unwrap();

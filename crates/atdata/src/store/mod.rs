@@ -145,18 +145,6 @@ pub fn is_shard_file_name(file_name: &str) -> bool {
 /// store too); re-exported here for stores.
 pub use crate::index::reference::check_dataset_name;
 
-/// The atdata home directory: `$ATDATA_HOME`, else `~/.atdata`.
-pub fn atdata_home() -> Result<PathBuf> {
-    if let Some(h) = std::env::var_os("ATDATA_HOME").filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(h));
-    }
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::invalid("cannot find the home directory: set ATDATA_HOME or HOME"))?;
-    Ok(PathBuf::from(home).join(".atdata"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
