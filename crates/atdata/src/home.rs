@@ -87,8 +87,8 @@ mod tests {
 
     #[test]
     fn atdata_home_when_set() {
-        let p = DefaultPaths::resolve(env(&[("ATDATA_HOME", "/srv/at"), ("HOME", "/home/u")]))
-            .unwrap();
+        let p =
+            DefaultPaths::resolve(env(&[("ATDATA_HOME", "/srv/at"), ("HOME", "/home/u")])).unwrap();
         assert_eq!(p.home, Path::new("/srv/at"));
         assert_eq!(p.index, Path::new("/srv/at/index.db"));
         assert_eq!(p.store, Path::new("/srv/at/data"));

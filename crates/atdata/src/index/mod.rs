@@ -21,6 +21,7 @@ pub mod conformance;
 pub mod default;
 pub mod entry;
 pub mod gc;
+pub mod inspect;
 pub mod provider;
 pub mod reference;
 mod scan;
@@ -34,13 +35,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::schema::{Schema, SchemaRef};
 use crate::home::default_paths;
+use crate::schema::{Schema, SchemaRef};
 use crate::store::{self, DataStore, LocalDiskStore};
 
 pub use default::{default_index, index_for_reading, set_default_index, set_default_index_shared};
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
+pub use inspect::{inspect_shards, Inspection, ShardSummary};
 pub use provider::{Listing, Provider};
 pub use reference::{DatasetRef, LOCAL};
 pub use sqlite::SqliteProvider;

@@ -12,8 +12,7 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::shard::StagedShard;
 use crate::store::{
-    check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoreOwner,
-    StoredFile,
+    check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoreOwner, StoredFile,
 };
 
 /// Name of the staging folder inside the root.

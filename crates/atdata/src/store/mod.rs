@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::shard::StagedShard;
 
 pub use local::LocalDiskStore;
@@ -51,11 +51,11 @@ pub struct StoreOwner {
 ///   part of it. If a file with the same content is already there, publishing succeeds without a
 ///   second copy (the same data gives the same file names, see
 ///   [`content_tag`](crate::index::entry::content_tag)); if different content is there, it fails
-///   with [`Error::AlreadyExists`] and leaves the existing file alone.
+///   with [`Error::AlreadyExists`](crate::Error::AlreadyExists) and leaves the existing file alone.
 /// - **Layout.** Shard `i` of dataset `name` with tag `t` is
 ///   `{name}/data--{t}--{i:06}.tar` under the store's root, the layout of Python atdata 0.7.
 /// - **Safe names.** Dataset names that could escape the root or collide with the store's own
-///   files are refused with [`Error::InvalidArgument`] before anything is written.
+///   files are refused with [`Error::InvalidArgument`](crate::Error::InvalidArgument) before anything is written.
 /// - **Staging on the same medium.** [`staging_dir`](DataStore::staging_dir) is a local
 ///   directory where shards are written before publishing; for a local store it is inside the
 ///   root, so that publishing is a rename on one filesystem.
@@ -148,6 +148,7 @@ pub use crate::index::reference::check_dataset_name;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn names_that_escape_are_refused() {
