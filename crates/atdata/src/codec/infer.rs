@@ -16,9 +16,10 @@
 //! - a list's item type is merged over every item of every sample; lists only ever empty are
 //!   `list[str]`, as Python would guess;
 //! - a map is `dict`;
-//! - a field that mixes kinds no schema type covers (str and int, bytes and arrays, arrays of
-//!   two dtypes, lists holding None) is an error naming the field, its types and the sample
-//!   where each type was first seen.
+//! - a field that mixes kinds no schema type covers (str and int, arrays of two dtypes, lists
+//!   holding None) is an error naming the field, its types and the sample where each type was
+//!   first seen; arrays beside binaries that do not read as arrays are taken for an array
+//!   field with damaged values, and the error names the first one and why it does not read.
 //!
 //! Why here and not in `schema`: telling arrays from bytes needs the array decoder, and the
 //! codec already depends on `schema` (it decodes with one). So dependencies point one way:
@@ -256,9 +257,72 @@ pub struct FieldStats {
     pub present: u64,
     /// Each type the field showed, with where it was first seen (the first few).
     seen: Vec<(String, Location)>,
+    /// The first binary that did not read as an array: why, and where. Beside arrays in the
+    /// same field, it is a damaged array rather than bytes.
+    not_array: Option<(String, Location)>,
 }
 
 impl FieldStats {
+    /// A field first seen at `at` holding `value`, sketched `sketch`.
+    fn new(name: &str, value: &Value, sketch: Sketch, at: impl Fn() -> Location) -> Self {
+        let mut stats = FieldStats {
+            name: name.to_string(),
+            seen: vec![(sketch.to_string(), at())],
+            sketch: Sketch::Nil,
+            present: 1,
+            not_array: None,
+        };
+        stats.note_binary(value, &sketch, at);
+        stats.sketch = sketch;
+        stats
+    }
+
+    /// Remembers why the first binary that is not an array is not one (decoding it again:
+    /// once per field at most).
+    fn note_binary(&mut self, value: &Value, sketch: &Sketch, at: impl Fn() -> Location) {
+        if self.not_array.is_some() || *sketch != Sketch::Bytes {
+            return;
+        }
+        if let Value::Bytes(b) = value {
+            if let Err(e) = decode_array_view(b) {
+                let why = match e {
+                    Error::Corrupt { reason, .. } | Error::SchemaMismatch { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                self.not_array = Some((why, at()));
+            }
+        }
+    }
+
+    /// For a field of arrays and other binaries (and None), the error of the first binary
+    /// that is not a readable array, located: such a field is an array field with a damaged
+    /// value, which says more than "no schema type covers ndarray | bytes".
+    fn damaged_array(&self) -> Option<Error> {
+        let Sketch::Union(members) = &self.sketch else {
+            return None;
+        };
+        let mut kinds = members.iter().filter(|m| **m != Sketch::Nil);
+        let arrays = match (kinds.next(), kinds.next(), kinds.next()) {
+            (Some(a @ Sketch::Array { .. }), Some(Sketch::Bytes), None)
+            | (Some(Sketch::Bytes), Some(a @ Sketch::Array { .. }), None) => a,
+            _ => return None,
+        };
+        let (why, at) = self.not_array.as_ref()?;
+        let mut e = Error::corrupt(format!(
+            "not a readable array ({why}), where other samples hold {arrays}"
+        ));
+        if let Some(shard) = &at.shard {
+            e = e.with_shard(shard, at.offset.unwrap_or(0));
+        }
+        if let Some(key) = &at.key {
+            e = e.with_key(key);
+        }
+        if let Some(i) = at.sample {
+            e = e.with_sample(i);
+        }
+        Some(e.with_field(&self.name))
+    }
+
     /// Merges `sketch`, seen at `at`, remembering where a type new to the field appeared.
     fn merge(&mut self, sketch: Sketch, at: impl FnOnce() -> Location) {
         if !self.sketch.covers(&sketch) && self.seen.len() < MAX_SEEN {
@@ -312,17 +376,13 @@ impl Inference {
                 .and_then(|&i| self.fields.get_mut(i))
             {
                 Some(stats) => {
+                    stats.note_binary(value, &sketch, &at);
                     stats.merge(sketch, &at);
                     stats.present += 1;
                 }
                 None => {
                     self.position.insert(name.clone(), self.fields.len());
-                    self.fields.push(FieldStats {
-                        name: name.clone(),
-                        seen: vec![(sketch.to_string(), at())],
-                        sketch,
-                        present: 1,
-                    });
+                    self.fields.push(FieldStats::new(name, value, sketch, &at));
                 }
             }
         }
@@ -347,6 +407,7 @@ impl Inference {
                     let old = std::mem::replace(&mut mine.sketch, Sketch::Nil);
                     mine.sketch = old.merge(stats.sketch);
                     mine.present += stats.present;
+                    mine.not_array = mine.not_array.take().or(stats.not_array);
                 }
                 None => {
                     self.position.insert(stats.name.clone(), self.fields.len());
@@ -379,8 +440,9 @@ impl Inference {
     /// A schema named `name` (version `1.0.0`) that every sample seen fits: a field missing
     /// from some samples or ever None is optional (see the module docs for the types). A
     /// field that mixes kinds no schema type covers is a [`Error::SchemaMismatch`] naming the
-    /// field, its types and where each was first seen; no samples at all is an
-    /// [`Error::InvalidArgument`].
+    /// field, its types and where each was first seen, except arrays beside binaries that are
+    /// not readable arrays: an [`Error::Corrupt`] naming the first such value and why it
+    /// does not read. No samples at all is an [`Error::InvalidArgument`].
     pub fn schema(&self, name: &str) -> Result<Schema> {
         if self.samples == 0 {
             return Err(Error::invalid(format!(
@@ -389,6 +451,9 @@ impl Inference {
         }
         let mut fields = Vec::with_capacity(self.fields.len());
         for f in &self.fields {
+            if let Some(e) = f.damaged_array() {
+                return Err(e);
+            }
             let (ty, _) = field_type(&f.sketch).map_err(|why| {
                 Error::mismatch(format!(
                     "cannot infer one schema type: {why} ({})",
@@ -661,7 +726,7 @@ mod tests {
         let cases: Vec<(Vec<Value>, &str)> = vec![
             (
                 vec![Value::Bytes(b"x".to_vec()), array_bytes(vec![1], vec![0.0])],
-                "bytes | ndarray[float32]",
+                "not a readable array",
             ),
             (
                 vec![Value::List(vec![Value::Nil, Value::Int(1)])],
