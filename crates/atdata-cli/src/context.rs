@@ -2,9 +2,9 @@
 //!
 //! `--index` and `--store` win; what is not given is the core's default
 //! ([`atdata::home::default_paths`]: `$ATDATA_HOME/index.db` and `$ATDATA_HOME/data`, with
-//! `~/.atdata` for an unset `$ATDATA_HOME`, the place Python atdata 0.7 and our Python package
-//! use), so every tool sees the same datasets. Commands that only read never create anything: opening a missing index is an error that
-//! says where we looked.
+//! `~/.atdata` for an unset or empty `$ATDATA_HOME`, the place Python atdata 0.7 and our
+//! Python package use), so every tool sees the same datasets. Commands that only read never
+//! create anything: opening a missing index is an error that says where we looked.
 
 use std::path::PathBuf;
 

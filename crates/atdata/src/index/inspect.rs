@@ -82,6 +82,11 @@ pub(crate) fn infer_from_shards(
     if let Some(e) = shards.into_iter().find_map(|s| s.error) {
         return Err(e.with_dataset(name));
     }
+    if inference.samples() == 0 {
+        return Err(Error::invalid(format!(
+            "cannot infer a schema for '{name}': its shards hold no samples"
+        )));
+    }
     inference
         .schema(&schema_name_for(name))
         .map_err(|e| e.with_dataset(name))
@@ -227,6 +232,15 @@ mod tests {
         assert!(e.contains("dataset 'x'") && e.contains("field 'a'"), "{e}");
         assert!(
             e.contains(&format!("str first at shard '{}'", urls[1])),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shards_without_samples_have_no_schema() {
+        let e = infer_from_shards("x", &[], &NoProgress).unwrap_err();
+        assert!(
+            e.to_string().contains("'x': its shards hold no samples"),
             "{e}"
         );
     }
