@@ -24,40 +24,34 @@ def set_default_index(index: Any) -> None:
         _default = index
 
 
-def _home() -> str:
-    return os.environ.get("ATDATA_HOME") or os.path.join(os.path.expanduser("~"), ".atdata")
-
-
 def get_default_index() -> Any:
     """The default index: the one set with ``set_default_index``, else the index of the atdata
-    home (``$ATDATA_HOME/index.db`` with its store; ``~/.atdata`` when unset), made on first use.
+    home (``$ATDATA_HOME/index.db`` with its store ``$ATDATA_HOME/data``; ``~/.atdata`` when
+    unset or empty: the core's rule, ``_core.default_paths()``), made on first use.
     """
     from ._index import Index
 
     global _default
     with _lock:
         if _default is None:
-            home = _home()
-            os.makedirs(home, exist_ok=True)
-            _default = Index(
-                path=os.path.join(home, "index.db"),
-                data_store=_core.LocalDiskStore(os.path.join(home, "data")),
-            )
+            index_path, store_root = _core.default_paths()
+            _default = Index(path=index_path, data_store=_core.LocalDiskStore(store_root))
         return _default
 
 
 def _index_for_reading() -> Any:
     """The index ``load_dataset("@local/...")`` reads when none is passed: the default index if
-    one is set or was made, else the home's index opened read-only. Loading never creates an
-    index (a missing one raises ``NotFoundError`` naming the path) and works on read-only media.
+    one is set or was made, else the home's index (``_core.default_paths()``) opened read-only.
+    Loading never creates an index (a missing one raises ``NotFoundError`` naming the path) and
+    works on read-only media. The core's ``load_dataset`` follows the same rule.
     """
     from ._index import Index
 
     with _lock:
         if _default is not None:
             return _default
-    path = os.path.join(_home(), "index.db")
-    return Index(provider=_core.SqliteProvider.open_read_only(path))
+    index_path, _ = _core.default_paths()
+    return Index(provider=_core.SqliteProvider.open_read_only(index_path))
 
 
 def _is_index_ref(path: str) -> bool:

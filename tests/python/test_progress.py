@@ -1,4 +1,5 @@
-"""Progress bars: on stderr, only when stderr is a terminal (or forced), never on stdout.
+"""Progress: on stderr, only when stderr is a terminal (or forced), never on stdout; forced off a
+terminal it is plain lines, never terminal control codes.
 
 Each case runs a small write + read in a subprocess; a pseudo-terminal stands in for the
 terminal. ``ATDATA_PROGRESS_DELAY`` sets how long an automatic bar waits before it appears
@@ -148,6 +149,17 @@ def test_progress_true_draws_even_on_a_pipe():
     assert p.stdout == STDOUT
     assert "writing docs" in p.stderr and "reading docs" in p.stderr
     assert "writing gen" in p.stderr and "samples" in p.stderr
+
+
+def test_forced_progress_off_a_terminal_is_plain_lines_without_control_codes():
+    p = _run_piped(_script("True"), ATDATA_PROGRESS_DELAY="0")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == STDOUT
+    # A log file gets readable lines: no cursor moves, no line clearing, no carriage returns.
+    assert "\x1b" not in p.stderr and "\r" not in p.stderr, repr(p.stderr)
+    lines = p.stderr.splitlines()
+    assert lines and all(line.startswith(("writing ", "reading ")) for line in lines), lines
+    assert "writing docs 3,000/3,000 samples (" in p.stderr, p.stderr
 
 
 @pytest.mark.parametrize("bad", ["yes", 1, 0.5])

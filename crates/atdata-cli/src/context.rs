@@ -1,9 +1,10 @@
-//! Opening the index and the data store the options and the environment name.
+//! Opening the index and the data store the options name.
 //!
-//! `--index` and `--store` win; then `$ATDATA_HOME/index.db` and `$ATDATA_HOME/data`; then
-//! `~/.atdata`, the place Python atdata 0.7 uses, so both tools see the same datasets.
-//! Commands that only read never create anything: opening a missing index is an error that
-//! says where we looked.
+//! `--index` and `--store` win; what is not given is the core's default
+//! ([`atdata::home::default_paths`]: `$ATDATA_HOME/index.db` and `$ATDATA_HOME/data`, with
+//! `~/.atdata` for an unset or empty `$ATDATA_HOME`, the place Python atdata 0.7 and our
+//! Python package use), so every tool sees the same datasets. Commands that only read never
+//! create anything: opening a missing index is an error that says where we looked.
 
 use std::path::PathBuf;
 
@@ -24,26 +25,19 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// Resolves the options against the environment.
+    /// The options, with the core's defaults for what they leave out (only looked up then:
+    /// with both options given, the environment does not matter).
     pub fn resolve(args: &IndexArgs) -> Result<Paths> {
-        let home = || -> Result<PathBuf> {
-            if let Some(h) = std::env::var_os("ATDATA_HOME").filter(|h| !h.is_empty()) {
-                return Ok(PathBuf::from(h));
-            }
-            std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(|h| PathBuf::from(h).join(".atdata"))
-                .ok_or_else(|| {
-                    anyhow!("neither ATDATA_HOME nor HOME is set: pass --index and --store")
-                })
+        let defaults = || {
+            atdata::home::default_paths().context("pass --index and --store, or set ATDATA_HOME")
         };
         let index = match &args.index {
             Some(p) => p.clone(),
-            None => home()?.join("index.db"),
+            None => defaults()?.index,
         };
         let store = match &args.store {
             Some(p) => p.clone(),
-            None => home()?.join("data"),
+            None => defaults()?.store,
         };
         Ok(Paths { index, store })
     }

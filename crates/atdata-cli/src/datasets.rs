@@ -196,15 +196,8 @@ pub fn add(
     } else {
         paths.open_index()?
     };
-    let mut opts = opts;
-    if opts.schema.is_none() {
-        // Every sample decides the schema, not just the first: a first sample with an empty
-        // list or a None must not fix a type the others contradict.
-        let scan = crate::inspect::scan(target, "reading")?;
-        opts.schema = scan
-            .inference
-            .schema(&atdata::schema::schema_name_for(name));
-    }
+    // Without a schema the core infers one over every sample, with the engine `inspect`
+    // shows (see `InsertOptions::schema`), so the two always agree.
     let verb = if opts.copy { "copying" } else { "indexing" };
     let bar = progress::Bytes::new(&format!("{verb} into '{name}'"));
     let result = index.insert_with_progress(name, target, &opts, &bar);

@@ -1,54 +1,40 @@
 //! `atdata inspect TARGET`: what a set of shard files holds, with no index involved.
 //!
-//! Reads every sample of every shard (a damaged byte anywhere must be reported, and a count is
-//! only exact when everything was read), decodes each without a schema and infers field types.
-//! Shards are read by a few threads at once; results are merged in shard order so the output
-//! does not depend on timing.
+//! The core reads every sample of every shard (a damaged byte anywhere must be reported, and a
+//! count is only exact when everything was read) and infers the field types
+//! ([`atdata::index::inspect_shards`], the engine `atdata add` takes its schema from); this
+//! module only renders what it found.
 
 use std::io::Write;
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value as Json};
 
-use atdata::codec::decode_sample;
-use atdata::shard::{expand, ShardReader};
+use atdata::codec::infer::{shape_text, Sketch};
+use atdata::codec::Inference;
+use atdata::index::inspect_shards;
+use atdata::shard::expand;
 
-use crate::infer::{shape_text, Inference, Sketch};
+use crate::json;
 use crate::output::{human_bytes, Out};
 use crate::progress;
+
+/// The name of the schema inferred for shards outside any dataset (`add` names it after the
+/// dataset).
+const INSPECTED: &str = "Sample";
 
 /// Shards listed one by one in the human output before the rest are summarised.
 const LISTED_SHARDS: usize = 20;
 
-/// What reading one shard found.
-struct ShardReport {
-    url: String,
-    bytes: u64,
-    samples: u64,
-    inference: Inference,
-    error: Option<atdata::Error>,
-}
-
-/// What reading every shard of a target found.
-pub struct Scan {
-    /// (shard path, samples, bytes), in shard order.
-    pub shards: Vec<(String, u64, u64)>,
-    /// Sum of the shard sizes.
-    pub total_bytes: u64,
-    /// Field types over every sample.
-    pub inference: Inference,
-}
-
-/// Reads every sample of every shard `target` names. Any damage is an error naming the shard
-/// and byte offset; with several damaged shards, each is reported on stderr first.
-pub fn scan(target: &str, what: &str) -> Result<Scan> {
+/// Runs `inspect`. Any damage is an error naming the shard and byte offset; with several
+/// damaged shards, each is reported on stderr first.
+pub fn run(target: &str, as_json: bool) -> Result<()> {
     let urls = expand(target).with_context(|| format!("cannot open '{target}'"))?;
-    let reports = read_all(&urls, what);
+    let bar = progress::Bytes::new("inspect");
+    let found = inspect_shards(&urls, &bar);
+    bar.finish();
 
-    let errors: Vec<&atdata::Error> = reports.iter().filter_map(|r| r.error.as_ref()).collect();
+    let errors: Vec<&atdata::Error> = found.errors().collect();
     match errors.as_slice() {
         [] => {}
         [one] => return Err(anyhow!("{one}")),
@@ -59,124 +45,33 @@ pub fn scan(target: &str, what: &str) -> Result<Scan> {
             return Err(anyhow!(
                 "{} of {} shards of '{target}' could not be read",
                 many.len(),
-                reports.len()
+                found.shards.len()
             ));
         }
     }
-
-    let mut scan = Scan {
-        shards: Vec::with_capacity(reports.len()),
-        total_bytes: 0,
-        inference: Inference::default(),
-    };
-    for r in reports {
-        scan.total_bytes = scan.total_bytes.saturating_add(r.bytes);
-        scan.shards.push((r.url, r.samples, r.bytes));
-        scan.inference.absorb(r.inference);
-    }
-    Ok(scan)
-}
-
-/// Runs `inspect`.
-pub fn run(target: &str, as_json: bool) -> Result<()> {
-    let scan = scan(target, "inspect")?;
+    let per_shard: Vec<(String, u64, u64)> = found
+        .shards
+        .iter()
+        .map(|s| (s.url.clone(), s.samples, s.bytes))
+        .collect();
     let mut out = Out::new();
     if as_json {
         out.json(&to_json(
             target,
-            &scan.shards,
-            scan.total_bytes,
-            &scan.inference,
+            &per_shard,
+            found.total_bytes(),
+            &found.inference,
         ))?;
     } else {
         print_human(
             &mut out,
             target,
-            &scan.shards,
-            scan.total_bytes,
-            &scan.inference,
+            &per_shard,
+            found.total_bytes(),
+            &found.inference,
         )?;
     }
     out.flush()
-}
-
-/// Reads every shard with a few threads, returning reports in shard order.
-fn read_all(urls: &[String], what: &str) -> Vec<ShardReport> {
-    let bar = progress::bar(urls.len() as u64, what);
-    let slots: Vec<Mutex<Option<ShardReport>>> = urls.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 4)
-        .min(urls.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(url) = urls.get(i) else { return };
-                let report = read_shard(url);
-                if let Some(slot) = slots.get(i) {
-                    if let Ok(mut s) = slot.lock() {
-                        *s = Some(report);
-                    }
-                }
-                bar.inc(1);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    slots
-        .into_iter()
-        .zip(urls)
-        .map(|(slot, url)| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| ShardReport {
-                    url: url.clone(),
-                    bytes: 0,
-                    samples: 0,
-                    inference: Inference::default(),
-                    error: Some(atdata::Error::corrupt("reader thread failed").with_shard(url, 0)),
-                })
-        })
-        .collect()
-}
-
-/// Reads one shard to its end, stopping at the first error.
-fn read_shard(url: &str) -> ShardReport {
-    let mut report = ShardReport {
-        url: url.to_string(),
-        bytes: 0,
-        samples: 0,
-        inference: Inference::default(),
-        error: None,
-    };
-    let reader = match ShardReader::open(Path::new(url)) {
-        Ok(r) => r,
-        Err(e) => {
-            report.error = Some(e);
-            return report;
-        }
-    };
-    report.bytes = std::fs::metadata(url).map_or(0, |m| m.len());
-    for raw in reader {
-        let decoded = raw.and_then(|raw| {
-            decode_sample(&raw.data, None)
-                .map_err(|e| e.with_key(&raw.key).with_shard(url, raw.offset))
-        });
-        match decoded {
-            Ok(sample) => {
-                report.samples += 1;
-                report.inference.add(&sample);
-            }
-            Err(e) => {
-                report.error = Some(e);
-                break;
-            }
-        }
-    }
-    report
 }
 
 fn shape_json(sketch: &Sketch) -> Json {
@@ -188,14 +83,6 @@ fn shape_json(sketch: &Sketch) -> Json {
                 .collect::<Vec<_>>(),
         ),
         None => Json::Null,
-    }
-}
-
-fn dtype_of(sketch: &Sketch) -> Option<String> {
-    match sketch {
-        Sketch::Array { dtype, .. } => Some(dtype.clone()),
-        Sketch::Union(members) => members.iter().find_map(dtype_of),
-        _ => None,
     }
 }
 
@@ -214,12 +101,18 @@ fn to_json(
         details.push(json!({
             "name": f.name,
             "type": ty,
-            "dtype": dtype_of(&f.sketch),
+            "dtype": f.sketch.dtype(),
             "shape": shape_json(&f.sketch),
             "present": f.present,
-            "optional": f.present < samples || ty.ends_with("| None") || ty == "None",
+            "optional": inference.optional(f),
         }));
     }
+    // The schema `atdata add` would record for these shards (the core's one engine), or why
+    // there is none.
+    let (schema, schema_error) = match inference.schema(INSPECTED) {
+        Ok(s) => (json::schema(&s), Json::Null),
+        Err(e) => (Json::Null, Json::from(e.to_string())),
+    };
     json!({
         "target": target,
         "shards": per_shard.iter().map(|(u, _, _)| u.clone()).collect::<Vec<_>>(),
@@ -231,6 +124,8 @@ fn to_json(
             .collect::<Vec<_>>(),
         "fields": fields,
         "field_details": details,
+        "schema": schema,
+        "schema_error": schema_error,
     })
 }
 
@@ -290,5 +185,10 @@ fn print_human(
             ]
         })
         .collect();
-    out.rows(&rows)
+    out.rows(&rows)?;
+    // `add` would refuse these shards without a schema: say so, and why, here already.
+    if let Err(e) = inference.schema(INSPECTED) {
+        out.line(format!("schema   none fits every sample: {e}"))?;
+    }
+    Ok(())
 }

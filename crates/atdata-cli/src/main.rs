@@ -9,7 +9,6 @@
 mod context;
 mod datasets;
 mod gc;
-mod infer;
 mod inspect;
 mod json;
 mod output;

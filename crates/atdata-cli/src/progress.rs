@@ -7,23 +7,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// A bar over `len` steps (shards, usually) labelled `what`; hidden unless stderr is a terminal.
-pub fn bar(len: u64, what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() || len == 0 {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} {wide_msg} ({elapsed}, eta {eta})",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_prefix(what.to_string());
-    bar
-}
-
-/// A bar over the bytes a core operation reads (verify, add), driven by the core through
+/// A bar over the bytes a core operation reads (inspect, verify, add), driven by the core through
 /// [`atdata::Progress`]; hidden unless stderr is a terminal. Clear it with [`Bytes::finish`].
 pub struct Bytes(ProgressBar);
 

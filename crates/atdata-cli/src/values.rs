@@ -8,7 +8,7 @@ use atdata::codec::{decode_array_view, ArrayView};
 use atdata::value::ByteOrder;
 use atdata::{DType, Value};
 
-use crate::infer::{dtype_name, shape_text};
+use atdata::codec::infer::shape_text;
 
 /// Characters of text shown before cutting.
 const MAX_TEXT: usize = 80;
@@ -112,12 +112,12 @@ fn render_bytes(b: &[u8]) -> String {
 fn render_array(view: &ArrayView<'_>) -> String {
     let dims: Vec<Option<usize>> = view.shape.iter().map(|&d| Some(d)).collect();
     let total: usize = view.shape.iter().product();
-    let mut text = format!(
-        "ndarray[{}] shape {}",
-        dtype_name(view.dtype),
-        shape_text(&dims)
-    );
-    let Ok(dtype) = DType::parse(view.dtype) else {
+    let dtype = DType::parse(view.dtype).ok();
+    let name = dtype
+        .as_ref()
+        .map_or_else(|| view.dtype.to_string(), DType::name);
+    let mut text = format!("ndarray[{name}] shape {}", shape_text(&dims));
+    let Some(dtype) = dtype else {
         return text;
     };
     let shown: Vec<String> = (0..total.min(MAX_ELEMENTS))

@@ -545,6 +545,160 @@ fn add_indexes_shards_where_they_are() {
     assert_eq!(again.json()["cid"], j["cid"]);
 }
 
+/// The CLI's default index and store are the core's (`atdata::home::default_paths`): an empty
+/// `ATDATA_HOME` counts as unset, so `~/.atdata` is used, as in Python.
+#[test]
+fn default_index_is_the_cores_and_an_empty_atdata_home_is_unset() {
+    let user = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 3, 2);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_atdata"))
+            .args(args)
+            .env("ATDATA_HOME", "")
+            .env("HOME", user.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["add", "mine", dir.path().to_str().unwrap(), "--copy"]);
+    assert!(out.status.success(), "{out:?}");
+    let paths = atdata::home::DefaultPaths::under(user.path().join(".atdata"));
+    assert!(
+        paths.index.is_file(),
+        "the index is {}",
+        paths.index.display()
+    );
+    assert!(paths.store.join("mine").is_dir());
+    let out = run(&["ls"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("mine"),
+        "{out:?}"
+    );
+}
+
+/// Shards under `dir` holding `samples`, two per shard.
+fn shards_of(dir: &Path, samples: Vec<Vec<(&str, Value)>>) -> String {
+    let encoded = samples.into_iter().map(|s| {
+        let mut buf = Vec::new();
+        atdata::codec::encode_sample(&s, &mut buf);
+        buf
+    });
+    let opts = atdata::shard::ShardOptions {
+        maxcount: Some(2),
+        maxsize: None,
+    };
+    atdata::shard::write_shards(dir, "part", encoded, opts).unwrap();
+    dir.display().to_string()
+}
+
+fn vector(n: usize) -> Value {
+    Value::Array(NdArray::from_vec(vec![n], vec![0.5f32; n]).unwrap())
+}
+
+/// `inspect` merges over every sample and `add` records the schema the same engine infers
+/// over every sample: a first sample unlike the others (an empty list, a whole number, a
+/// None, a field missing) gives both the same schema.
+#[test]
+fn inspect_and_add_infer_the_same_schema_when_the_first_sample_differs() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = shards_of(
+        dir.path(),
+        vec![
+            vec![
+                ("ids", Value::List(vec![])),
+                ("x", Value::Int(1)),
+                ("note", Value::Nil),
+                ("vec", vector(2)),
+            ],
+            vec![
+                ("ids", Value::List(vec![Value::Int(3)])),
+                ("x", Value::Float(0.5)),
+                ("note", Value::from("s")),
+                ("vec", vector(3)),
+                ("late", Value::Bool(true)),
+            ],
+            vec![
+                ("ids", Value::List(vec![Value::Int(4), Value::Int(5)])),
+                ("x", Value::Float(1.5)),
+                ("note", Value::from("t")),
+                ("vec", vector(3)),
+            ],
+        ],
+    );
+    let inspected = atdata_in(home.path(), &["inspect", &target, "--json"]);
+    assert!(inspected.ok(), "{inspected:?}");
+    let inspected = inspected.json();
+    assert_eq!(inspected["schema_error"], Json::Null, "{inspected}");
+
+    let added = atdata_in(home.path(), &["add", "mixed", &target]);
+    assert!(added.ok(), "{added:?}");
+    let recorded = atdata_in(home.path(), &["schema", "show", "@local/mixed", "--json"]);
+    assert!(recorded.ok(), "{recorded:?}");
+    let recorded = recorded.json();
+    assert_eq!(
+        recorded["fields"], inspected["schema"]["fields"],
+        "{recorded}"
+    );
+
+    let shown: Vec<String> = recorded["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}:{}", f["name"].as_str().unwrap(), f["optional"]))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "ids:false",
+            "x:false",
+            "note:true",
+            "vec:false",
+            "late:true"
+        ]
+    );
+    let schema = Schema::from_json(&recorded.to_string()).unwrap();
+    let ty = |n: &str| schema.field(n).unwrap().ty.to_string();
+    assert_eq!(ty("ids"), "list[int]");
+    assert_eq!(ty("x"), "float");
+    assert_eq!(ty("vec"), "ndarray[float32]");
+}
+
+/// Shards no schema type fits: `inspect` says why, and `add` refuses them naming the field
+/// and the shard and key where the other type appeared, adding nothing.
+#[test]
+fn add_refuses_shards_of_mixed_types_naming_field_and_sample() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = shards_of(
+        dir.path(),
+        vec![
+            vec![("label", Value::from("cat"))],
+            vec![("label", Value::from("dog"))],
+            vec![("label", Value::Int(3))],
+        ],
+    );
+    let inspected = atdata_in(home.path(), &["inspect", &target, "--json"]).json();
+    assert_eq!(inspected["schema"], Json::Null);
+    assert!(
+        inspected["schema_error"]
+            .as_str()
+            .unwrap()
+            .contains("field 'label'"),
+        "{inspected}"
+    );
+    let human = atdata_in(home.path(), &["inspect", &target]);
+    assert!(human.stdout.contains("none fits every sample"), "{human:?}");
+
+    let run = atdata_in(home.path(), &["add", "mixed", &target]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    for part in ["field 'label'", "str | int", "part-000001.tar"] {
+        assert!(run.stderr.contains(part), "{part}: {run:?}");
+    }
+    let ls = atdata_in(home.path(), &["ls", "--json"]);
+    assert_eq!(ls.json(), Json::from(Vec::<Json>::new()), "{ls:?}");
+}
+
 #[test]
 fn add_copy_puts_shards_in_the_store() {
     let home = tempfile::tempdir().unwrap();

@@ -148,7 +148,7 @@ impl PyBatchIter {
         let next = run_core(py, move || {
             let batch = it.next().transpose();
             if let Ok(Some(b)) = &batch {
-                bar.advance(b.len() as u64, 0);
+                atdata::Progress::samples(bar, b.len() as u64, 0);
             }
             batch
         });

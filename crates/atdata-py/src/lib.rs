@@ -21,7 +21,18 @@ mod write;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::path::PathBuf;
+
 use pyo3::prelude::*;
+
+/// `(index_path, store_root)` used when none was set: the core's rule
+/// ([`atdata::home::default_paths`]: `$ATDATA_HOME/index.db` and `$ATDATA_HOME/data`, with
+/// `~/.atdata` for an unset or empty `$ATDATA_HOME`), so Python never resolves it itself.
+#[pyfunction]
+fn default_paths(py: Python<'_>) -> PyResult<(PathBuf, PathBuf)> {
+    let p = util::core(py, atdata::home::default_paths())?;
+    Ok((p.index, p.store))
+}
 
 /// The private extension module; `python/atdata` re-exports what users need.
 #[pymodule]
@@ -39,6 +50,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(samples::unpack, m)?)?;
     m.add_function(wrap_pyfunction!(samples::normalize_schema, m)?)?;
     m.add_function(wrap_pyfunction!(write::write_shards, m)?)?;
+    m.add_function(wrap_pyfunction!(default_paths, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

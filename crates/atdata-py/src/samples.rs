@@ -217,7 +217,7 @@ impl Iterator for EncodeStream {
             }
             // The writer has taken the whole previous chunk: it is written.
             let (samples, bytes) = std::mem::take(&mut self.chunk);
-            self.progress.advance(samples, bytes);
+            atdata::Progress::samples(&self.progress, samples, bytes);
             if let Some(e) = self.failure.take() {
                 self.exhausted = true;
                 return Some(Err(e));

@@ -10,7 +10,8 @@
 //! Layers, bottom up: [`value`] (dynamic values, n-d arrays), [`schema`] (field types, records),
 //! [`codec`] (msgpack samples, array encoding, CIDs), [`shard`] (tar writer and reader, URL
 //! expansion), [`dataset`] (iteration, batching, loading), [`store`] (where shard files live) and
-//! [`index`] (names, versions, schemas, entries).
+//! [`index`] (names, versions, schemas, entries). [`home`] says where the default index and
+//! store are when none was set (`$ATDATA_HOME`, else `~/.atdata`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@ extern crate self as atdata;
 pub mod codec;
 pub mod dataset;
 pub mod error;
+pub mod home;
 pub mod index;
 pub mod load;
 pub mod packable;

@@ -1,7 +1,7 @@
 //! Loading by name or by path: the one entry point, in the manner of HF `load_dataset`.
 //!
 //! `@repo/name[@version|@cid]` resolves through an index (the given one, else the process
-//! default); anything else is a shard path, brace pattern, glob or directory, split by the
+//! default, else the atdata home's index read-only: see [`index_for_reading`]); anything else is a shard path, brace pattern, glob or directory, split by the
 //! words in its paths (see [`crate::dataset::split`]). A dataset from an index is one split,
 //! `train`, as the seed's `load_dataset("@local/docs-v1", split="train")` expects.
 
@@ -9,20 +9,21 @@ use std::collections::BTreeMap;
 
 use crate::dataset::{load_path, Dataset, DatasetDict};
 use crate::error::Result;
-use crate::index::{default_index, Index};
+use crate::index::{index_for_reading, Index};
 
 /// The split an index dataset is loaded as.
 pub const INDEX_SPLIT: &str = "train";
 
-/// Every split of the dataset at `path`: an index reference (through `index`, else the process
-/// default index) or shard files.
+/// Every split of the dataset at `path`: an index reference (through `index`, else
+/// [`index_for_reading`]: the process default index if one was set, else the atdata home's
+/// index, read-only and never created) or shard files.
 pub fn load_dataset(path: &str, index: Option<&Index>) -> Result<DatasetDict> {
     if !path.starts_with('@') {
         return load_path(path);
     }
     let ds = match index {
         Some(ix) => ix.load(path)?,
-        None => default_index()?.load(path)?,
+        None => index_for_reading()?.load(path)?,
     };
     Ok(DatasetDict {
         source: path.to_string(),

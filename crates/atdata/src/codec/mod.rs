@@ -1,5 +1,6 @@
 //! Byte-level encodings (FORMAT.md sections 1, 2 and 7): msgpack samples, the compact n-d
-//! array encoding (and `.npy` on read), and content identifiers.
+//! array encoding (and `.npy` on read), and content identifiers; and the inverse of decoding
+//! with a schema, inferring one from samples that came without ([`infer`]).
 //!
 //! Everything here works on `&[u8]` and `Vec<u8>`: no I/O. Decoders treat input as hostile:
 //! every length is checked against the bytes that remain before anything is allocated, and
@@ -8,6 +9,7 @@
 
 pub mod array;
 pub mod cid;
+pub mod infer;
 pub mod msgpack;
 pub mod sample;
 
@@ -16,6 +18,7 @@ pub use array::{
     ArrayHeader, ArrayView,
 };
 pub use cid::{cid_of, python_entry_cid, sha256_hex};
+pub use infer::{infer_schema, Inference, Sketch};
 pub use msgpack::MsgReader;
 pub use sample::{decode_sample, encode_sample, encode_value, validate_sample};
 

@@ -21,6 +21,7 @@ pub mod conformance;
 pub mod default;
 pub mod entry;
 pub mod gc;
+pub mod inspect;
 pub mod provider;
 pub mod reference;
 mod scan;
@@ -34,12 +35,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::home::default_paths;
 use crate::schema::{Schema, SchemaRef};
-use crate::store::{self, atdata_home, DataStore, LocalDiskStore};
+use crate::store::{self, DataStore, LocalDiskStore};
 
-pub use default::{default_index, set_default_index, set_default_index_shared};
+pub use default::{default_index, index_for_reading, set_default_index, set_default_index_shared};
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
+pub use inspect::{inspect_shards, Inspection, ShardSummary};
 pub use provider::{Listing, Provider};
 pub use reference::{DatasetRef, LOCAL};
 pub use sqlite::SqliteProvider;
@@ -87,7 +90,9 @@ impl Index {
         }
     }
 
-    /// An index in memory (SQLite), gone when dropped; the default of `atdata.Index()`.
+    /// An index in memory (SQLite), gone when dropped; the default of `atdata.Index()` and
+    /// what tests use. (The process default index is the atdata home's: see
+    /// [`default_index`].)
     pub fn in_memory() -> Result<Self> {
         Ok(Self::new(Arc::new(SqliteProvider::in_memory()?), None))
     }
@@ -119,11 +124,13 @@ impl Index {
         ))
     }
 
-    /// The index of the atdata home: `$ATDATA_HOME/index.db` with the store
-    /// `$ATDATA_HOME/data` (`~/.atdata` when unset).
+    /// The index of the atdata home, opened for writing (created if missing):
+    /// `$ATDATA_HOME/index.db` with the store `$ATDATA_HOME/data`, `~/.atdata` for an unset
+    /// or empty `$ATDATA_HOME` (see [`default_paths`]). What
+    /// [`default_index`] becomes when none was set, as Python's `get_default_index()`.
     pub fn open_default() -> Result<Self> {
-        let home = atdata_home()?;
-        Ok(Self::open(home.join("index.db"))?.with_store(LocalDiskStore::new(home.join("data"))?))
+        let paths = default_paths()?;
+        Ok(Self::open(&paths.index)?.with_store(LocalDiskStore::new(&paths.store)?))
     }
 
     /// Sets the store of the `local` repository.

@@ -5,18 +5,17 @@
 //! them visible is committed last, in one transaction. Killing the writer at any instant leaves
 //! either nothing visible or the whole dataset.
 
-use std::path::Path;
-
 use crate::codec::{decode_sample, encode_sample, validate_sample};
 use crate::error::{Error, Result};
 use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
+use crate::index::inspect::infer_from_shards;
 use crate::index::provider::Provider;
 use crate::index::reference::{check_dataset_name, DatasetRef, LOCAL};
 use crate::index::scan::{local_path, scan_shard};
 use crate::index::{claim_unowned, Index, Repository};
 use crate::packable::Packable;
 use crate::progress::{NoProgress, Progress};
-use crate::schema::{infer_schema_from_msgpack, schema_name_for, Schema};
+use crate::schema::Schema;
 use crate::shard::{expand, sample_key, RawSample, ShardOptions, ShardWriter, StagedShard};
 use crate::store::DataStore;
 use crate::value::{Sample, Value};
@@ -102,7 +101,12 @@ impl WriteOptions {
 pub struct InsertOptions {
     /// Copy the shards into the store (`true`) or index them where they are (`false`).
     pub copy: bool,
-    /// The samples' schema; inferred from the first sample when `None`.
+    /// The samples' schema. When `None`, it is inferred over every sample of the shards
+    /// ([`inspect`](crate::index::inspect), the engine `atdata inspect` shows), in a first
+    /// pass before the one that checks, counts and hashes them: so `atdata add` and `atdata
+    /// inspect` always agree, and a sample unlike the first ones never fails an insert its
+    /// schema would have covered. That first pass is one more read of the shards; give the
+    /// schema to skip it.
     pub schema: Option<Schema>,
     /// Free-text description.
     pub description: Option<String>,
@@ -210,7 +214,7 @@ impl Index {
     /// the store's copies, also when the same content was indexed in place before (that entry,
     /// which has the same CID, is moved onto the copies); otherwise entries point at the files
     /// where they are. Every sample is read, checked against the schema (given, or inferred
-    /// from the first sample), counted and hashed. The name must pass
+    /// over every sample: see [`InsertOptions::schema`]), counted and hashed. The name must pass
     /// [`check_dataset_name`] whether or not a store is involved.
     pub fn insert(&self, name: &str, target: &str, opts: &InsertOptions) -> Result<Entry> {
         self.insert_with_progress(name, target, opts, &NoProgress)
@@ -236,9 +240,15 @@ impl Index {
             total += std::fs::metadata(&abs).map_or(0, |m| m.len());
             urls.push(abs.display().to_string());
         }
+        // Inferring reads every shard once more: the work ahead counts it.
+        progress.start(if opts.schema.is_some() {
+            total
+        } else {
+            total.saturating_mul(2)
+        });
         let schema = match &opts.schema {
             Some(s) => s.clone(),
-            None => infer_from_first(&name, &urls)?,
+            None => infer_from_shards(&name, &urls, progress)?,
         };
         let check = |url: &str, raw: &RawSample| {
             decode_sample(&raw.data, Some(&schema))
@@ -255,7 +265,6 @@ impl Index {
             license: &opts.license,
             metadata: &opts.metadata,
         };
-        progress.start(total);
         if !opts.copy {
             let mut shards = Vec::with_capacity(urls.len());
             for url in &urls {
@@ -435,25 +444,6 @@ fn new_entry(name: &str, schema: &Schema, shards: Vec<ShardInfo>, d: &Describe<'
         license: d.license.clone(),
         metadata: d.metadata.clone(),
     }
-}
-
-/// The schema of the first sample found in `urls`.
-fn infer_from_first(name: &str, urls: &[String]) -> Result<Schema> {
-    for url in urls {
-        let path = local_path(url)?;
-        let mut reader = crate::shard::ShardReader::open(Path::new(&path))?;
-        if let Some(first) = reader.next() {
-            let raw = first?;
-            return infer_schema_from_msgpack(&schema_name_for(name), &raw.data).map_err(|e| {
-                e.with_key(&raw.key)
-                    .with_shard(url, raw.offset)
-                    .with_dataset(name)
-            });
-        }
-    }
-    Err(Error::invalid(format!(
-        "cannot infer a schema for '{name}': its shards hold no samples"
-    )))
 }
 
 /// (repository, dataset name) a write goes to: `name` may carry `@repo/`, or `repo` name it.

@@ -2,12 +2,13 @@
 //!
 //! A schema is what lets a reader rebuild a sample type it has never seen: the index stores one
 //! record per (name, version) and every dataset entry points at one by reference.
+//!
+//! This layer depends on nothing but `value` and `error`: the codec decodes with a schema, so
+//! inferring a schema from encoded samples lives above it, in [`crate::codec::infer`].
 
-mod infer;
 mod record;
 mod reference;
 
-pub use infer::{infer_schema, infer_schema_from_msgpack, schema_name_for};
 pub use reference::SchemaRef;
 
 use std::fmt;
@@ -210,6 +211,23 @@ impl Schema {
     }
 }
 
+/// A schema type name for a dataset name: its letters and digits in CamelCase
+/// (`docs-v1` -> `DocsV1`), so that Python can use it as a class name.
+pub fn schema_name_for(dataset: &str) -> String {
+    let mut out = String::new();
+    for word in dataset.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.extend(chars);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "Sample");
+    }
+    out
+}
+
 /// The next version after `version` when a structure changes: the major number goes up
 /// (`1.0.0` -> `2.0.0`), since readers of the old structure cannot read the new one.
 pub fn next_major_version(version: &str) -> String {
@@ -224,6 +242,14 @@ pub fn next_major_version(version: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_for_datasets_are_python_identifiers() {
+        assert_eq!(schema_name_for("docs-v1"), "DocsV1");
+        assert_eq!(schema_name_for("my_data.set"), "MyDataSet");
+        assert_eq!(schema_name_for("3d-points"), "Sample3dPoints");
+        assert_eq!(schema_name_for("数据"), "Sample");
+    }
 
     #[test]
     fn structure_ignores_metadata() {

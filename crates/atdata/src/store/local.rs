@@ -12,8 +12,7 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::shard::StagedShard;
 use crate::store::{
-    atdata_home, check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoreOwner,
-    StoredFile,
+    check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoreOwner, StoredFile,
 };
 
 /// Name of the staging folder inside the root.
@@ -63,9 +62,10 @@ impl LocalDiskStore {
         Ok(LocalDiskStore { root })
     }
 
-    /// The default store: `$ATDATA_HOME/data` (`~/.atdata/data` when unset).
+    /// The default store (created if missing): `$ATDATA_HOME/data`, `~/.atdata/data` when
+    /// unset (see [`default_paths`](crate::home::default_paths)).
     pub fn at_default_root() -> Result<Self> {
-        Self::new(atdata_home()?.join("data"))
+        Self::new(crate::home::default_paths()?.store)
     }
 
     /// The root directory.

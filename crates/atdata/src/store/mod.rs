@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::shard::StagedShard;
 
 pub use local::LocalDiskStore;
@@ -51,11 +51,11 @@ pub struct StoreOwner {
 ///   part of it. If a file with the same content is already there, publishing succeeds without a
 ///   second copy (the same data gives the same file names, see
 ///   [`content_tag`](crate::index::entry::content_tag)); if different content is there, it fails
-///   with [`Error::AlreadyExists`] and leaves the existing file alone.
+///   with [`Error::AlreadyExists`](crate::Error::AlreadyExists) and leaves the existing file alone.
 /// - **Layout.** Shard `i` of dataset `name` with tag `t` is
 ///   `{name}/data--{t}--{i:06}.tar` under the store's root, the layout of Python atdata 0.7.
 /// - **Safe names.** Dataset names that could escape the root or collide with the store's own
-///   files are refused with [`Error::InvalidArgument`] before anything is written.
+///   files are refused with [`Error::InvalidArgument`](crate::Error::InvalidArgument) before anything is written.
 /// - **Staging on the same medium.** [`staging_dir`](DataStore::staging_dir) is a local
 ///   directory where shards are written before publishing; for a local store it is inside the
 ///   root, so that publishing is a rename on one filesystem.
@@ -145,21 +145,10 @@ pub fn is_shard_file_name(file_name: &str) -> bool {
 /// store too); re-exported here for stores.
 pub use crate::index::reference::check_dataset_name;
 
-/// The atdata home directory: `$ATDATA_HOME`, else `~/.atdata`.
-pub fn atdata_home() -> Result<PathBuf> {
-    if let Some(h) = std::env::var_os("ATDATA_HOME").filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(h));
-    }
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::invalid("cannot find the home directory: set ATDATA_HOME or HOME"))?;
-    Ok(PathBuf::from(home).join(".atdata"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn names_that_escape_are_refused() {

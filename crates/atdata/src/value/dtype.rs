@@ -97,6 +97,34 @@ impl DType {
         self.itemsize
     }
 
+    /// numpy's name for the dtype as schema records spell it: `<f4` -> `float32`, `|b1` ->
+    /// `bool`, `|u1` -> `uint8`. Dtypes without such a name (big-endian multi-byte ones, text,
+    /// bytes, datetimes, other sizes) keep their `dtype.str` text (`>i2`, `<U3`).
+    pub fn name(&self) -> String {
+        let name = match (self.kind, self.itemsize) {
+            ('b', 1) => "bool",
+            ('f', 2) => "float16",
+            ('f', 4) => "float32",
+            ('f', 8) => "float64",
+            ('i', 1) => "int8",
+            ('i', 2) => "int16",
+            ('i', 4) => "int32",
+            ('i', 8) => "int64",
+            ('u', 1) => "uint8",
+            ('u', 2) => "uint16",
+            ('u', 4) => "uint32",
+            ('u', 8) => "uint64",
+            ('c', 8) => "complex64",
+            ('c', 16) => "complex128",
+            _ => return self.text.clone(),
+        };
+        if self.order == ByteOrder::Big && self.itemsize > 1 {
+            self.text.clone()
+        } else {
+            name.to_string()
+        }
+    }
+
     /// The dtype of a Rust element type.
     pub fn of<T: Element>() -> Self {
         DType::parse(T::DTYPE).expect("Element::DTYPE constants are valid")
@@ -169,6 +197,26 @@ impl Element for bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numpy_names_of_dtypes() {
+        for (s, want) in [
+            ("<f4", "float32"),
+            ("=f8", "float64"),
+            ("|u1", "uint8"),
+            ("|b1", "bool"),
+            ("<i8", "int64"),
+            ("<c16", "complex128"),
+            (">i2", ">i2"),
+            (">f4", ">f4"),
+            ("|i1", "int8"),
+            ("<U3", "<U3"),
+            ("<f16", "<f16"),
+            ("<M8[ns]", "<M8[ns]"),
+        ] {
+            assert_eq!(DType::parse(s).unwrap().name(), want, "{s}");
+        }
+    }
 
     #[test]
     fn parses_common_dtypes() {
