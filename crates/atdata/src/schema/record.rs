@@ -1,4 +1,4 @@
-//! Schema records as JSON text (FORMAT.md section 5), the form the index stores.
+//! Schema records as JSON text (docs/FORMAT.md section 5), the form the index stores.
 
 use serde_json::{json, Map, Value as Json};
 
