@@ -134,18 +134,28 @@ fn example(id: &str) -> Example {
 
 /// The bytes of a hex example: hex tokens, `XX*N` runs, `#` comments.
 fn hex_bytes(ex: &Example) -> Vec<u8> {
-    assert_eq!(ex.lang, "hex", "example at line {} is not a hex block", ex.line);
+    assert_eq!(
+        ex.lang, "hex",
+        "example at line {} is not a hex block",
+        ex.line
+    );
     let mut out = Vec::new();
     for (n, line) in ex.body.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("");
         for token in line.split_whitespace() {
             let run = token.split_once('*').map(|(byte, count)| {
-                (u8::from_str_radix(byte, 16).ok(), count.parse::<usize>().ok())
+                (
+                    u8::from_str_radix(byte, 16).ok(),
+                    count.parse::<usize>().ok(),
+                )
             });
             match run {
                 Some((Some(byte), Some(count))) => out.extend(std::iter::repeat_n(byte, count)),
                 None if hex::decode(token).is_ok() => out.extend(hex::decode(token).unwrap()),
-                _ => panic!("FORMAT.md line {}: bad hex token {token:?}", ex.line + 1 + n),
+                _ => panic!(
+                    "FORMAT.md line {}: bad hex token {token:?}",
+                    ex.line + 1 + n
+                ),
             }
         }
     }
@@ -329,13 +339,19 @@ fn section_3_shards() {
 
     let read = read_shard_bytes(&want, "doc").unwrap();
     assert_eq!(read.len(), 1);
-    assert_eq!((read[0].key.as_str(), &read[0].data), ("000000000", &sample));
+    assert_eq!(
+        (read[0].key.as_str(), &read[0].data),
+        ("000000000", &sample)
+    );
 
     // The same shard gzip-compressed reads as the same sample.
     let gz = hex_bytes(&example("shard-gzip"));
     let read = read_shard_bytes(&gz, "doc.tar.gz").unwrap();
     assert_eq!(read.len(), 1);
-    assert_eq!((read[0].key.as_str(), &read[0].data), ("000000000", &sample));
+    assert_eq!(
+        (read[0].key.as_str(), &read[0].data),
+        ("000000000", &sample)
+    );
 }
 
 /// An example block of lines: a pattern, then every name it expands to.
