@@ -27,7 +27,7 @@ struct EmbeddingSample {
     source: String,
 }
 
-/// Python's repr of a list of strings, as the seed prints it.
+/// Python's repr of a list of strings, as the Python walkthrough prints it.
 fn py_strs(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
     format!("[{}]", quoted.join(", "))

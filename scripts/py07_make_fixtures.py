@@ -6,12 +6,12 @@ Writes into OUT (replacing what the script owns there):
 
   shards/        shard sets written by atdata.write_samples:
                    kinds-00000{0,1}.tar  AllKinds, 5 samples, maxcount=3 (every field kind)
-                   text.tar              TextSample (the seed's type), 6 samples
-                   embedding.tar         EmbeddingSample (the seed's type), 4 samples
+                   text.tar              TextSample (the walkthrough's type), 6 samples
+                   embedding.tar         EmbeddingSample (the walkthrough's type), 4 samples
   schemas/       {Type}.json: the schema record exactly as 0.7's Index stores it in
                  schemas.schema_json (also the --schema input of py07_read.py)
   index/         a full 0.7 index made by atdata.Index(provider=SqliteProvider(...),
-                 data_store=LocalDiskStore(...)).write(...), as in the seed:
+                 data_store=LocalDiskStore(...)).write(...), as in the walkthrough:
                    index.db, data/docs-v1/data--XXXXXXXX--000000.tar (x2), data/embeddings-v1/...
   expected.json  the decoded value of every sample of every shard above (JSON form of
                  scripts/py07_values.py), its key and its exact msgpack bytes
@@ -279,7 +279,7 @@ def make_index(out: Path, root: Path, expected: dict) -> dict:
     emb = embedding_samples(12, 128, seed=99)
     docs2 = text_samples(8, prefix="Revised document")
 
-    # index.write as in the seed (deprecated alias of write_samples); maxcount is ignored for the
+    # index.write as in the walkthrough (deprecated alias of write_samples); maxcount is ignored for the
     # stored shards (one shard each), description/tags are dropped for local datasets.
     e_docs1 = index.write(docs1, name="docs-v1", description="20 synthetic text documents",
                           tags=["text", "multilingual"], maxcount=10)

@@ -129,7 +129,7 @@ def summarize(
     }
 
     if batch_size is not None:
-        # The seed reads through batches (batch.text, batch.vector): check that 0.7's batch path
+        # The walkthrough reads through batches (batch.text, batch.vector): check that 0.7's batch path
         # sees the same values, and report what each column aggregates to.
         columns: dict[str, list[Any]] = {}
         column_kinds: dict[str, str] = {}

@@ -1,7 +1,7 @@
 """Write and read throughput of this atdata against Python atdata 0.7, side by side.
 
 Runs the same workload in two subprocesses: one with this package (the current interpreter),
-one with atdata 0.7 (the reference venv's interpreter), on the seed's two sample types:
+one with atdata 0.7 (the reference venv's interpreter), on the walkthrough's two sample types:
 
 - text: 50,000 ``TextSample`` (text, language, word_count)
 - embeddings: 10,000 ``EmbeddingSample`` with a 128-d float32 vector
@@ -10,7 +10,7 @@ Each is written through ``Index.write_samples`` into a fresh index + LocalDiskSt
 back whole with ``load_dataset(...).ordered(batch_size=256)``, touching every field of every
 batch. Prints a markdown table.
 
-    python benches/python/bench_vs_07.py [--ref-python /work/venvs/ref/bin/python]
+    python benches/python/bench_vs_07.py [--ref-python .venv-ref/bin/python]
                                          [--text N] [--emb N] [--repeat R]
 """
 
@@ -129,7 +129,7 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref-python", default=os.environ.get("ATDATA_REF_PYTHON",
-                                                           "/work/venvs/ref/bin/python"))
+                                                           ".venv-ref/bin/python"))
     ap.add_argument("--text", type=int, default=50_000)
     ap.add_argument("--emb", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=256)

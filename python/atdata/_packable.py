@@ -1,7 +1,7 @@
 """``@packable`` sample types: dataclass behaviour plus a schema record derived from annotations.
 
-The schema built here is plain data (a dict in the FORMAT.md record layout); encoding, decoding
-and type checks of values happen in Rust (``atdata._core``).
+The schema built here is plain data (a dict laid out as docs/FORMAT.md section 5 says);
+encoding, decoding and type checks of values happen in Rust (``atdata._core``).
 """
 
 from __future__ import annotations

@@ -77,7 +77,6 @@ def _ref_python() -> Optional[str]:
     candidates = [
         os.environ.get("ATDATA_REF_PYTHON"),
         str(REPO / ".venv-ref" / "bin" / "python"),
-        "/work/venvs/ref/bin/python",
     ]
     for c in candidates:
         if c and os.path.exists(c):

@@ -32,7 +32,7 @@ pub fn entry(e: &Entry) -> Json {
     })
 }
 
-/// A schema record as the index stores it (the JSON of FORMAT.md section 5).
+/// A schema record as the index stores it (the JSON of docs/FORMAT.md section 5).
 pub fn schema(s: &Schema) -> Json {
     serde_json::from_str(&s.to_json())
         .unwrap_or_else(|_| json!({ "name": s.name, "version": s.version }))

@@ -2,7 +2,7 @@
 //!
 //! Typed, versioned, content-addressed datasets for machine learning.
 //!
-//! Samples are msgpack maps (see `FORMAT.md`), stored as WebDataset tar shards in a data store;
+//! Samples are msgpack maps (`docs/FORMAT.md`), stored as WebDataset tar shards in a data store;
 //! an index records each dataset's name, versions, schema, shards and checksums, so that a
 //! dataset can be loaded by name (`@local/docs-v1`) and streamed in columnar batches without
 //! knowing its type in advance.

@@ -3,7 +3,7 @@
 //! `@repo/name[@version|@cid]` resolves through an index (the given one, else the process
 //! default, else the atdata home's index read-only: see [`index_for_reading`]); anything else is a shard path, brace pattern, glob or directory, split by the
 //! words in its paths (see [`crate::dataset::split`]). A dataset from an index is one split,
-//! `train`, as the seed's `load_dataset("@local/docs-v1", split="train")` expects.
+//! `train`, as `load_dataset("@local/docs-v1", split="train")` in `examples/` expects.
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@ use atdata::codec::{decode_sample, encode_sample};
 use atdata::packable::{Bytes, FieldValue};
 use atdata::{Error, FieldType, NdArray, Packable, Primitive, Sample, Schema, Value};
 
-/// A text sample, as in the seed walkthrough.
+/// A text sample, as in the walkthrough.
 #[derive(Packable, Debug, Clone, PartialEq)]
 struct TextSample {
     text: String,
@@ -125,7 +125,7 @@ fn text_sample_schema() {
     assert_eq!(s.version, "1.0.0");
     assert_eq!(
         s.description.as_deref(),
-        Some("A text sample, as in the seed walkthrough.")
+        Some("A text sample, as in the walkthrough.")
     );
     let got: Vec<_> = s
         .fields

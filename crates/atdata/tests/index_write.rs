@@ -1,4 +1,4 @@
-//! Writing through the index and reading back: the seed walkthrough, content addressing,
+//! Writing through the index and reading back: the walkthrough, content addressing,
 //! versions, references, schemas, metadata, search, repositories and error messages.
 
 mod index_common;

@@ -1,4 +1,4 @@
-//! The compact n-d array encoding (FORMAT.md section 2), and `.npy` buffers on read.
+//! The compact n-d array encoding (docs/FORMAT.md section 2), and `.npy` buffers on read.
 //!
 //! ```text
 //! u8 n | n bytes dtype string | u8 ndim | ndim x i64 LE shape | raw C-order bytes

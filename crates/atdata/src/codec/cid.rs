@@ -1,4 +1,4 @@
-//! Content identifiers (FORMAT.md section 7): CIDv1, dag-cbor codec, sha2-256, base32.
+//! Content identifiers (docs/FORMAT.md section 7): CIDv1, dag-cbor codec, sha2-256, base32.
 
 use cid::Cid;
 use multihash::Multihash;

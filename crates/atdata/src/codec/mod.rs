@@ -1,4 +1,4 @@
-//! Byte-level encodings (FORMAT.md sections 1, 2 and 7): msgpack samples, the compact n-d
+//! Byte-level encodings (docs/FORMAT.md sections 1, 2 and 7): msgpack samples, the compact n-d
 //! array encoding (and `.npy` on read), and content identifiers; and the inverse of decoding
 //! with a schema, inferring one from samples that came without ([`infer`]).
 //!
@@ -22,7 +22,7 @@ pub use infer::{infer_schema, Inference, Sketch};
 pub use msgpack::MsgReader;
 pub use sample::{decode_sample, encode_sample, encode_value, validate_sample};
 
-/// Bytes from spaced hex text, for the golden vectors of FORMAT.md in tests.
+/// Bytes from spaced hex text, for the golden vectors of docs/FORMAT.md in tests.
 #[cfg(test)]
 pub(crate) fn test_hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();

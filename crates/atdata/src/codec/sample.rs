@@ -1,4 +1,4 @@
-//! Samples as msgpack maps (FORMAT.md section 1): field name -> value, in field order, no
+//! Samples as msgpack maps (docs/FORMAT.md section 1): field name -> value, in field order, no
 //! wrapper. Byte-identical to what the Python atdata 0.7 package writes for the same values.
 
 use crate::codec::array::{decode_array, encode_array, encoded_array_len};

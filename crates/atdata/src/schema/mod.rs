@@ -1,4 +1,4 @@
-//! Sample schemas: field types, schema records (FORMAT.md section 5) and schema references.
+//! Sample schemas: field types, schema records (docs/FORMAT.md section 5) and schema references.
 //!
 //! A schema is what lets a reader rebuild a sample type it has never seen: the index stores one
 //! record per (name, version) and every dataset entry points at one by reference.

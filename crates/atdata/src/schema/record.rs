@@ -1,4 +1,4 @@
-//! Schema records as JSON text (FORMAT.md section 5), the form the index stores.
+//! Schema records as JSON text (docs/FORMAT.md section 5), the form the index stores.
 
 use serde_json::{json, Map, Value as Json};
 
@@ -56,7 +56,8 @@ impl Schema {
         })
     }
 
-    /// The schema record as JSON text, keys in the order the Python package writes them.
+    /// The schema record as compact JSON text, keys in alphabetical order (0.7 orders and spaces
+    /// them otherwise: readers parse the JSON, never compare text; docs/FORMAT.md section 5).
     pub fn to_json(&self) -> String {
         let fields: Vec<Json> = self
             .fields

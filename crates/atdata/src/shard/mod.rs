@@ -1,4 +1,4 @@
-//! Shards: the WebDataset tar files that hold a dataset's samples (FORMAT.md section 3).
+//! Shards: the WebDataset tar files that hold a dataset's samples (docs/FORMAT.md section 3).
 //!
 //! This module owns the tar layer and nothing above it: [`ShardWriter`] turns msgpack sample
 //! bytes into deterministic tar shards, hashed while written and staged in temp files that

@@ -1,6 +1,6 @@
 //! [`SqliteProvider`]: the default index backend, an SQLite database in memory or in a file.
 //!
-//! The file keeps the four tables of Python atdata 0.7 (FORMAT.md section 6) with their exact
+//! The file keeps the four tables of Python atdata 0.7 (docs/FORMAT.md section 6) with their exact
 //! columns, so each side opens what the other wrote. What 0.7 has no column for (versions,
 //! per-shard counts, description, tags, license, the caller's metadata apart from checksums)
 //! lives in two columns we add to 0.7's `dataset_entries` (see `tables.rs` and `info.rs`). Rows 0.7

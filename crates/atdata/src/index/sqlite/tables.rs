@@ -1,4 +1,4 @@
-//! The database layout: Python atdata 0.7's tables (FORMAT.md section 6) with two columns of
+//! The database layout: Python atdata 0.7's tables (docs/FORMAT.md section 6) with two columns of
 //! ours added to `dataset_entries`, and the migration from earlier layouts of ours.
 //!
 //! Our facts live in 0.7's row, not in a table beside it, so that a commit writes one row
