@@ -200,8 +200,7 @@ def test_plain_write_to_a_folder_with_pattern_characters_reads_back(tmp_path):
     single = atdata.write_samples(text_samples(4), odd / "x,{y}[1].tar")
     assert single.urls == [str(odd / "x,{y}[1].tar")]
     assert list(single) == text_samples(4)
-    assert _tars(odd) == sorted(["docs-000000.tar", "docs-000001.tar", "docs-000002.tar",
-                                 "x,{y}[1].tar"])
+    assert _tars(odd) == [f"docs-00000{i}.tar" for i in range(3)] + ["x,{y}[1].tar"]
 
 
 def test_plain_write_exception_in_the_generator_publishes_no_shard(tmp_path):
@@ -225,7 +224,7 @@ def test_plain_write_exception_in_the_generator_publishes_no_shard(tmp_path):
 
 def test_plain_write_never_replaces_a_file_with_other_content(tmp_path):
     # The core's publishing rule for every shard (no clobber; same content is fine) holds for
-    # a single-file write too, which used to be renamed over the file.
+    # a single-file write too: two copies of the rule disagreed here, the core's won.
     path = tmp_path / "one.tar"
     atdata.write_samples(text_samples(3), path)
     before = path.read_bytes()

@@ -415,9 +415,10 @@ pub struct PublishedShard {
 
 /// Writes `samples` (msgpack bytes each; an `Err` item aborts) into shards staged in
 /// `staging_dir`, rolling to a new shard by `opts`. Sample `n` (counting across shards) gets
-/// key [`sample_key`]`(n)`, and an error names it. This is the one loop every write runs:
-/// nothing is published here, so the caller publishes every shard or, by dropping them,
-/// none (their temp files go with them; so do they when this fails).
+/// key [`sample_key`]`(n)`, and an error names it. This is the one loop every write runs
+/// (the index's and the plain-file ones). Nothing is published here, so the caller publishes
+/// every shard or none: dropping a staged shard removes its temp file, and a failure here
+/// removes the temp files of this call before it returns.
 pub fn stage_shards(
     staging_dir: &Path,
     samples: impl IntoIterator<Item = Result<Vec<u8>>>,
