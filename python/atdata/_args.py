@@ -59,4 +59,10 @@ def check_text(name: str, value: Any, *, optional: bool = False) -> Optional[str
     return value
 
 
-__all__ = ["MAX_U64", "check_int", "check_text"]
+def check_progress(progress: Any) -> None:
+    """``progress`` must be None (automatic), True or False."""
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be None, True or False, got {progress!r}")
+
+
+__all__ = ["MAX_U64", "check_int", "check_progress", "check_text"]

@@ -10,8 +10,8 @@ import os
 from typing import Any, Generic, Iterator, Optional, TypeVar
 
 from . import _core
-from ._args import check_int
-from ._packable import schema_json_of, type_from_schema
+from ._args import check_int, check_progress
+from ._packable import _values_equal, schema_json_of, type_from_schema
 
 ST = TypeVar("ST")
 
@@ -69,8 +69,6 @@ class DictSample:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DictSample):
             return NotImplemented
-        from ._packable import _values_equal
-
         return self.keys() == other.keys() and all(
             _values_equal(self._data[k], other._data[k]) for k in self._data
         )
@@ -149,8 +147,6 @@ class SampleBatch(Generic[ST]):
         return f"SampleBatch[{self.sample_type.__name__}](len={self._len}, fields={self.keys()})"
 
 
-
-
 class _TypedDatasetFactory:
     def __init__(self, sample_type: Any) -> None:
         self.sample_type = sample_type
@@ -211,22 +207,11 @@ class Dataset(Generic[ST]):
         return self._core.schema_json
 
     def as_type(self, sample_type: Any) -> "Dataset":
-        """The same data read as ``sample_type``; its required fields must exist in the data."""
+        """The same data read as ``sample_type``; its required fields must exist in the data
+        (``SchemaMismatchError`` naming the missing ones otherwise)."""
         if sample_type is DictSample:
             return Dataset(self._core, sample_type=DictSample)
-        import json
-
-        want = json.loads(schema_json_of(sample_type))
-        if self._core.schema_json is not None:
-            have = {f["name"] for f in json.loads(self._core.schema_json)["fields"]}
-            missing = [
-                f["name"] for f in want["fields"] if not f.get("optional") and f["name"] not in have
-            ]
-            if missing:
-                raise _core.SchemaMismatchError(
-                    f"cannot read dataset {self.name or self.urls!r} as {sample_type.__name__}: "
-                    f"the data has no field(s) {missing}; it has {sorted(have)}"
-                )
+        self._core.check_readable_as(schema_json_of(sample_type))
         return Dataset(self._core, sample_type=sample_type)
 
     def _batches(
@@ -238,8 +223,7 @@ class Dataset(Generic[ST]):
         self, batch_size: Optional[int], shuffle: Any, progress: Optional[bool]
     ) -> Iterator[Any]:
         batch_size = check_int("batch_size", batch_size, minimum=1, optional=True)
-        if progress is not None and not isinstance(progress, bool):
-            raise TypeError(f"progress must be None, True or False, got {progress!r}")
+        check_progress(progress)
         return self._generate(batch_size, shuffle, progress)
 
     def _generate(
@@ -326,10 +310,4 @@ class DatasetDict(dict):
         return f"DatasetDict({ {k: v for k, v in self.items()} })"
 
 
-def wrap_dataset(core: Any, sample_type: Any = None) -> Dataset:
-    """Wraps a ``_core.Dataset``."""
-    return Dataset(core, sample_type=sample_type)
-
-
-__all__ = ["DictSample", "SampleBatch", "Dataset", "DatasetDict", "wrap_dataset"]
-
+__all__ = ["DictSample", "SampleBatch", "Dataset", "DatasetDict"]

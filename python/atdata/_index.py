@@ -13,10 +13,10 @@ from typing import Any, Iterable, Optional
 
 from . import _core
 from ._core import LocalDiskStore, SqliteProvider, UnsupportedFeatureError
-from ._args import check_int, check_text
+from ._args import check_int, check_progress, check_text
 from ._dataset import Dataset
 from ._packable import schema_json_of, type_from_schema
-from ._write import check_progress, peek_samples
+from ._write import peek_samples
 
 _DEFAULT = object()
 # Keywords atdata 0.7's Index accepts that we ignore when left at their defaults.
@@ -45,17 +45,16 @@ class SchemaRecord:
 
     @classmethod
     def from_json(cls, text: str) -> "SchemaRecord":
-        d = json.loads(text)
+        """The record of a schema as the core gives it (``Index.schemas``); the core fills in
+        defaults and makes the reference."""
+        d = json.loads(_core.normalize_schema(text))
         return cls(
             name=d["name"],
-            version=d.get("version", "1.0.0"),
-            fields=[
-                SchemaField(f["name"], f.get("fieldType", {}), bool(f.get("optional", False)))
-                for f in d.get("fields", [])
-            ],
+            version=d["version"],
+            fields=[SchemaField(f["name"], f["fieldType"], f["optional"]) for f in d["fields"]],
             description=d.get("description"),
             created_at=d.get("createdAt"),
-            ref=f"atdata://local/schema/{d['name']}@{d.get('version', '1.0.0')}",
+            ref=_core.schema_ref(text),
         )
 
     def to_dict(self) -> dict:
@@ -176,7 +175,7 @@ class Index:
         description: Optional[str] = None,
         tags: Optional[list] = None,
         license: Optional[str] = None,
-        maxcount: Optional[int] = 10_000,
+        maxcount: Optional[int] = None,
         maxsize: Optional[int] = None,
         metadata: Optional[dict] = None,
         manifest: bool = False,
@@ -186,7 +185,8 @@ class Index:
     ) -> Any:
         """Writes samples as a new version of dataset ``name`` and returns its entry.
 
-        Shards roll over at ``maxcount`` samples or ``maxsize`` bytes. Writing the same samples
+        Shards roll over at ``maxcount`` samples (None: the core's default, 10,000, as in
+        atdata 0.7) or ``maxsize`` bytes. Writing the same samples
         under the same name again returns the existing entry. ``samples`` may be any iterable,
         a generator too: it is consumed chunk by chunk as the shards are written, never held
         whole; if a sample fails, nothing is added to the index.
@@ -251,10 +251,13 @@ class Index:
         return self._core.get_dataset(ref)
 
     def list_datasets(self, repo: Optional[str] = None) -> list:
-        """Every version of every dataset, oldest first."""
-        if repo not in (None, "local"):
-            raise _core.NotFoundError(f"repository {repo!r}; mounted: local")
-        return self._core.list_datasets()
+        """Every version of every dataset (of repository ``repo`` when given), oldest first.
+
+        An unknown repository raises ``NotFoundError`` listing the mounted ones.
+        """
+        if repo is not None:
+            check_text("repo", repo)
+        return self._core.list_datasets(repo)
 
     @property
     def datasets(self) -> Iterable[Any]:

@@ -108,12 +108,8 @@ def _schema_of(cls: type, doc: Optional[str], localns: Optional[dict] = None) ->
                 "optional": optional,
             }
         )
-    return {
-        "name": cls.__name__,
-        "version": "1.0.0",
-        "fields": fields,
-        "description": doc,
-    }
+    # No version: the core gives a new record its first version.
+    return {"name": cls.__name__, "fields": fields, "description": doc}
 
 
 def _values_equal(a: Any, b: Any) -> bool:
@@ -145,7 +141,7 @@ def _post_init(self: Any) -> None:
         if v is None or isinstance(v, np.ndarray):
             continue
         if isinstance(v, (bytes, bytearray)):
-            object.__setattr__(self, name, _core.unpack(_pack_one_array(name, v))[name])
+            object.__setattr__(self, name, _core.unpack_array(bytes(v)))
         elif isinstance(v, (list, tuple)):
             object.__setattr__(self, name, _list_to_array(type(self), name, v))
 
@@ -163,20 +159,6 @@ def _list_to_array(cls: type, name: str, v: Any) -> np.ndarray:
             f"list numpy cannot make a regular array of (ragged lengths?): {why}. Pass an "
             f"np.ndarray, or annotate the field list[list[...]] to store ragged lists"
         ) from None
-
-
-def _pack_one_array(name: str, encoded: bytes) -> bytes:
-    # A one-field msgpack map {name: bin(encoded)}: lets the core decode the array encoding.
-    n = len(encoded)
-    key = name.encode()
-    head = bytes([0x81, 0xD9, len(key)]) + key
-    if n < 256:
-        head += bytes([0xC4, n])
-    elif n < 65536:
-        head += bytes([0xC5]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([0xC6]) + n.to_bytes(4, "big")
-    return head + bytes(encoded)
 
 
 @property  # type: ignore[misc]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
-from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from . import _core
-from ._args import check_int
+from ._args import check_int, check_progress
 from ._dataset import Dataset
 from ._packable import schema_json_of
 
@@ -30,11 +29,6 @@ def peek_samples(samples: Iterable[Any], empty_message: str) -> tuple:
     raise ValueError(empty_message)
 
 
-def check_progress(progress: Any) -> None:
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be None, True or False, got {progress!r}")
-
-
 def write_samples(
     samples: Iterable[Any],
     path: "str | os.PathLike[str]",
@@ -46,9 +40,12 @@ def write_samples(
     """Writes samples to WebDataset tar file(s) and returns a ``Dataset`` over them.
 
     Without ``maxcount``/``maxsize`` the output is the single file ``path``; with either, shards
-    ``{stem}-000000.tar``, ``{stem}-000001.tar``, ... are written beside it. ``samples`` may be
-    any iterable, a generator too: it is consumed as the shards are written, not held whole. If
-    a sample fails (wrong field type, an exception in the generator) no shard is left behind.
+    ``{stem}-000000.tar``, ``{stem}-000001.tar``, ... are written beside it. ``path`` is a plain
+    path, never a pattern: commas, braces and brackets in it are ordinary characters. A file
+    already there with other content is never replaced (``AlreadyExistsError``). ``samples``
+    may be any iterable, a generator too: it is consumed as the shards are written, not held
+    whole. If a sample fails (wrong field type, an exception in the generator) no shard is
+    left behind.
 
     ``progress``: None shows a bar on stderr for long writes when stderr is a terminal; True
     always shows one; False never does.
@@ -58,17 +55,8 @@ def write_samples(
     maxsize = check_int("maxsize", maxsize, minimum=1, optional=True)
     first, items, total = peek_samples(samples, "no samples to write: the iterable is empty")
     sample_type = type(first)
-    schema_json = schema_json_of(sample_type)
-    p = Path(os.fspath(path))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    stem = p.name[:-4] if p.name.endswith(".tar") else p.name
-    stem = stem.replace("%06d", "").rstrip("-_.") or "data"
-    sharded = maxcount is not None or maxsize is not None
-    paths = _core.write_shards(
-        str(p.parent), stem, schema_json, items, maxcount, maxsize, progress, total
+    # The core names the files, writes and publishes them; the dataset it returns lists them.
+    core = _core.write_samples(
+        os.fspath(path), schema_json_of(sample_type), items, maxcount, maxsize, progress, total
     )
-    if not sharded and len(paths) == 1 and "%" not in p.name:
-        os.replace(paths[0], p)
-        paths = [str(p)]
-    core = _core.Dataset.open("{" + ",".join(paths) + "}" if len(paths) > 1 else paths[0])
-    return Dataset(core.with_schema(schema_json), sample_type=sample_type)
+    return Dataset(core, sample_type=sample_type)

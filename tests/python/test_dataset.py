@@ -100,6 +100,14 @@ def test_as_type_and_dict_samples(loaded, tmp_path_factory):
 
     with pytest.raises(atdata.SchemaMismatchError, match="missing"):
         atdata.load_dataset("@local/docs-v1", split="train").as_type(Wrong)
+    # The core's rule and message: the missing required fields, then the data's fields.
+    with pytest.raises(atdata.SchemaMismatchError) as ei:
+        atdata.load_dataset("@local/docs-v1", split="train").as_type(Wrong)
+    assert ei.value.dataset == "@local/docs-v1"
+    assert (
+        "cannot read TextSample as Wrong: the data has no field(s) ['missing']; "
+        "it has ['language', 'text', 'word_count']"
+    ) in str(ei.value)
 
     # Shards without a schema read as DictSample.
     paths = atdata.write_samples(text_samples(20), tmp_path / "plain.tar").urls

@@ -158,6 +158,23 @@ def test_schemas_and_list_schemas(index):
         index.get_schema("Nope")
 
 
+def test_schema_record_reference_is_the_cores(index):
+    index.write(text_samples(2), name="docs")
+    rec = index.schemas[0]
+    assert rec.ref == atdata._core.schema_ref(index._core.schemas()[0])
+    assert rec.ref == index.get_dataset("docs").schema_ref
+    assert atdata.SchemaRecord.from_json('{"name": "N", "fields": []}').ref == (
+        "atdata://local/schema/N@1.0.0"
+    )
+
+
+def test_unknown_repository_is_looked_up_by_the_core(index):
+    index.write(text_samples(2), name="docs")
+    assert [e.name for e in index.list_datasets("local")] == ["docs"]
+    with pytest.raises(atdata.NotFoundError, match="repository 'lab'; mounted: local"):
+        index.list_datasets("lab")
+
+
 def test_repos(index):
     repos = index.repos
     assert list(repos) == ["local"]

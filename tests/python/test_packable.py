@@ -181,6 +181,21 @@ def test_arrays_given_as_lists_become_arrays():
     assert isinstance(e.vector, np.ndarray)
 
 
+def test_arrays_given_as_encoded_bytes_are_decoded_by_the_core():
+    # An array field may be built from the bytes a shard stores for it (the core's array
+    # encoding); the core decodes them, no msgpack is written by hand.
+    v = np.arange(6, dtype=np.int16).reshape(2, 3)
+    stored = atdata._core.unpack(
+        EmbeddingSample(vector=v, label="l", source="s").packed
+    )["vector"]
+    assert isinstance(stored, bytes)
+    e = EmbeddingSample(vector=stored, label="l", source="s")
+    assert isinstance(e.vector, np.ndarray) and e.vector.dtype == np.int16
+    np.testing.assert_array_equal(e.vector, v)
+    with pytest.raises(atdata.CorruptDataError):
+        EmbeddingSample(vector=b"\x05", label="l", source="s")
+
+
 def test_type_from_stored_schema_is_a_real_packable():
     from atdata._packable import type_from_schema
 

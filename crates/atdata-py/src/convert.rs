@@ -3,9 +3,12 @@
 //! Python -> Value runs with the GIL (it reads Python objects); its failures are plain reasons
 //! that the caller turns into a `SchemaMismatch` naming the sample and field. Value -> Python
 //! builds each n-d array from one Rust buffer handed to numpy without a copy.
+//!
+//! It is the bottom layer of the binding (see the crate docs): it uses no other module of it.
 
-use atdata::{NdArray, Value};
+use atdata::{NdArray, Sample, Value};
 use numpy::{PyArray1, PyUntypedArray};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
@@ -181,4 +184,30 @@ pub fn to_py<'py>(py: Python<'py>, v: Value) -> PyResult<Bound<'py, PyAny>> {
             out.into_any()
         }
     })
+}
+
+/// A sample as a dict `field -> value`.
+pub fn sample_to_dict<'py>(py: Python<'py>, s: Sample) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in s.fields {
+        d.set_item(k, to_py(py, v)?)?;
+    }
+    Ok(d)
+}
+
+/// The optional `metadata` argument of a write: None, or a dict converted to a
+/// [`Value::Map`] (the core checks what it may hold).
+pub fn metadata_value(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if obj.cast::<PyDict>().is_err() {
+        return Err(PyTypeError::new_err(format!(
+            "metadata must be a dict, got {}",
+            obj.get_type().name()?
+        )));
+    }
+    to_value(obj, 0)
+        .map(Some)
+        .map_err(|r| PyValueError::new_err(format!("metadata: {r}")))
 }

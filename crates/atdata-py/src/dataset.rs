@@ -3,14 +3,13 @@
 
 use std::sync::Mutex;
 
-use atdata::dataset::{Batches, Dataset, DatasetDict, Order, ShuffleOptions};
-use atdata::Sample;
+use atdata::dataset::{Batches, Dataset, Order, ShuffleOptions};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::columns::batch_to_dict;
-use crate::convert::to_py;
+use crate::convert::sample_to_dict;
 use crate::progress::{Kind, Progress};
 use crate::util::{core, run_core};
 
@@ -36,15 +35,6 @@ fn order(shuffle: Option<(u64, u64, usize)>) -> Order {
             buffer_size,
         }),
     }
-}
-
-/// A sample as a dict `field -> value`.
-pub fn sample_to_dict<'py>(py: Python<'py>, s: Sample) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in s.fields {
-        d.set_item(k, to_py(py, v)?)?;
-    }
-    Ok(d)
 }
 
 #[pymethods]
@@ -77,6 +67,22 @@ impl PyDataset {
     fn with_schema(&self, py: Python<'_>, schema_json: &str) -> PyResult<Self> {
         let schema = core(py, atdata::Schema::from_json(schema_json))?;
         Ok(PyDataset::new(self.inner.clone().with_schema(schema)))
+    }
+
+    /// Raises `SchemaMismatchError` unless the data can be read as the type of `schema_json`
+    /// (the core's rule: every required field of that type is in the data's schema). Data
+    /// without a schema passes: nothing is known to check.
+    fn check_readable_as(&self, py: Python<'_>, schema_json: &str) -> PyResult<()> {
+        let want = core(py, atdata::Schema::from_json(schema_json))?;
+        let Some(have) = self.inner.schema() else {
+            return Ok(());
+        };
+        let named = |e: atdata::Error| match self.inner.name() {
+            Some(n) => e.with_dataset(n),
+            None => e,
+        };
+        let checked = atdata::codec::sample::check_readable_as(have, &want).map_err(named);
+        core(py, checked)
     }
 
     /// Number of samples (from the index when known, else by scanning the shards).
@@ -163,45 +169,5 @@ impl PyBatchIter {
                 Err(e)
             }
         }
-    }
-}
-
-/// Datasets by split name.
-#[pyclass(name = "DatasetDict", module = "atdata._core", frozen)]
-pub struct PyDatasetDict {
-    inner: DatasetDict,
-}
-
-#[pymethods]
-impl PyDatasetDict {
-    /// Loads shards at a path, brace pattern, glob or directory, grouped by split.
-    #[staticmethod]
-    fn load_path(py: Python<'_>, target: String) -> PyResult<Self> {
-        run_core(py, move || atdata::dataset::load_path(&target))
-            .map(|inner| PyDatasetDict { inner })
-    }
-
-    /// Every split of a dataset by index reference (`@local/name`, through `index`) or by path:
-    /// the core's `load_dataset`, which owns the split rules.
-    #[staticmethod]
-    #[pyo3(signature = (path, index=None))]
-    fn load(
-        py: Python<'_>,
-        path: String,
-        index: Option<&Bound<'_, crate::index::PyIndex>>,
-    ) -> PyResult<Self> {
-        let index = index.map(|i| i.get().inner.clone());
-        run_core(py, move || atdata::load_dataset(&path, index.as_deref()))
-            .map(|inner| PyDatasetDict { inner })
-    }
-
-    /// Split names, sorted.
-    fn keys(&self) -> Vec<String> {
-        self.inner.splits.keys().cloned().collect()
-    }
-
-    /// The dataset of `split` (NotFoundError listing the splits otherwise).
-    fn split(&self, py: Python<'_>, split: &str) -> PyResult<PyDataset> {
-        core(py, self.inner.split(split)).map(|d| PyDataset::new(d.clone()))
     }
 }

@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use atdata::index::{Entry, Index, SqliteProvider};
 use atdata::store::LocalDiskStore;
-use atdata::Value;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::to_py;
+use crate::convert::{metadata_value, to_py};
 use crate::dataset::PyDataset;
 use crate::progress::{Kind, Progress};
 use crate::samples::{run_write, EncodeStream};
@@ -231,21 +230,6 @@ pub struct PyIndex {
     pub(crate) inner: Arc<Index>,
 }
 
-fn metadata_value(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else {
-        return Ok(None);
-    };
-    if obj.cast::<PyDict>().is_err() {
-        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-            "metadata must be a dict, got {}",
-            obj.get_type().name()?
-        )));
-    }
-    crate::convert::to_value(obj, 0)
-        .map(Some)
-        .map_err(|r| pyo3::exceptions::PyValueError::new_err(format!("metadata: {r}")))
-}
-
 #[pymethods]
 impl PyIndex {
     #[new]
@@ -272,11 +256,17 @@ impl PyIndex {
         run_core(py, move || ix.load(&reference)).map(PyDataset::new)
     }
 
-    /// Every version of every dataset, oldest first. A row that cannot be read does not hide
-    /// the others: it is left out with a `RuntimeWarning` naming its dataset and CID.
-    fn list_datasets(&self, py: Python<'_>) -> PyResult<Vec<PyEntry>> {
+    /// Every version of every dataset (of repository `repo` when given: the core looks it up,
+    /// and an unknown name raises `NotFoundError` listing the mounted ones), oldest first. A
+    /// row that cannot be read does not hide the others: it is left out with a
+    /// `RuntimeWarning` naming its dataset and CID.
+    #[pyo3(signature = (repo=None))]
+    fn list_datasets(&self, py: Python<'_>, repo: Option<String>) -> PyResult<Vec<PyEntry>> {
         let ix = self.inner.clone();
-        let listing = run_core(py, move || ix.listing())?;
+        let listing = run_core(py, move || match repo {
+            None => ix.listing(),
+            Some(name) => ix.repo(&name)?.provider.listing(),
+        })?;
         for e in &listing.skipped {
             let message = std::ffi::CString::new(format!("skipped an unreadable index row: {e}"))
                 .unwrap_or_else(|_| c"skipped an unreadable index row".to_owned());
@@ -304,20 +294,6 @@ impl PyIndex {
         run_core(py, move || ix.versions(&reference))
     }
 
-    /// Repository names and their provider / store kinds.
-    fn repo_kinds(&self) -> Vec<(String, String, Option<String>)> {
-        self.inner
-            .repos()
-            .into_iter()
-            .map(|(n, r)| {
-                (
-                    n,
-                    r.provider.kind().to_string(),
-                    r.store.as_ref().map(|s| s.kind().to_string()),
-                )
-            })
-            .collect()
-    }
     /// Writes samples (checked against `schema_json`) as a new version of `name`.
     ///
     /// `samples` may be any iterable (a generator too): it is encoded chunk by chunk while the
@@ -341,7 +317,7 @@ impl PyIndex {
         total: Option<u64>,
     ) -> PyResult<PyEntry> {
         let schema = crate::util::core(py, atdata::Schema::from_json(schema_json))?;
-        let metadata = metadata_arg(metadata)?;
+        let metadata = metadata_value(metadata)?;
         let bar = Progress::new(progress, Kind::Write, &name, total);
         let mut stream = EncodeStream::new(samples, schema.clone(), bar)?;
         let opts = atdata::index::WriteOptions {
@@ -366,11 +342,6 @@ impl PyIndex {
         let ix = self.inner.clone();
         run_core(py, move || ix.verify(&reference)).map(|inner| PyVerifyReport { inner })
     }
-}
-
-/// Converts the optional metadata argument (used by writes).
-pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
-    metadata_value(obj)
 }
 
 /// What `Index.verify` found: every shard re-hashed against the index.

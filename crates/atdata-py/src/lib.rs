@@ -3,6 +3,11 @@
 //! This layer only converts: Python arguments into core types (with the GIL), core calls run
 //! through [`util::run_core`] with the GIL released, core results and errors back into Python.
 //! Every decision (names, versions, formats, batching) is the core's.
+//!
+//! The modules depend one way, each only on those before it: `util`, `exceptions`,
+//! `progress` and `convert` (Python values <-> core values) at the bottom; `columns` and
+//! `samples` (batches out, samples in); `dataset`; `index` (which hands out datasets); then
+//! `load` (which takes an index) and `write`.
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +16,7 @@ mod convert;
 mod dataset;
 mod exceptions;
 mod index;
+mod load;
 mod progress;
 mod samples;
 mod util;
@@ -40,7 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     exceptions::register(m)?;
     m.add_class::<dataset::PyDataset>()?;
     m.add_class::<dataset::PyBatchIter>()?;
-    m.add_class::<dataset::PyDatasetDict>()?;
+    m.add_class::<load::PyDatasetDict>()?;
     m.add_class::<index::PyIndex>()?;
     m.add_class::<index::PySqliteProvider>()?;
     m.add_class::<index::PyLocalDiskStore>()?;
@@ -48,8 +54,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::PyVerifyReport>()?;
     m.add_function(wrap_pyfunction!(samples::pack, m)?)?;
     m.add_function(wrap_pyfunction!(samples::unpack, m)?)?;
+    m.add_function(wrap_pyfunction!(samples::unpack_array, m)?)?;
     m.add_function(wrap_pyfunction!(samples::normalize_schema, m)?)?;
-    m.add_function(wrap_pyfunction!(write::write_shards, m)?)?;
+    m.add_function(wrap_pyfunction!(samples::schema_ref, m)?)?;
+    m.add_function(wrap_pyfunction!(write::write_samples, m)?)?;
     m.add_function(wrap_pyfunction!(default_paths, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -61,7 +61,7 @@ impl Declared {
     }
 }
 
-use crate::convert::to_value;
+use crate::convert::{sample_to_dict, to_py, to_value};
 use crate::exceptions::to_pyerr;
 use crate::progress::Progress;
 
@@ -272,7 +272,15 @@ pub fn unpack<'py>(
         .transpose()
         .map_err(|e| to_pyerr(py, e))?;
     let s = atdata::codec::decode_sample(data, schema.as_ref()).map_err(|e| to_pyerr(py, e))?;
-    crate::dataset::sample_to_dict(py, s)
+    sample_to_dict(py, s)
+}
+
+/// Decodes one array in the core's array encoding (the bytes an array field holds) into a
+/// numpy array.
+#[pyfunction]
+pub fn unpack_array<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let array = atdata::codec::decode_array(data).map_err(|e| to_pyerr(py, e))?;
+    to_py(py, Value::Array(array))
 }
 
 /// Parses and re-serialises a schema record (validates what Python built).
@@ -280,5 +288,13 @@ pub fn unpack<'py>(
 pub fn normalize_schema(py: Python<'_>, schema_json: &str) -> PyResult<String> {
     Schema::from_json(schema_json)
         .map(|s| s.to_json())
+        .map_err(|e| to_pyerr(py, e))
+}
+
+/// The reference of a schema record (`atdata://local/schema/Name@1.0.0`), by the core's rule.
+#[pyfunction]
+pub fn schema_ref(py: Python<'_>, schema_json: &str) -> PyResult<String> {
+    Schema::from_json(schema_json)
+        .map(|s| s.reference().to_string())
         .map_err(|e| to_pyerr(py, e))
 }

@@ -1,69 +1,56 @@
 //! Writing samples to plain shard files (no index): `atdata.write_samples`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use atdata::shard::{sample_key, ShardOptions, ShardWriter, StagedShard};
+use atdata::dataset::Dataset;
+use atdata::shard::{write_shards_at, ShardOptions};
 use atdata::Schema;
 use pyo3::prelude::*;
 
+use crate::dataset::PyDataset;
 use crate::progress::{Kind, Progress};
 use crate::samples::{run_write, EncodeStream};
 use crate::util::core;
 
-/// Writes `samples` (any iterable, checked against `schema_json`) to `dir/{prefix}-{i:06}.tar`
-/// shards and returns their paths.
+/// Writes `samples` (any iterable, checked against `schema_json`) to shard files at `path` and
+/// returns the dataset over the shards written, by their explicit paths.
 ///
-/// Samples are encoded chunk by chunk while the shards are written. Shards are staged as temp
-/// files and published only once every sample is written, so a failed write (a sample of the
-/// wrong type, an exception in a generator) leaves no shard behind.
+/// The core names the files (the file `path` itself, or numbered shards beside it when a limit
+/// is given: see `atdata::shard::write_shards_at`) and publishes them all or none, so a failed
+/// write (a sample of the wrong type, an exception in a generator) leaves no shard behind.
+/// Samples are encoded chunk by chunk while the shards are written.
 #[pyfunction]
-#[pyo3(signature = (dir, prefix, schema_json, samples, maxcount=None, maxsize=None, progress=None, total=None))]
+#[pyo3(signature = (path, schema_json, samples, maxcount=None, maxsize=None, progress=None, total=None))]
 #[allow(clippy::too_many_arguments)]
-pub fn write_shards(
+pub fn write_samples(
     py: Python<'_>,
-    dir: PathBuf,
-    prefix: String,
+    path: PathBuf,
     schema_json: &str,
     samples: &Bound<'_, PyAny>,
     maxcount: Option<usize>,
     maxsize: Option<u64>,
     progress: Option<bool>,
     total: Option<u64>,
-) -> PyResult<Vec<String>> {
+) -> PyResult<PyDataset> {
     let schema = core(py, Schema::from_json(schema_json))?;
-    let bar = Progress::new(progress, Kind::Write, &prefix, total);
-    let mut stream = EncodeStream::new(samples, schema, bar)?;
+    let what = path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let bar = Progress::new(progress, Kind::Write, &what, total);
+    let mut stream = EncodeStream::new(samples, schema.clone(), bar)?;
     let opts = ShardOptions { maxcount, maxsize };
+    let target = path.clone();
     let shards = run_write(py, &mut stream, move |stream| {
-        write_all(&dir, &prefix, stream, opts)
+        write_shards_at(&target, stream, opts)
     })?;
-    Ok(shards
+    let len = shards.iter().map(|s| s.samples).sum();
+    let urls = shards
         .into_iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect())
-}
-
-fn write_all(
-    dir: &Path,
-    prefix: &str,
-    samples: &mut EncodeStream,
-    opts: ShardOptions,
-) -> atdata::Result<Vec<PathBuf>> {
-    let mut writer = ShardWriter::new(dir, opts)?;
-    let mut staged: Vec<StagedShard> = Vec::new();
-    for (n, item) in samples.enumerate() {
-        let bytes = item?;
-        writer
-            .write_sample(&sample_key(n as u64), &bytes)
-            .map_err(|e| e.with_sample(n))?;
-        staged.extend(writer.take_staged());
-    }
-    staged.extend(writer.finish()?);
-    let mut paths = Vec::with_capacity(staged.len());
-    for (i, shard) in staged.into_iter().enumerate() {
-        let path = dir.join(format!("{prefix}-{i:06}.tar"));
-        shard.publish(&path)?;
-        paths.push(path);
-    }
-    Ok(paths)
+        .map(|s| s.path.to_string_lossy().into_owned())
+        .collect();
+    let ds = Dataset::new(urls, Some(schema))
+        .with_name(path.display().to_string())
+        .with_len(len);
+    Ok(PyDataset::new(ds))
 }

@@ -133,6 +133,35 @@ pub fn validate_sample(fields: &[(String, Value)], schema: &Schema) -> Result<()
     Ok(())
 }
 
+/// Checks that data written with schema `data` can be read as `want`: every required field of
+/// `want` is in `data` (an optional one may be absent; fields `want` does not name are not
+/// read). The error lists the missing fields and the fields the data has, sorted.
+pub fn check_readable_as(data: &Schema, want: &Schema) -> Result<()> {
+    let missing: Vec<&str> = want
+        .fields
+        .iter()
+        .filter(|f| !f.optional && data.field(&f.name).is_none())
+        .map(|f| f.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut have: Vec<&str> = data.fields.iter().map(|f| f.name.as_str()).collect();
+    have.sort_unstable();
+    Err(Error::mismatch(format!(
+        "cannot read {} as {}: the data has no field(s) {}; it has {}",
+        data.name,
+        want.name,
+        quoted(&missing),
+        quoted(&have)
+    )))
+}
+
+fn quoted(names: &[&str]) -> String {
+    let items: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    format!("[{}]", items.join(", "))
+}
+
 fn check_field(f: &Field, v: &Value) -> Result<()> {
     if matches!(v, Value::Nil) {
         return if f.optional {
@@ -266,6 +295,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("zz"), "{e}");
+    }
+
+    #[test]
+    fn readable_as_needs_every_required_field_of_the_wanted_type() {
+        let str_field = || FieldType::Primitive(Primitive::Str);
+        let data = Schema::new(
+            "Doc",
+            vec![
+                Field::new("text", str_field()),
+                Field::new("lang", str_field()),
+            ],
+        );
+        let fewer = Schema::new("Text", vec![Field::new("text", str_field())]);
+        assert!(check_readable_as(&data, &fewer).is_ok());
+        let with_optional = Schema::new(
+            "T",
+            vec![
+                Field::new("text", str_field()),
+                Field::optional("n", str_field()),
+            ],
+        );
+        assert!(check_readable_as(&data, &with_optional).is_ok());
+        let more = Schema::new(
+            "Big",
+            vec![
+                Field::new("text", str_field()),
+                Field::new("zeta", str_field()),
+                Field::new("alpha", str_field()),
+            ],
+        );
+        let e = check_readable_as(&data, &more).unwrap_err();
+        assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+        assert!(
+            e.to_string().contains(
+                "cannot read Doc as Big: the data has no field(s) ['zeta', 'alpha']; \
+                 it has ['lang', 'text']"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

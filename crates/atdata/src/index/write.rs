@@ -16,7 +16,7 @@ use crate::index::{claim_unowned, Index, Repository};
 use crate::packable::Packable;
 use crate::progress::{NoProgress, Progress};
 use crate::schema::Schema;
-use crate::shard::{expand, sample_key, RawSample, ShardOptions, ShardWriter, StagedShard};
+use crate::shard::{expand, stage_shards, RawSample, ShardOptions, ShardWriter, StagedShard};
 use crate::store::DataStore;
 use crate::value::{Sample, Value};
 
@@ -186,14 +186,8 @@ impl Index {
             maxcount: Some(opts.maxcount.unwrap_or(DEFAULT_MAXCOUNT)),
             maxsize: opts.maxsize,
         };
-        let mut writer = ShardWriter::new(store.staging_dir()?, shard_opts)?;
-        for (i, item) in encoded.into_iter().enumerate() {
-            let bytes = item.map_err(|e| e.with_sample(i).with_dataset(&name))?;
-            writer
-                .write_sample(&sample_key(i as u64), &bytes)
-                .map_err(|e| e.with_sample(i).with_dataset(&name))?;
-        }
-        let staged = writer.finish()?;
+        let staged = stage_shards(&store.staging_dir()?, encoded, shard_opts)
+            .map_err(|e| e.with_dataset(&name))?;
         if staged.is_empty() {
             return Err(Error::invalid(format!(
                 "no samples to write to dataset '{name}'"

@@ -24,5 +24,6 @@ pub use urls::{
     expand, expand_braces, local_path, MAX_BRACE_DEPTH, MAX_EXPANDED_BYTES, MAX_EXPANSIONS,
 };
 pub use writer::{
-    sample_key, write_shards, PublishedShard, ShardOptions, ShardWriter, StagedShard,
+    sample_key, stage_shards, try_write_shards, write_shards, write_shards_at, PublishedShard,
+    ShardOptions, ShardWriter, StagedShard,
 };

@@ -272,35 +272,40 @@ impl StagedShard {
     /// the same sha256 this is Ok (temp dropped: dedup); if it exists with other content ->
     /// Error::AlreadyExists. fsync the dir.
     pub fn publish(self, dest: &Path) -> Result<()> {
+        match self.place(dest)? {
+            Placed::New => sync_dir(parent_dir(dest)),
+            Placed::Existing => Ok(()),
+        }
+    }
+
+    /// [`publish`](Self::publish) without the final fsync of the directory, saying whether
+    /// the file is new (so that a failed [`publish_all`] removes only what it created).
+    fn place(self, dest: &Path) -> Result<Placed> {
         let temp_name = self.temp.display().to_string();
         File::open(&self.temp)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(temp_name, e))?;
-        let parent = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let parent = parent_dir(dest);
         fs::create_dir_all(parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
         let dest_name = dest.display().to_string();
         match self.temp.persist_noclobber(dest) {
-            Ok(()) => {}
+            Ok(()) => Ok(Placed::New),
             Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => {
                 // `err.path` is the temp file again; it is deleted when this scope ends.
                 let existing = file_sha256(dest)?;
                 if existing == self.sha256 {
-                    return Ok(());
+                    return Ok(Placed::Existing);
                 }
-                return Err(Error::AlreadyExists {
+                Err(Error::AlreadyExists {
                     what: format!(
                         "shard '{dest_name}' with different content (sha256 {existing}, \
                          new shard {})",
                         self.sha256
                     ),
-                });
+                })
             }
-            Err(err) => return Err(Error::io(dest_name, err.error)),
+            Err(err) => Err(Error::io(dest_name, err.error)),
         }
-        sync_dir(parent)
     }
 
     /// A second staged copy of this shard, with the same digest and counts: a hard link beside
@@ -346,6 +351,21 @@ impl StagedShard {
     }
 }
 
+/// What [`StagedShard::place`] found at the destination.
+enum Placed {
+    /// The staged file is now the destination.
+    New,
+    /// A file with the same content was there already; the staged one was dropped.
+    Existing,
+}
+
+/// The directory a file goes into (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Makes a rename in `dir` durable. Some platforms cannot open directories; that is not an error.
 fn sync_dir(dir: &Path) -> Result<()> {
     match File::open(dir) {
@@ -380,7 +400,7 @@ pub fn sample_key(n: u64) -> String {
     format!("{n:09}")
 }
 
-/// A shard published by [`write_shards`].
+/// A shard published by [`try_write_shards`] or [`write_shards_at`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedShard {
     /// Final path of the shard.
@@ -393,37 +413,141 @@ pub struct PublishedShard {
     pub bytes: u64,
 }
 
-/// Convenience used by tests/CLI: write samples to `dir/{prefix}-{000000}.tar` files, published
-/// as each closes. Sample `n` (counting across shards) gets key [`sample_key`]`(n)`.
+/// Writes `samples` (msgpack bytes each; an `Err` item aborts) into shards staged in
+/// `staging_dir`, rolling to a new shard by `opts`. Sample `n` (counting across shards) gets
+/// key [`sample_key`]`(n)`, and an error names it. This is the one loop every write runs
+/// (the index's and the plain-file ones). Nothing is published here, so the caller publishes
+/// every shard or none: dropping a staged shard removes its temp file, and a failure here
+/// removes the temp files of this call before it returns.
+pub fn stage_shards(
+    staging_dir: &Path,
+    samples: impl IntoIterator<Item = Result<Vec<u8>>>,
+    opts: ShardOptions,
+) -> Result<Vec<StagedShard>> {
+    let mut writer = ShardWriter::new(staging_dir, opts)?;
+    for (n, item) in samples.into_iter().enumerate() {
+        let bytes = item.map_err(|e| e.with_sample(n))?;
+        writer
+            .write_sample(&sample_key(n as u64), &bytes)
+            .map_err(|e| e.with_sample(n))?;
+    }
+    writer.finish()
+}
+
+/// Writes samples to `dir/{prefix}-000000.tar`, `...-000001.tar`, ... and publishes them all
+/// or none (see [`try_write_shards`], which takes samples that may fail).
 pub fn write_shards(
     dir: &Path,
     prefix: &str,
     samples: impl IntoIterator<Item = Vec<u8>>,
     opts: ShardOptions,
 ) -> Result<Vec<PublishedShard>> {
-    let mut writer = ShardWriter::new(dir, opts)?;
-    let mut published = Vec::new();
-    let publish = |staged: Vec<StagedShard>, published: &mut Vec<PublishedShard>| {
-        for shard in staged {
-            let path = dir.join(format!("{prefix}-{:06}.tar", published.len()));
-            let (sha256, samples, bytes) = (shard.sha256.clone(), shard.samples, shard.bytes);
-            shard.publish(&path)?;
-            published.push(PublishedShard {
-                path,
-                sha256,
-                samples,
-                bytes,
-            });
-        }
-        Ok::<(), Error>(())
-    };
-    for (n, sample) in samples.into_iter().enumerate() {
-        writer
-            .write_sample(&sample_key(n as u64), &sample)
-            .map_err(|e| e.with_sample(n))?;
-        publish(writer.take_staged(), &mut published)?;
+    try_write_shards(dir, prefix, samples.into_iter().map(Ok), opts)
+}
+
+/// Writes samples to `dir/{prefix}-000000.tar`, `...-000001.tar`, ... (see [`stage_shards`]).
+/// The shards are published only once every sample is written, and all or none: an `Err`
+/// item, a failed write or a shard that cannot be published (a different file under its
+/// name) leaves no shard of this call behind.
+pub fn try_write_shards(
+    dir: &Path,
+    prefix: &str,
+    samples: impl IntoIterator<Item = Result<Vec<u8>>>,
+    opts: ShardOptions,
+) -> Result<Vec<PublishedShard>> {
+    let staged = stage_shards(dir, samples, opts)?;
+    publish_all(staged, |i| dir.join(numbered_name(prefix, i)))
+}
+
+/// Writes samples to the shard file `path`, the way Python's `write_samples(samples, path)`
+/// names its output: without a limit in `opts` the output is the one file `path` (unless its
+/// name holds a `%` pattern); with `maxcount` or `maxsize`, shards `{stem}-000000.tar`,
+/// `{stem}-000001.tar`, ... beside it, where the stem is the name without `.tar`, a `%06d`
+/// and trailing `-_.` (`docs.tar` -> `docs-000000.tar`, `data-%06d.tar` -> `data-000000.tar`;
+/// `data` when nothing is left). The path is used as it is, never as a pattern: commas,
+/// braces and brackets in it are plain characters. Published all or none, like
+/// [`try_write_shards`]; the shards are staged in the output folder (created if missing).
+pub fn write_shards_at(
+    path: &Path,
+    samples: impl IntoIterator<Item = Result<Vec<u8>>>,
+    opts: ShardOptions,
+) -> Result<Vec<PublishedShard>> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "cannot write shards to '{}': it names no file",
+                path.display()
+            ))
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let dir = parent_dir(path);
+    let limited = opts.maxcount.is_some() || opts.maxsize.is_some();
+    let staged = stage_shards(dir, samples, opts)?;
+    if !limited && !name.contains('%') {
+        return publish_all(staged, |_| path.to_path_buf());
     }
-    publish(writer.finish()?, &mut published)?;
+    let stem = name
+        .strip_suffix(".tar")
+        .unwrap_or(&name)
+        .replace("%06d", "");
+    let stem = match stem.trim_end_matches(['-', '_', '.']) {
+        "" => "data",
+        s => s,
+    };
+    publish_all(staged, |i| dir.join(numbered_name(stem, i)))
+}
+
+/// The file name of shard `i` of a numbered write.
+fn numbered_name(prefix: &str, i: usize) -> String {
+    format!("{prefix}-{i:06}.tar")
+}
+
+/// Publishes every staged shard (shard `i` to `dest(i)`) or none: if one fails, the files
+/// this call created are removed again (files that were there already with the same content
+/// stay) and the shards not yet published are dropped with their temp files.
+fn publish_all(
+    staged: Vec<StagedShard>,
+    dest: impl Fn(usize) -> PathBuf,
+) -> Result<Vec<PublishedShard>> {
+    let mut created = Vec::new();
+    let placed = place_all(staged, &dest, &mut created);
+    if placed.is_err() {
+        for path in &created {
+            let _ = fs::remove_file(path);
+        }
+    }
+    placed
+}
+
+fn place_all(
+    staged: Vec<StagedShard>,
+    dest: &dyn Fn(usize) -> PathBuf,
+    created: &mut Vec<PathBuf>,
+) -> Result<Vec<PublishedShard>> {
+    let mut published = Vec::with_capacity(staged.len());
+    for (i, shard) in staged.into_iter().enumerate() {
+        let path = dest(i);
+        let (sha256, samples, bytes) = (shard.sha256.clone(), shard.samples, shard.bytes);
+        if let Placed::New = shard.place(&path)? {
+            created.push(path.clone());
+        }
+        published.push(PublishedShard {
+            path,
+            sha256,
+            samples,
+            bytes,
+        });
+    }
+    let mut synced: Vec<&Path> = Vec::new();
+    for path in created.iter() {
+        let dir = parent_dir(path);
+        if !synced.contains(&dir) {
+            sync_dir(dir)?;
+            synced.push(dir);
+        }
+    }
     Ok(published)
 }
 
@@ -461,6 +585,89 @@ mod tests {
             maxsize: None,
         };
         assert!(ShardWriter::new(dir.path(), opts).is_err());
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn by_two() -> ShardOptions {
+        ShardOptions {
+            maxcount: Some(2),
+            maxsize: None,
+        }
+    }
+
+    #[test]
+    fn a_failing_sample_iterator_publishes_no_shard() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two shards are closed before the failure.
+        let samples = (0..5).map(|i| {
+            if i == 4 {
+                Err(Error::invalid("the source went away"))
+            } else {
+                Ok(vec![0x80])
+            }
+        });
+        let e = try_write_shards(dir.path(), "f", samples, by_two()).unwrap_err();
+        assert!(e.to_string().contains("the source went away"), "{e}");
+        assert!(
+            files_in(dir.path()).is_empty(),
+            "{:?}",
+            files_in(dir.path())
+        );
+    }
+
+    #[test]
+    fn a_shard_that_cannot_be_published_takes_back_the_ones_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = || (0..6u8).map(|i| Ok(vec![0x81, 0xa1, b'x', i]));
+        // The first shard is there already with the same content: it must stay.
+        let first = try_write_shards(dir.path(), "p", samples().take(2), by_two()).unwrap();
+        fs::write(dir.path().join("p-000002.tar"), b"someone else's file").unwrap();
+        let e = try_write_shards(dir.path(), "p", samples(), by_two()).unwrap_err();
+        assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+        assert_eq!(files_in(dir.path()), ["p-000000.tar", "p-000002.tar"]);
+        assert_eq!(file_sha256(&first[0].path).unwrap(), first[0].sha256);
+    }
+
+    #[test]
+    fn write_shards_at_names_one_file_or_numbered_shards_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = |n: u8| (0..n).map(|i| Ok(vec![0x81, 0xa1, b'x', i]));
+        let one = write_shards_at(&dir.path().join("one.tar"), samples(3), Default::default());
+        assert_eq!(one.unwrap()[0].path, dir.path().join("one.tar"));
+        let many = write_shards_at(&dir.path().join("docs.tar"), samples(3), by_two()).unwrap();
+        let names: Vec<_> = many.iter().map(|s| s.path.clone()).collect();
+        assert_eq!(
+            names,
+            [
+                dir.path().join("docs-000000.tar"),
+                dir.path().join("docs-000001.tar")
+            ]
+        );
+        let pattern = dir.path().join("data-%06d.tar");
+        let out = write_shards_at(&pattern, samples(1), Default::default()).unwrap();
+        assert_eq!(out[0].path, dir.path().join("data-000000.tar"));
+        let bare = write_shards_at(&dir.path().join("%06d"), samples(1), by_two()).unwrap();
+        assert_eq!(bare[0].path, dir.path().join("data-000000.tar"));
+        assert!(write_shards_at(Path::new("/"), samples(1), Default::default()).is_err());
+    }
+
+    #[test]
+    fn write_shards_at_takes_pattern_characters_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("a,b{c,d}[e]*?");
+        let samples = (0..3u8).map(|i| Ok(vec![0x81, 0xa1, b'x', i]));
+        let out = write_shards_at(&odd.join("x,{y}.tar"), samples, by_two()).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(files_in(&odd), ["x,{y}-000000.tar", "x,{y}-000001.tar"]);
+        assert_eq!(out[1].path, odd.join("x,{y}-000001.tar"));
     }
 
     #[test]
