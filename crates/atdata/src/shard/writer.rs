@@ -299,7 +299,8 @@ impl StagedShard {
                 Err(Error::AlreadyExists {
                     what: format!(
                         "shard '{dest_name}' with different content (sha256 {existing}, \
-                         new shard {})",
+                         new shard {}); shards are never replaced: remove the file or write \
+                         to another path",
                         self.sha256
                     ),
                 })
