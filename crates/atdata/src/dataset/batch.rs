@@ -277,20 +277,25 @@ impl BatchBuilder {
 
     /// The column of field `name`, the `i`-th of its sample, made if new.
     pub(crate) fn column_index(&mut self, i: usize, name: &str) -> usize {
+        match self.find_column(i, name) {
+            Some(ci) => ci,
+            None => {
+                self.cols.push(ColumnState {
+                    name: name.to_string(),
+                    hint: Hint { ty: None },
+                    builder: None,
+                });
+                self.cols.len() - 1
+            }
+        }
+    }
+
+    /// The column of field `name`, the `i`-th of its sample, if the builder has one.
+    pub(crate) fn find_column(&self, i: usize, name: &str) -> Option<usize> {
         // Fast path: fields come in the same order in every sample.
         match self.cols.get(i) {
-            Some(c) if c.name == name => i,
-            _ => match self.cols.iter().position(|c| c.name == name) {
-                Some(ci) => ci,
-                None => {
-                    self.cols.push(ColumnState {
-                        name: name.to_string(),
-                        hint: Hint { ty: None },
-                        builder: None,
-                    });
-                    self.cols.len() - 1
-                }
-            },
+            Some(c) if c.name == name => Some(i),
+            _ => self.cols.iter().position(|c| c.name == name),
         }
     }
 
