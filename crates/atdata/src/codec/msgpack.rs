@@ -205,7 +205,7 @@ impl<'a> MsgReader<'a> {
     }
 
     /// Reads the next value's head (see [`head`]).
-    #[inline]
+    #[inline(always)]
     fn read_head(&mut self) -> Result<Head> {
         match head(self.rest()) {
             Ok((h, n)) => {
@@ -279,33 +279,58 @@ impl<'a> MsgReader<'a> {
     }
 
     /// Reads a map header.
+    #[inline]
     pub fn read_map_len(&mut self) -> Result<usize> {
-        let at = self.pos;
-        match self.read_head()? {
-            Head::Map(n) => self.check_count(n, 2),
-            h => Err(self.unexpected(at, h, "a map")),
+        // Anything but a whole map head goes to one cold path: the decoding of other markers
+        // is then left out where this is inlined.
+        match head(self.rest()) {
+            Ok((Head::Map(n), size)) => {
+                self.pos += size;
+                self.check_count(n, 2)
+            }
+            _ => Err(self.not_read("a map")),
         }
     }
 
     /// Reads a string.
+    #[inline]
     pub fn read_str(&mut self) -> Result<&'a str> {
-        let at = self.pos;
-        match self.read_head()? {
-            Head::Str(n) => self.str_of(n),
-            h => Err(self.unexpected(at, h, "a string")),
-        }
+        let b = self.read_str_bytes()?;
+        std::str::from_utf8(b).map_err(|_| not_utf8(self.pos - b.len()))
     }
 
     /// Reads a string's bytes without checking that they are UTF-8, for a caller that checks
     /// many strings in one pass afterwards (one long check costs far less than many short
     /// ones).
-    #[inline]
+    // Always inlined: a handful of instructions once the other markers are pruned, on the hot
+    // path of listings.
+    #[inline(always)]
     pub fn read_str_bytes(&mut self) -> Result<&'a [u8]> {
-        let at = self.pos;
-        match self.read_head()? {
-            Head::Str(n) => self.take(n),
-            h => Err(self.unexpected(at, h, "a string")),
+        // As in `read_map_len`: one cold path for everything but a whole string.
+        let rest = self.rest();
+        if let Ok((Head::Str(n), size)) = head(rest) {
+            if let Some(s) = rest.get(size..size + n) {
+                self.pos += size + n;
+                return Ok(s);
+            }
         }
+        Err(self.not_read("a string"))
+    }
+
+    /// The error of `read_map_len` or `read_str_bytes` (`expected` says which) at the current
+    /// offset, where the reader stays.
+    #[cold]
+    #[inline(never)]
+    fn not_read(&mut self, expected: &str) -> Error {
+        let at = self.pos;
+        let e = match self.read_head() {
+            Err(e) => e,
+            // A string whose bytes run past the end.
+            Ok(Head::Str(n)) => self.short(n),
+            Ok(h) => self.unexpected(at, h, expected),
+        };
+        self.pos = at;
+        e
     }
 
     /// Reads a fixarray header (up to 15 items) if one comes next, else reads nothing: a

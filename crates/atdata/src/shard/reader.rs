@@ -256,8 +256,11 @@ pub struct ShardReader<R: Read> {
     block: Box<[u8; BLOCK]>,
     /// Path of the member most recently returned by `next_member`.
     name: Vec<u8>,
-    /// The first member of the next sample, its header read when it ended the sample before.
-    ahead: Option<KeyedMember>,
+    /// The member whose header was read last (by `next_keyed_member`).
+    member: KeyedMember,
+    /// Whether `member` is still to be taken: the first member of the next sample, whose
+    /// header ended the sample before.
+    ahead: bool,
     /// An error to yield after the sample that was completed when it happened.
     deferred: Option<Error>,
     done: bool,
@@ -305,7 +308,9 @@ impl<T> Pending<T> {
     }
 }
 
-/// A member with a sample key, its data not read yet.
+/// A member with a sample key, its data not read yet. The reader keeps one and refills it, so
+/// that the buffers of its key and suffix are reused from member to member.
+#[derive(Default)]
 struct KeyedMember {
     /// Offset of its first header (extended headers included).
     offset: u64,
@@ -362,7 +367,8 @@ impl<R: Read> ShardReader<R> {
             pos: 0,
             block: Box::new([0; BLOCK]),
             name: Vec::new(),
-            ahead: None,
+            member: KeyedMember::default(),
+            ahead: false,
             deferred: None,
             done: false,
         }
@@ -707,6 +713,8 @@ impl<R: Read> ShardReader<R> {
 }
 
 /// Reads until `dst` is full or input ends; returns the bytes read and advances `pos` by them.
+// Inlined: it is called once or twice per member, on the hot path of every read.
+#[inline(always)]
 fn fill<R: Read>(inner: &mut R, pos: &mut u64, dst: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while let Some(rest) = dst.get_mut(filled..).filter(|r| !r.is_empty()) {
@@ -817,6 +825,7 @@ impl<R: Read> ShardReader<R> {
         sink: impl FnOnce(&str, u64, u64, &mut dyn Read) -> Result<T>,
     ) -> Option<Result<T>> {
         let streamed = self.next_sample(|this, key, offset, size, at| {
+            this.check_size(size, at)?;
             let mut member = (&mut this.inner).take(size);
             let out = sink(key, offset, size, &mut member);
             let left = member.limit();
@@ -832,8 +841,9 @@ impl<R: Read> ShardReader<R> {
     /// The grouping loop, the one place the rule is applied: reads the members of the next
     /// sample (consecutive members with one key), handing its `.msgpack` member to `take`
     /// (`take(reader, key, offset of the sample's first header, member size, offset of the
-    /// member's header)`, which must consume the member's data and padding), and returns the
-    /// sample's key, offset and what `take` made of it once the sample has ended.
+    /// member's header)`, which must check the size and consume the member's data and
+    /// padding), and returns the sample's key, offset and what `take` made of it once the
+    /// sample has ended.
     fn next_sample<T>(
         &mut self,
         take: impl FnOnce(&mut Self, &str, u64, u64, u64) -> Result<T>,
@@ -847,53 +857,52 @@ impl<R: Read> ShardReader<R> {
         let mut take = Some(take);
         let mut sample: Option<Pending<T>> = None;
         loop {
-            let next = match self.ahead.take() {
-                Some(m) => Ok(Some(m)),
-                None => self.next_keyed_member(),
-            };
-            let m = match next {
-                Ok(Some(m)) => m,
-                Ok(None) => {
-                    self.done = true;
-                    return sample.map(|p| self.complete(p));
+            if !std::mem::take(&mut self.ahead) {
+                match self.next_keyed_member() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.done = true;
+                        return sample.map(|p| self.complete(p));
+                    }
+                    Err(e) => {
+                        // The sample read so far ended before the damage: it comes first.
+                        self.done = true;
+                        return Some(match sample {
+                            Some(p) => {
+                                self.deferred = Some(e);
+                                self.complete(p)
+                            }
+                            None => Err(e),
+                        });
+                    }
                 }
-                Err(e) => {
-                    // The sample read so far ended before the damage: it comes first.
-                    self.done = true;
-                    return Some(match sample {
-                        Some(p) => {
-                            self.deferred = Some(e);
-                            self.complete(p)
-                        }
-                        None => Err(e),
-                    });
-                }
-            };
+            }
+            let (offset, at, size) = (self.member.offset, self.member.at, self.member.size);
             let p = match sample {
-                Some(ref mut p) if p.key == m.key => p,
+                Some(ref mut p) if p.key == self.member.key => p,
                 Some(p) => {
-                    // A new key ends this sample; its member is read on the next call.
-                    self.ahead = Some(m);
+                    // A new key ends this sample; its member is taken on the next call.
+                    self.ahead = true;
                     return Some(self.complete(p));
                 }
                 None => {
-                    if let Err(e) = self.note_key(&m.key, m.offset) {
+                    let key = std::mem::take(&mut self.member.key);
+                    if let Err(e) = self.note_key(&key, offset) {
                         self.done = true;
                         return Some(Err(e));
                     }
-                    sample.insert(Pending::new(m.key, m.offset))
+                    sample.insert(Pending::new(key, offset))
                 }
             };
-            let read = if !m.suffix.eq_ignore_ascii_case(b"msgpack") {
-                self.note_other(p, &m.suffix, m.at)
-                    .and_then(|()| self.skip_data(m.size, m.at))
+            let read = if !self.member.suffix.eq_ignore_ascii_case(b"msgpack") {
+                self.note_other(p, &self.member.suffix, at)
+                    .and_then(|()| self.skip_data(size, at))
             } else {
                 match take.take() {
-                    Some(take) if p.data.is_none() => self
-                        .check_size(m.size, m.at)
-                        .and_then(|()| take(self, &p.key, p.offset, m.size, m.at))
-                        .map(|out| p.data = Some(out)),
-                    _ => Err(self.corrupt(m.at, "sample has two .msgpack members")),
+                    Some(take) if p.data.is_none() => {
+                        take(self, &p.key, p.offset, size, at).map(|out| p.data = Some(out))
+                    }
+                    _ => Err(self.corrupt(at, "sample has two .msgpack members")),
                 }
             };
             if let Err(e) = read {
@@ -903,11 +912,12 @@ impl<R: Read> ShardReader<R> {
         }
     }
 
-    /// The next member that carries a sample key (others are skipped), or `None` at the end.
-    fn next_keyed_member(&mut self) -> Result<Option<KeyedMember>> {
+    /// Reads the header of the next member that carries a sample key into `self.member`
+    /// (others are skipped); false at the end of the archive.
+    fn next_keyed_member(&mut self) -> Result<bool> {
         loop {
             let (offset, at, size, regular) = match self.next_member()? {
-                Step::End => return Ok(None),
+                Step::End => return Ok(false),
                 Step::Member {
                     offset,
                     header_offset,
@@ -924,14 +934,16 @@ impl<R: Read> ShardReader<R> {
                 self.skip_data(size, at)?;
                 continue;
             };
-            return Ok(Some(KeyedMember {
-                offset,
-                at,
-                size,
-                key: String::from_utf8_lossy(self.name.get(..prefix_end).unwrap_or(&[]))
-                    .into_owned(),
-                suffix: self.name.get(suffix_start..).unwrap_or(&[]).to_vec(),
-            }));
+            let m = &mut self.member;
+            (m.offset, m.at, m.size) = (offset, at, size);
+            m.key.clear();
+            m.key.push_str(&String::from_utf8_lossy(
+                self.name.get(..prefix_end).unwrap_or(&[]),
+            ));
+            m.suffix.clear();
+            m.suffix
+                .extend_from_slice(self.name.get(suffix_start..).unwrap_or(&[]));
+            return Ok(true);
         }
     }
 }
