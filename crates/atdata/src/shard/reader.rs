@@ -272,12 +272,18 @@ struct Pending<T> {
     key: String,
     offset: u64,
     data: Option<T>,
-    /// Suffixes of the other members, kept for the missing-msgpack message.
-    others: Vec<String>,
-    /// Suffix of the first non-msgpack member; later ones go to `more_suffixes`, so that the
-    /// common one- or two-member sample allocates nothing for duplicate detection.
-    first_suffix: Option<Vec<u8>>,
-    more_suffixes: Option<Box<Seen>>,
+    /// Its other members, if any: boxed, so that the common one-member sample stays small to
+    /// move around and allocates nothing for them.
+    others: Option<Box<Others>>,
+}
+
+/// The non-msgpack members of a sample.
+struct Others {
+    /// Suffixes of the first few, for the missing-msgpack message.
+    shown: Vec<String>,
+    /// Suffix of the first; later ones go to `more`, so that a two-member sample needs no set.
+    first: Vec<u8>,
+    more: Option<Seen>,
 }
 
 impl<T> Pending<T> {
@@ -286,25 +292,29 @@ impl<T> Pending<T> {
             key,
             offset,
             data: None,
-            others: Vec::new(),
-            first_suffix: None,
-            more_suffixes: None,
+            others: None,
         }
     }
 
     /// Records a non-msgpack member's suffix; false if the sample has one with it already.
     fn add_suffix(&mut self, suffix: &[u8]) -> bool {
-        match &self.first_suffix {
-            None => {
-                self.first_suffix = Some(suffix.to_vec());
-                true
-            }
-            Some(first) if first.as_slice() == suffix => false,
-            Some(_) => self
-                .more_suffixes
-                .get_or_insert_with(Box::default)
-                .insert(suffix),
+        let shown = || String::from_utf8_lossy(suffix).into_owned();
+        let Some(o) = &mut self.others else {
+            self.others = Some(Box::new(Others {
+                shown: vec![shown()],
+                first: suffix.to_vec(),
+                more: None,
+            }));
+            return true;
+        };
+        if o.first == suffix {
+            return false;
         }
+        let new = o.more.get_or_insert_with(Seen::default).insert(suffix);
+        if new && o.shown.len() < 8 {
+            o.shown.push(shown());
+        }
+        new
     }
 }
 
@@ -671,10 +681,9 @@ impl<R: Read> ShardReader<R> {
         match p.data {
             Some(data) => Ok((p.key, p.offset, data)),
             None => {
-                let found = if p.others.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (found: .{})", p.others.join(", ."))
+                let found = match p.others {
+                    Some(o) => format!(" (found: .{})", o.shown.join(", .")),
+                    None => String::new(),
                 };
                 Err(self
                     .corrupt(p.offset, format!("sample has no .msgpack member{found}"))
@@ -689,9 +698,6 @@ impl<R: Read> ShardReader<R> {
         if !p.add_suffix(suffix) {
             let suffix = String::from_utf8_lossy(suffix);
             return Err(self.corrupt(at, format!("sample has two .{suffix} members")));
-        }
-        if p.others.len() < 8 {
-            p.others.push(String::from_utf8_lossy(suffix).into_owned());
         }
         Ok(())
     }
