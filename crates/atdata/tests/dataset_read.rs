@@ -298,12 +298,19 @@ fn one_copy_path_reads_ragged_arrays_per_sample_and_reports_truncation_where_it_
             let batches: Vec<_> = ds.ordered(batch).map(Result::unwrap).collect();
             let lens: Vec<usize> = batches
                 .iter()
-                .flat_map(|b| {
-                    let col = b.column("a").unwrap();
-                    (0..b.len()).map(|i| match col.value(i) {
-                        Some(Value::Array(a)) => a.len(),
-                        other => panic!("{other:?}"),
-                    })
+                .flat_map(|b| match b.column("a").unwrap() {
+                    Column::Values(values) => values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Array(a) => a.len(),
+                            other => panic!("{other:?}"),
+                        })
+                        .collect(),
+                    // A batch of one array stacks.
+                    Column::Array { item_shape, .. } => {
+                        vec![item_shape.iter().product(); b.len()]
+                    }
+                    other => panic!("{other:?}"),
                 })
                 .collect();
             assert_eq!(lens, vec![40_000, 50_000], "batch {batch}");

@@ -87,34 +87,6 @@ impl Column {
             _ => None,
         }
     }
-
-    /// Row `i` as a dynamic value.
-    pub fn value(&self, i: usize) -> Option<Value> {
-        Some(match self {
-            Column::Int(v) => Value::Int(*v.get(i)?),
-            Column::Float(v) => Value::Float(*v.get(i)?),
-            Column::Bool(v) => Value::Bool(*v.get(i)?),
-            Column::Str(v) => Value::Str(v.get(i)?.clone()),
-            Column::Bytes(v) => Value::Bytes(v.get(i)?.clone()),
-            Column::Array {
-                dtype,
-                item_shape,
-                data,
-            } => {
-                let per = item_bytes(dtype, item_shape);
-                let bytes = data.get(i * per..(i + 1) * per)?;
-                Value::Array(
-                    NdArray::new(
-                        DType::parse(dtype).ok()?,
-                        item_shape.clone(),
-                        bytes.to_vec(),
-                    )
-                    .ok()?,
-                )
-            }
-            Column::Values(v) => v.get(i)?.clone(),
-        })
-    }
 }
 
 fn item_bytes(dtype: &str, item_shape: &[usize]) -> usize {
