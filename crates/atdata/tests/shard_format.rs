@@ -376,9 +376,11 @@ fn a_key_split_across_non_adjacent_members_is_an_error_naming_it() {
     assert_eq!(read_shard_bytes(&bytes, "2.tar").unwrap()[0].key, "a");
 }
 
-/// What both reading styles make of `bytes`: each sample as (key, offset, data), or the
-/// error's text.
-fn both_styles(bytes: &[u8]) -> [Vec<Result<(String, u64, Vec<u8>), String>>; 2] {
+/// One item a reader yields: a sample as (key, offset, data), or the error's text.
+type Item = Result<(String, u64, Vec<u8>), String>;
+
+/// What both reading styles make of `bytes`.
+fn both_styles(bytes: &[u8]) -> [Vec<Item>; 2] {
     let iterated = ShardReader::new(bytes, "d.tar", None)
         .map(|r| {
             r.map(|s| (s.key, s.offset, s.data))
