@@ -1,7 +1,7 @@
 //! The behaviour every [`Provider`] must show, as one `pub fn` per behaviour on `&dyn Provider`.
 //!
-//! Each backend's tests call every function here on a fresh, empty provider (see the tests at
-//! the end of `index/sqlite.rs`). Built for this crate's tests and, with the `conformance`
+//! Each backend's tests call every function here on a fresh, empty provider (see
+//! `index/sqlite/tests.rs`). Built for this crate's tests and, with the `conformance`
 //! feature, for other crates' tests. Functions panic on failure, like assertions.
 
 use std::collections::{BTreeMap, BTreeSet};
