@@ -243,6 +243,7 @@ pub struct RawSample {
 /// yields an error and reading goes on with the next sample; any other fault in a sample (two
 /// members with one suffix, a member cut short) and any damage to the tar structure yield one
 /// error and end the iteration (samples completed before the damage are yielded first).
+/// Datasets end at the first error of either kind, as atdata 0.7 does.
 pub struct ShardReader<R: Read> {
     inner: Input<R>,
     url: String,
