@@ -83,6 +83,10 @@ fn after_marker<const N: usize>(buf: &[u8]) -> std::result::Result<[u8; N], usiz
 /// marker and the length or scalar bytes after it), or `Err(n)` when the head takes `n` bytes
 /// and `buf` holds fewer. The one decoder of msgpack markers: every reader here, and the
 /// direct batch path, goes through it.
+///
+/// Inlined everywhere. A caller that wants one kind sends every other outcome to one cold
+/// path (see [`MsgReader::read_str_bytes`]): the decoding of the other markers is then pruned
+/// from it, which keeps such readers as small as hand-written ones.
 #[inline(always)]
 pub(crate) fn head(buf: &[u8]) -> std::result::Result<(Head, usize), usize> {
     let Some(&b) = buf.first() else {
