@@ -1,13 +1,13 @@
 //! A zero-copy msgpack pull reader over a byte slice.
 //!
-//! Markers are decoded in one place, [`head`]; the cursor adds what decoding hostile input
+//! Markers are decoded in one place, `head`; the cursor adds what decoding hostile input
 //! needs: the byte offset of every error, lengths checked against the remaining bytes before
 //! any allocation, and limits on nesting. Strings and binaries are returned borrowed.
 
 use crate::error::{Error, Result};
 
 /// Deepest nesting of lists and maps accepted: a value inside more containers than this is
-/// refused, by [`crate::codec::decode_value`] and [`MsgReader::skip`] alike.
+/// refused, by [`crate::codec::sample::decode_value`] and [`MsgReader::skip`] alike.
 pub const MAX_DEPTH: usize = 128;
 
 /// Most lists and maps one value skipped by [`MsgReader::skip`] may hold in all, however
@@ -385,7 +385,7 @@ impl<'a> MsgReader<'a> {
     }
 
     /// Skips one whole value, containers included. A value nested in more than [`MAX_DEPTH`]
-    /// lists and maps (as [`crate::codec::decode_value`] refuses it), or holding more than
+    /// lists and maps (as [`crate::codec::sample::decode_value`] refuses it), or holding more than
     /// [`MAX_CONTAINERS`] of them in all, is an error naming the limit and the offset of the
     /// container that broke it.
     pub fn skip(&mut self) -> Result<()> {
