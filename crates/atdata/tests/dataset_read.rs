@@ -298,12 +298,19 @@ fn one_copy_path_reads_ragged_arrays_per_sample_and_reports_truncation_where_it_
             let batches: Vec<_> = ds.ordered(batch).map(Result::unwrap).collect();
             let lens: Vec<usize> = batches
                 .iter()
-                .flat_map(|b| {
-                    let col = b.column("a").unwrap();
-                    (0..b.len()).map(|i| match col.value(i) {
-                        Some(Value::Array(a)) => a.len(),
-                        other => panic!("{other:?}"),
-                    })
+                .flat_map(|b| match b.column("a").unwrap() {
+                    Column::Values(values) => values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Array(a) => a.len(),
+                            other => panic!("{other:?}"),
+                        })
+                        .collect(),
+                    // A batch of one array stacks.
+                    Column::Array { item_shape, .. } => {
+                        vec![item_shape.iter().product(); b.len()]
+                    }
+                    other => panic!("{other:?}"),
                 })
                 .collect();
             assert_eq!(lens, vec![40_000, 50_000], "batch {batch}");
@@ -324,5 +331,47 @@ fn one_copy_path_reads_ragged_arrays_per_sample_and_reports_truncation_where_it_
             .with_read_options(ReadOptions { workers });
         let e = ds.ordered(1).find_map(Result::err).unwrap().to_string();
         assert!(e.contains("truncated") && e.contains(&url), "{e}");
+    }
+}
+
+#[test]
+fn a_dataset_stops_at_a_sample_without_msgpack_on_every_reading_path_as_0_7_does() {
+    // The shard reader reports such a sample and could read on; a dataset, like atdata 0.7
+    // (whose `wrap` raises on a sample without `msgpack`), ends at that error.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gap.tar");
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("a.msgpack", sample(0)),
+        ("b.jpg", b"jpeg".to_vec()),
+        ("c.msgpack", sample(2)),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    std::fs::write(&path, tar.into_inner().unwrap()).unwrap();
+    let located = |e: &atdata::Error| {
+        let msg = e.to_string();
+        assert!(
+            msg.contains("sample key 'b'") && msg.contains("no .msgpack member (found: .jpg)"),
+            "{msg}"
+        );
+    };
+    for workers in [0, 2] {
+        let ds = Dataset::new(vec![path.display().to_string()], Some(schema()))
+            .with_read_options(ReadOptions { workers });
+        // Samples (the reader threads' path).
+        let got: Vec<_> = ds.samples(Order::Ordered).collect();
+        assert_eq!(got.len(), 2, "workers {workers}");
+        assert!(got[0].is_ok());
+        located(got[1].as_ref().unwrap_err());
+        // Batches in shard order (the one-copy path, straight from the file).
+        let batches: Vec<_> = ds.ordered(1).collect();
+        assert_eq!(batches.len(), 2, "workers {workers}");
+        assert_eq!(batches[0].as_ref().unwrap().len(), 1);
+        located(batches[1].as_ref().unwrap_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Crash safety and concurrency, for real: child processes (this test binary re-run with
-//! `--exact child_writer`) write into one index file and store; some are killed with SIGKILL at
-//! random moments. Afterwards every listed dataset loads whole (all shards there, digests
+//! `--ignored --exact child_writer`) write into one index file and store; some are killed with
+//! SIGKILL at random moments. Afterwards every listed dataset loads whole (all shards there, digests
 //! right, sample count right), no partial entry exists, and no entry or version was lost.
 
 mod index_common;
@@ -23,13 +23,17 @@ const WRITER: &str = "ATDATA_CRASH_WRITER";
 const WRITES: &str = "ATDATA_CRASH_WRITES";
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
 
-/// The body of a child process; a no-op in a normal test run. Writes datasets in a loop
-/// (`ATDATA_CRASH_WRITES` of them, or until killed) and prints one line per commit.
+/// The body of a child process, which the tests below run (`--ignored --exact child_writer`):
+/// ignored in a normal test run, and a failure when run without their environment. Writes
+/// datasets in a loop (`ATDATA_CRASH_WRITES` of them, or until killed) and prints one line per
+/// commit.
 #[test]
+#[ignore = "the crash tests' child process; they run it"]
 fn child_writer() {
-    if std::env::var(CHILD).is_err() {
-        return;
-    }
+    assert!(
+        std::env::var(CHILD).is_ok(),
+        "child_writer is the child process of the crash tests in this file: run them instead"
+    );
     let dir = std::env::var(DIR).unwrap();
     let writer: usize = std::env::var(WRITER).unwrap().parse().unwrap();
     let writes: usize = std::env::var(WRITES).unwrap().parse().unwrap();
@@ -57,7 +61,13 @@ fn child_writer() {
 
 fn spawn_writer(dir: &Path, writer: usize, writes: usize) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_writer", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "child_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1")
         .env(DIR, dir)
         .env(WRITER, writer.to_string())

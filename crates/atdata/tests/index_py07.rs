@@ -53,7 +53,10 @@ fn a_python_07_index_opens_lists_and_loads() {
     for (reference, r) in m["resolution"].as_object().unwrap() {
         let e = index.get(reference).unwrap();
         assert_eq!(e.cid, r["cid"].as_str().unwrap(), "{reference}");
-        assert_eq!(index.len(reference).unwrap(), r["count"].as_u64().unwrap());
+        assert_eq!(
+            index.sample_count(reference).unwrap(),
+            r["count"].as_u64().unwrap()
+        );
     }
 
     for e in m["entries"].as_array().unwrap() {
@@ -260,7 +263,7 @@ print(entry.cid)
         .collect();
     assert_eq!(back.len(), 3);
     assert_eq!(back[0].text, "python 0");
-    assert_eq!(index.len("docs-v1").unwrap(), 3);
+    assert_eq!(index.sample_count("docs-v1").unwrap(), 3);
     assert!(index.verify("docs-v1").unwrap().is_ok());
     // And our next write is version 3.
     let e = index

@@ -43,7 +43,7 @@ fn datasets_with_pattern_characters_load_their_own_shards_under(root: &Path) {
             .unwrap();
     }
     for (i, (name, decoy)) in TRICKY.iter().enumerate() {
-        assert_eq!(index.len(name).unwrap(), 3 + i as u64, "{name}");
+        assert_eq!(index.sample_count(name).unwrap(), 3 + i as u64, "{name}");
         assert_eq!(
             count(&index, name),
             3 + i,
@@ -148,7 +148,7 @@ fn a_python_07_row_holding_a_brace_pattern_is_brace_expanded_never_globbed() {
     let index = Index::open(&db).unwrap();
 
     // A brace pattern naming no file: expanded as 0.7 would, both shards read.
-    assert_eq!(index.len("pattern").unwrap(), 12);
+    assert_eq!(index.sample_count("pattern").unwrap(), 12);
     assert_eq!(count(&index, "pattern"), 12);
     let report = index.verify("pattern").unwrap();
     assert!(report.is_ok(), "{report}");
@@ -162,7 +162,7 @@ fn a_python_07_row_holding_a_brace_pattern_is_brace_expanded_never_globbed() {
     assert!(index.verify("literal").unwrap().is_ok());
 
     // A glob is never expanded: the shard named literally does not exist.
-    assert!(index.len("glob").is_err());
+    assert!(index.sample_count("glob").is_err());
     let report = index.verify("glob").unwrap();
     assert_eq!(
         report.problems,

@@ -163,7 +163,7 @@ fn versions_and_references() {
     ] {
         assert_eq!(&index.get(r).unwrap(), want, "{r}");
     }
-    assert_eq!(index.len("@local/docs@1").unwrap(), 3);
+    assert_eq!(index.sample_count("@local/docs@1").unwrap(), 3);
 
     let e = index.get("@local/docs@9").unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }));

@@ -376,6 +376,86 @@ fn a_key_split_across_non_adjacent_members_is_an_error_naming_it() {
     assert_eq!(read_shard_bytes(&bytes, "2.tar").unwrap()[0].key, "a");
 }
 
+/// One item a reader yields: a sample as (key, offset, data), or the error's text.
+type Item = Result<(String, u64, Vec<u8>), String>;
+
+/// What both reading styles make of `bytes`.
+fn both_styles(bytes: &[u8]) -> [Vec<Item>; 2] {
+    let iterated = ShardReader::new(bytes, "d.tar", None)
+        .map(|r| {
+            r.map(|s| (s.key, s.offset, s.data))
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    let streamed = streamed(bytes)
+        .into_iter()
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect();
+    [iterated, streamed]
+}
+
+#[test]
+fn both_reading_styles_report_a_sample_without_msgpack_and_read_on() {
+    let mut t = Tar::default();
+    t.file("a.msgpack", b"\x01")
+        .file("b.jpg", b"...")
+        .file("c.msgpack", b"\x03");
+    let [iterated, streamed] = both_styles(&t.finish());
+    assert_eq!(iterated, streamed);
+    assert_eq!(iterated.len(), 3);
+    assert_eq!(iterated[0].as_ref().unwrap().0, "a");
+    let msg = iterated[1].as_ref().unwrap_err();
+    assert!(
+        msg.contains("sample key 'b'") && msg.contains("no .msgpack member (found: .jpg)"),
+        "{msg}"
+    );
+    assert_eq!(iterated[2].as_ref().unwrap().0, "c");
+}
+
+#[test]
+fn a_bad_member_after_the_msgpack_member_fails_the_sample_in_both_reading_styles() {
+    // The sample is handed over when it ends, so a fault in its later members is its error
+    // (the streaming sink has run by then; its caller discards what it did).
+    let mut t = Tar::default();
+    t.file("a.msgpack", b"\x01")
+        .file("a.json", b"{}")
+        .file("a.json", b"[]")
+        .file("b.msgpack", b"\x02");
+    let [iterated, streamed] = both_styles(&t.finish());
+    assert_eq!(iterated, streamed);
+    assert_eq!(iterated.len(), 1, "{iterated:?}");
+    let msg = iterated[0].as_ref().unwrap_err();
+    assert!(
+        msg.contains("sample has two .json members") && msg.contains("byte offset 2048"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_two_reading_styles_can_take_turns_on_one_reader() {
+    let mut t = Tar::default();
+    for k in ["a", "b", "c", "d"] {
+        t.file(&format!("{k}.msgpack"), k.as_bytes());
+    }
+    let bytes = t.finish();
+    let mut reader = ShardReader::new(&bytes[..], "d.tar", None);
+    let mut keys = Vec::new();
+    for turn in 0.. {
+        let key = if turn % 2 == 0 {
+            reader.next().map(|s| s.unwrap().key)
+        } else {
+            reader
+                .next_msgpack_into(|key, _, _, _| Ok(key.to_string()))
+                .map(Result::unwrap)
+        };
+        match key {
+            Some(k) => keys.push(k),
+            None => break,
+        }
+    }
+    assert_eq!(keys, ["a", "b", "c", "d"]);
+}
+
 #[test]
 fn two_members_with_the_same_key_and_suffix_are_an_error() {
     let mut t = Tar::default();

@@ -7,7 +7,7 @@ use atdata::codec::encode_sample;
 use atdata::dataset::{Column, Order, ShuffleOptions};
 use atdata::index::InsertOptions;
 use atdata::shard::{write_shards, ShardOptions};
-use atdata::{Error, NdArray, Packable, Value, WriteOptions};
+use atdata::{DType, Error, NdArray, Packable, Value, WriteOptions};
 use index_common::file_index;
 
 /// A sample whose array field has no fixed shape or dtype.
@@ -35,12 +35,25 @@ fn arrays(batches: impl Iterator<Item = atdata::Result<atdata::dataset::Batch>>)
     let mut out = Vec::new();
     for b in batches {
         let b = b.unwrap();
-        let col = b.column("v").unwrap();
-        for i in 0..b.len() {
-            match col.value(i) {
-                Some(Value::Array(a)) => out.push(a),
-                other => panic!("{other:?}"),
+        match b.column("v").unwrap() {
+            // Stacked: one item of the (B, ...) array per row.
+            Column::Array {
+                dtype,
+                item_shape,
+                data,
+            } => {
+                let dtype = DType::parse(dtype).unwrap();
+                for item in data.chunks(data.len() / b.len()) {
+                    out.push(
+                        NdArray::new(dtype.clone(), item_shape.clone(), item.to_vec()).unwrap(),
+                    );
+                }
             }
+            Column::Values(values) => out.extend(values.iter().map(|v| match v {
+                Value::Array(a) => a.clone(),
+                other => panic!("{other:?}"),
+            })),
+            other => panic!("{other:?}"),
         }
     }
     out

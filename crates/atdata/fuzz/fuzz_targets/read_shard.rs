@@ -1,10 +1,11 @@
 //! Any bytes as a shard: both the in-memory path (length known) and the streaming path
-//! (length unknown) must return samples or an error naming the shard and offset, never panic.
+//! (length unknown) must return samples or an error naming the shard and offset, never panic;
+//! streaming each sample to a callback (`next_msgpack_into`) gives what iterating gives.
 //! Input starting with the gzip magic is read decompressed; and every input is also read
 //! gzip-compressed, which must give what reading it plain in a stream gives.
 #![no_main]
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use atdata::shard::{read_shard_bytes, RawSample, ShardReader};
 use libfuzzer_sys::fuzz_target;
@@ -29,7 +30,29 @@ fn stream(data: &[u8], url: &str) -> (Vec<RawSample>, bool) {
     (ok, false)
 }
 
+/// Every item of both reading styles, in order: the samples, and where errors come (their
+/// wording may differ: a member cut short is found by a different reader of its bytes).
+type Items = Vec<Result<RawSample, ()>>;
+
+fn both_styles(data: &[u8]) -> (Items, Items) {
+    let iterated = ShardReader::new(data, "fuzz.tar", None)
+        .map(|r| r.map_err(|_| ()))
+        .collect();
+    let mut reader = ShardReader::new(data, "fuzz.tar", None);
+    let mut streamed = Vec::new();
+    while let Some(r) = reader.next_msgpack_into(|key, offset, _size, input| {
+        let mut data = Vec::new();
+        input.read_to_end(&mut data).map_err(|e| atdata::Error::io("sink", e))?;
+        Ok(RawSample { key: key.to_string(), offset, data })
+    }) {
+        streamed.push(r.map_err(|_| ()));
+    }
+    (iterated, streamed)
+}
+
 fuzz_target!(|data: &[u8]| {
+    let (iterated, streamed) = both_styles(data);
+    assert_eq!(iterated, streamed);
     let whole = read_shard_bytes(data, "fuzz.tar");
     if let Err(e) = &whole {
         let msg = e.to_string();

@@ -75,7 +75,7 @@ pub fn decode_sample(buf: &[u8], schema: Option<&Schema>) -> Result<Sample> {
 /// Decodes one value, using `ty` to tell arrays from bytes.
 pub fn decode_value(r: &mut MsgReader<'_>, ty: Option<&FieldType>, depth: usize) -> Result<Value> {
     if depth > MAX_DEPTH {
-        return Err(r.error("value nests too deeply"));
+        return Err(r.too_deep());
     }
     Ok(match r.next_token()? {
         Token::Nil => Value::Nil,

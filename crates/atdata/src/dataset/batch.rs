@@ -87,34 +87,6 @@ impl Column {
             _ => None,
         }
     }
-
-    /// Row `i` as a dynamic value.
-    pub fn value(&self, i: usize) -> Option<Value> {
-        Some(match self {
-            Column::Int(v) => Value::Int(*v.get(i)?),
-            Column::Float(v) => Value::Float(*v.get(i)?),
-            Column::Bool(v) => Value::Bool(*v.get(i)?),
-            Column::Str(v) => Value::Str(v.get(i)?.clone()),
-            Column::Bytes(v) => Value::Bytes(v.get(i)?.clone()),
-            Column::Array {
-                dtype,
-                item_shape,
-                data,
-            } => {
-                let per = item_bytes(dtype, item_shape);
-                let bytes = data.get(i * per..(i + 1) * per)?;
-                Value::Array(
-                    NdArray::new(
-                        DType::parse(dtype).ok()?,
-                        item_shape.clone(),
-                        bytes.to_vec(),
-                    )
-                    .ok()?,
-                )
-            }
-            Column::Values(v) => v.get(i)?.clone(),
-        })
-    }
 }
 
 fn item_bytes(dtype: &str, item_shape: &[usize]) -> usize {
@@ -277,20 +249,25 @@ impl BatchBuilder {
 
     /// The column of field `name`, the `i`-th of its sample, made if new.
     pub(crate) fn column_index(&mut self, i: usize, name: &str) -> usize {
+        match self.find_column(i, name) {
+            Some(ci) => ci,
+            None => {
+                self.cols.push(ColumnState {
+                    name: name.to_string(),
+                    hint: Hint { ty: None },
+                    builder: None,
+                });
+                self.cols.len() - 1
+            }
+        }
+    }
+
+    /// The column of field `name`, the `i`-th of its sample, if the builder has one.
+    pub(crate) fn find_column(&self, i: usize, name: &str) -> Option<usize> {
         // Fast path: fields come in the same order in every sample.
         match self.cols.get(i) {
-            Some(c) if c.name == name => i,
-            _ => match self.cols.iter().position(|c| c.name == name) {
-                Some(ci) => ci,
-                None => {
-                    self.cols.push(ColumnState {
-                        name: name.to_string(),
-                        hint: Hint { ty: None },
-                        builder: None,
-                    });
-                    self.cols.len() - 1
-                }
-            },
+            Some(c) if c.name == name => Some(i),
+            _ => self.cols.iter().position(|c| c.name == name),
         }
     }
 

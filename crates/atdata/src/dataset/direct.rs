@@ -12,7 +12,7 @@ use std::io::{BufReader, Read};
 use std::sync::Arc;
 
 use crate::codec::array::decode_compact_header;
-use crate::codec::msgpack::MsgReader;
+use crate::codec::msgpack::{self, Head, MsgReader};
 use crate::dataset::batch::BatchBuilder;
 use crate::error::{Error, Result};
 use crate::shard::ShardReader;
@@ -63,49 +63,48 @@ struct Plan<'a> {
 
 /// Finds the first array field whose payload runs past `head`, or `None` when there is none
 /// (or when anything about the head does not fit the simple case: the caller then decodes the
-/// whole sample from memory).
-fn plan<'a>(b: &mut BatchBuilder, head: &'a [u8], size: u64) -> Option<Plan<'a>> {
+/// whole sample from memory). Only looks at `b`: the columns are made when the fields are
+/// pushed.
+fn plan<'a>(b: &BatchBuilder, head: &'a [u8], size: u64) -> Option<Plan<'a>> {
     let mut r = MsgReader::new(head);
     let n = r.read_map_len().ok()?;
     for i in 0..n {
         let name = r.read_str().ok()?;
         let at = r.position();
-        let ci = b.column_index(i, name);
-        let marker = *head.get(at)?;
-        let (len_bytes, len) = match marker {
-            0xc4 => (1, *head.get(at + 1)? as u64),
-            0xc5 => (
-                2,
-                u16::from_be_bytes(head.get(at + 1..at + 3)?.try_into().ok()?) as u64,
-            ),
-            0xc6 => (
-                4,
-                u32::from_be_bytes(head.get(at + 1..at + 5)?.try_into().ok()?) as u64,
-            ),
-            _ => (0, 0),
+        let (len, len_end) = match msgpack::head(head.get(at..)?) {
+            Ok((Head::Bin(len), used)) => (len as u64, at + used),
+            Ok(_) => {
+                r.skip().ok()?;
+                continue;
+            }
+            // The head ends inside the value's length.
+            Err(_) => return None,
         };
-        let bin_start = at + 1 + len_bytes;
-        let crosses = len_bytes > 0 && bin_start as u64 + len > head.len() as u64;
-        if crosses {
-            if bin_start as u64 + len > size {
-                return None;
-            }
-            // The array header (dtype, shape) must be in the head.
-            let h = decode_compact_header(head.get(bin_start..)?).ok()?;
-            let payload_len = h.payload_len().ok()? as u64;
-            if h.len as u64 + payload_len != len || !b.direct_array_target(ci, h.dtype, &h.shape) {
-                return None;
-            }
-            return Some(Plan {
-                field: i,
-                column: ci,
-                dtype: h.dtype,
-                shape: h.shape,
-                payload_start: bin_start + h.len,
-                payload_len,
-            });
+        let bin_start = len_end;
+        if bin_start as u64 + len <= head.len() as u64 {
+            // The whole bin is in the head: nothing to read straight from the input.
+            r.skip().ok()?;
+            continue;
         }
-        r.skip().ok()?;
+        if bin_start as u64 + len > size {
+            return None;
+        }
+        // A column the builder does not have yet cannot take a direct read.
+        let ci = b.find_column(i, name)?;
+        // The array header (dtype, shape) must be in the head.
+        let h = decode_compact_header(head.get(bin_start..)?).ok()?;
+        let payload_len = h.payload_len().ok()? as u64;
+        if h.len as u64 + payload_len != len || !b.direct_array_target(ci, h.dtype, &h.shape) {
+            return None;
+        }
+        return Some(Plan {
+            field: i,
+            column: ci,
+            dtype: h.dtype,
+            shape: h.shape,
+            payload_start: bin_start + h.len,
+            payload_len,
+        });
     }
     None
 }
@@ -252,26 +251,21 @@ mod tests {
     #[test]
     fn large_arrays_are_planned_for_a_direct_read() {
         let bytes = big();
-        let mut b = BatchBuilder::new(Some(schema()), 2);
-        let p = plan(&mut b, &bytes[..HEAD_BYTES as usize], bytes.len() as u64).expect("a plan");
+        let b = BatchBuilder::new(Some(schema()), 2);
+        let p = plan(&b, &bytes[..HEAD_BYTES as usize], bytes.len() as u64).expect("a plan");
         assert_eq!(
             (p.field, p.dtype, p.shape.clone(), p.payload_len),
             (2, "<f4", vec![100_000], 400_000)
         );
         // Without a schema the bin is bytes, not an array: no plan, decoded from memory.
-        let mut untyped = BatchBuilder::new(None, 2);
-        assert!(plan(
-            &mut untyped,
-            &bytes[..HEAD_BYTES as usize],
-            bytes.len() as u64
-        )
-        .is_none());
+        let untyped = BatchBuilder::new(None, 2);
+        assert!(plan(&untyped, &bytes[..HEAD_BYTES as usize], bytes.len() as u64).is_none());
         // An array after a longer field is found in the second, longer head.
         let later = big_after(10_000);
-        let mut b = BatchBuilder::new(Some(schema()), 2);
+        let b = BatchBuilder::new(Some(schema()), 2);
         let len = later.len() as u64;
-        assert!(plan(&mut b, &later[..HEAD_BYTES as usize], len).is_none());
-        assert!(plan(&mut b, &later[..MAX_HEAD_BYTES as usize], len).is_some());
+        assert!(plan(&b, &later[..HEAD_BYTES as usize], len).is_none());
+        assert!(plan(&b, &later[..MAX_HEAD_BYTES as usize], len).is_some());
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl Index {
     }
 
     /// The exact number of samples of the dataset a reference names (see [`Index::load`]).
-    pub fn len(&self, reference: &str) -> Result<u64> {
+    pub fn sample_count(&self, reference: &str) -> Result<u64> {
         let r = DatasetRef::parse(reference)?;
         let repo = self.repo(&r.repo)?;
         num_samples(&repo, &resolve(&repo, &r)?)

@@ -236,9 +236,14 @@ pub struct RawSample {
 
 /// Streaming reader over a tar shard applying the WebDataset grouping rule.
 ///
-/// Yields `Result<RawSample>`. A sample without a msgpack member yields an error and reading
-/// goes on with the next sample; any damage to the tar structure yields one error and ends the
-/// iteration (samples completed before the damage are yielded first).
+/// Yields `Result<RawSample>`; [`next_msgpack_into`](Self::next_msgpack_into) streams the same
+/// samples to a callback instead. Both run one grouping loop, so they yield the same samples
+/// and the same errors in the same order: a sample comes out once its last member has been
+/// read (at the next key, the end of the archive, or damage). A sample without a msgpack member
+/// yields an error and reading goes on with the next sample; any other fault in a sample (two
+/// members with one suffix, a member cut short) and any damage to the tar structure yield one
+/// error and end the iteration (samples completed before the damage are yielded first).
+/// Datasets end at the first error of either kind, as atdata 0.7 does.
 pub struct ShardReader<R: Read> {
     inner: Input<R>,
     url: String,
@@ -252,54 +257,71 @@ pub struct ShardReader<R: Read> {
     block: Box<[u8; BLOCK]>,
     /// Path of the member most recently returned by `next_member`.
     name: Vec<u8>,
-    pending: Option<Pending>,
+    /// The member whose header was read last (by `next_keyed_member`).
+    member: KeyedMember,
+    /// Whether `member` is still to be taken: the first member of the next sample, whose
+    /// header ended the sample before.
+    ahead: bool,
     /// An error to yield after the sample that was completed when it happened.
     deferred: Option<Error>,
     done: bool,
 }
 
-/// A sample whose members are still being collected.
-struct Pending {
+/// A sample whose members are still being read; `data` is what became of its `.msgpack`
+/// member.
+struct Pending<T> {
     key: String,
     offset: u64,
-    data: Option<Vec<u8>>,
-    /// Suffixes of the other members, kept for the missing-msgpack message.
-    others: Vec<String>,
-    /// Suffix of the first non-msgpack member; later ones go to `more_suffixes`, so that the
-    /// common one- or two-member sample allocates nothing for duplicate detection.
-    first_suffix: Option<Vec<u8>>,
-    more_suffixes: Option<Box<Seen>>,
+    data: Option<T>,
+    /// Its other members, if any: boxed, so that the common one-member sample stays small to
+    /// move around and allocates nothing for them.
+    others: Option<Box<Others>>,
 }
 
-impl Pending {
+/// The non-msgpack members of a sample.
+struct Others {
+    /// Suffixes of the first few, for the missing-msgpack message.
+    shown: Vec<String>,
+    /// Suffix of the first; later ones go to `more`, so that a two-member sample needs no set.
+    first: Vec<u8>,
+    more: Option<Seen>,
+}
+
+impl<T> Pending<T> {
     fn new(key: String, offset: u64) -> Self {
         Pending {
             key,
             offset,
             data: None,
-            others: Vec::new(),
-            first_suffix: None,
-            more_suffixes: None,
+            others: None,
         }
     }
 
     /// Records a non-msgpack member's suffix; false if the sample has one with it already.
     fn add_suffix(&mut self, suffix: &[u8]) -> bool {
-        match &self.first_suffix {
-            None => {
-                self.first_suffix = Some(suffix.to_vec());
-                true
-            }
-            Some(first) if first.as_slice() == suffix => false,
-            Some(_) => self
-                .more_suffixes
-                .get_or_insert_with(Box::default)
-                .insert(suffix),
+        let shown = || String::from_utf8_lossy(suffix).into_owned();
+        let Some(o) = &mut self.others else {
+            self.others = Some(Box::new(Others {
+                shown: vec![shown()],
+                first: suffix.to_vec(),
+                more: None,
+            }));
+            return true;
+        };
+        if o.first == suffix {
+            return false;
         }
+        let new = o.more.get_or_insert_with(Seen::default).insert(suffix);
+        if new && o.shown.len() < 8 {
+            o.shown.push(shown());
+        }
+        new
     }
 }
 
-/// A member with a sample key, its data not read yet.
+/// A member with a sample key, its data not read yet. The reader keeps one and refills it, so
+/// that the buffers of its key and suffix are reused from member to member.
+#[derive(Default)]
 struct KeyedMember {
     /// Offset of its first header (extended headers included).
     offset: u64,
@@ -356,7 +378,8 @@ impl<R: Read> ShardReader<R> {
             pos: 0,
             block: Box::new([0; BLOCK]),
             name: Vec::new(),
-            pending: None,
+            member: KeyedMember::default(),
+            ahead: false,
             deferred: None,
             done: false,
         }
@@ -653,18 +676,15 @@ impl<R: Read> ShardReader<R> {
         self.read_data(size, at)
     }
 
-    fn complete(&self, p: Pending) -> Result<RawSample> {
+    /// The sample `p` as it ended: its key, first offset and `.msgpack` data, or the error
+    /// for a sample without a `.msgpack` member.
+    fn complete<T>(&self, p: Pending<T>) -> Result<(String, u64, T)> {
         match p.data {
-            Some(data) => Ok(RawSample {
-                key: p.key,
-                offset: p.offset,
-                data,
-            }),
+            Some(data) => Ok((p.key, p.offset, data)),
             None => {
-                let found = if p.others.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (found: .{})", p.others.join(", ."))
+                let found = match p.others {
+                    Some(o) => format!(" (found: .{})", o.shown.join(", .")),
+                    None => String::new(),
                 };
                 Err(self
                     .corrupt(p.offset, format!("sample has no .msgpack member{found}"))
@@ -673,35 +693,12 @@ impl<R: Read> ShardReader<R> {
         }
     }
 
-    /// Reads the data of the member just found into (or past) the pending sample.
-    fn take_member(&mut self, is_msgpack: bool, suffix: &[u8], size: u64, at: u64) -> Result<()> {
-        if is_msgpack {
-            if self.pending.as_ref().is_some_and(|p| p.data.is_some()) {
-                return Err(self.corrupt(at, "sample has two .msgpack members"));
-            }
-            let data = self.read_data(size, at)?;
-            if let Some(p) = &mut self.pending {
-                p.data = Some(data);
-            }
-        } else {
-            self.note_other(suffix, at)?;
-            self.skip_data(size, at)?;
-        }
-        Ok(())
-    }
-
-    /// Records a non-msgpack member of the pending sample; a second member with the same suffix
-    /// is an error (which of the two would be the sample's?).
-    fn note_other(&mut self, suffix: &[u8], at: u64) -> Result<()> {
-        let Some(p) = &mut self.pending else {
-            return Ok(());
-        };
+    /// Records a non-msgpack member of sample `p`; a second member with the same suffix is an
+    /// error (which of the two would be the sample's?).
+    fn note_other<T>(&self, p: &mut Pending<T>, suffix: &[u8], at: u64) -> Result<()> {
         if !p.add_suffix(suffix) {
             let suffix = String::from_utf8_lossy(suffix);
             return Err(self.corrupt(at, format!("sample has two .{suffix} members")));
-        }
-        if p.others.len() < 8 {
-            p.others.push(String::from_utf8_lossy(suffix).into_owned());
         }
         Ok(())
     }
@@ -720,20 +717,11 @@ impl<R: Read> ShardReader<R> {
             )
             .with_key(key))
     }
-
-    fn fail(&mut self, e: Error, finished: Option<Pending>) -> Option<Result<RawSample>> {
-        self.done = true;
-        match finished {
-            Some(p) => {
-                self.deferred = Some(e);
-                Some(self.complete(p))
-            }
-            None => Some(Err(e)),
-        }
-    }
 }
 
 /// Reads until `dst` is full or input ends; returns the bytes read and advances `pos` by them.
+// Inlined: it is called once or twice per member, on the hot path of every read.
+#[inline(always)]
 fn fill<R: Read>(inner: &mut R, pos: &mut u64, dst: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while let Some(rest) = dst.get_mut(filled..).filter(|r| !r.is_empty()) {
@@ -834,104 +822,109 @@ impl<R: Read> ShardReader<R> {
     /// member size, and a reader of exactly those bytes) instead of collecting it into a buffer,
     /// so that a consumer can read large payloads straight to where they belong.
     ///
-    /// For samples of one member, which atdata and WebDataset writers produce, this is the
-    /// grouping rule of [`Iterator::next`]; other members are skipped, a key whose members hold
-    /// no `.msgpack` and a second `.msgpack` under one key are errors. Do not mix the two
-    /// iteration styles on one reader.
+    /// The samples and errors are those of [`Iterator::next`] (one grouping loop serves both,
+    /// and the two styles may be mixed on one reader). `sink` runs when the `.msgpack` member
+    /// is reached, before the sample's later members are read: if one of those turns out bad
+    /// (say a second `.json`), this returns the error, not the sink's result, and what the
+    /// sink did with the sample is to be discarded. An error from `sink` ends the iteration.
     pub fn next_msgpack_into<T>(
         &mut self,
         sink: impl FnOnce(&str, u64, u64, &mut dyn Read) -> Result<T>,
     ) -> Option<Result<T>> {
-        loop {
-            if let Some(e) = self.deferred.take() {
-                return Some(Err(e));
-            }
-            if self.done {
-                return None;
-            }
-            let m = match self.next_keyed_member() {
-                Ok(Some(m)) => m,
-                Ok(None) => {
-                    self.done = true;
-                    return self.orphan_error().map(Err);
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            };
-            let (offset, at, size) = (m.offset, m.at, m.size);
-            let (key, suffix) = (m.key, m.suffix);
-            let is_msgpack = suffix.eq_ignore_ascii_case(b"msgpack");
-            let same = self.pending.as_ref().is_some_and(|p| p.key == key);
-            if !same {
-                if let Some(e) = self.orphan_error() {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                if let Err(e) = self.note_key(&key, offset) {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-                self.pending = Some(Pending::new(key.clone(), offset));
-            }
-            if !is_msgpack {
-                let skipped = self
-                    .note_other(&suffix, at)
-                    .and_then(|()| self.skip_data(size, at));
-                if let Err(e) = skipped {
-                    self.done = true;
-                    return Some(Err(e.with_key(&key)));
-                }
-                continue;
-            }
-            let first_offset = match &mut self.pending {
-                Some(p) if p.data.is_some() => {
-                    self.done = true;
-                    return Some(Err(self
-                        .corrupt(at, "sample has two .msgpack members")
-                        .with_key(&key)));
-                }
-                // Marks the key as having its msgpack member.
-                Some(p) => {
-                    p.data = Some(Vec::new());
-                    p.offset
-                }
-                None => offset,
-            };
-            if let Err(e) = self.check_size(size, at) {
-                self.done = true;
-                return Some(Err(e.with_key(&key)));
-            }
-            let mut member = (&mut self.inner).take(size);
-            let out = sink(&key, first_offset, size, &mut member);
+        let streamed = self.next_sample(|this, key, offset, size, at| {
+            this.check_size(size, at)?;
+            let mut member = (&mut this.inner).take(size);
+            let out = sink(key, offset, size, &mut member);
             let left = member.limit();
-            self.pos += size - left;
-            let out = out.map_err(|e| e.with_key(&key).with_shard(&self.url, first_offset));
-            if out.is_err() {
-                self.done = true;
-                return Some(out);
-            }
-            if left > 0 {
-                // The sink did not read it all: skip the rest.
-                if let Err(e) = self.skip_exact(left, at) {
-                    self.done = true;
-                    return Some(Err(e.with_key(&key)));
+            this.pos += size - left;
+            let out = out.map_err(|e| e.with_shard(&this.url, offset))?;
+            // Whatever the sink did not read, then the padding.
+            this.skip_exact(left + padding(size), at)?;
+            Ok(out)
+        });
+        streamed.map(|r| r.map(|(_key, _offset, out)| out))
+    }
+
+    /// The grouping loop, the one place the rule is applied: reads the members of the next
+    /// sample (consecutive members with one key), handing its `.msgpack` member to `take`
+    /// (`take(reader, key, offset of the sample's first header, member size, offset of the
+    /// member's header)`, which must check the size and consume the member's data and
+    /// padding), and returns the sample's key, offset and what `take` made of it once the
+    /// sample has ended.
+    fn next_sample<T>(
+        &mut self,
+        take: impl FnOnce(&mut Self, &str, u64, u64, u64) -> Result<T>,
+    ) -> Option<Result<(String, u64, T)>> {
+        if let Some(e) = self.deferred.take() {
+            return Some(Err(e));
+        }
+        if self.done {
+            return None;
+        }
+        let mut take = Some(take);
+        let mut sample: Option<Pending<T>> = None;
+        loop {
+            if !std::mem::take(&mut self.ahead) {
+                match self.next_keyed_member() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.done = true;
+                        return sample.map(|p| self.complete(p));
+                    }
+                    Err(e) => {
+                        // The sample read so far ended before the damage: it comes first.
+                        self.done = true;
+                        return Some(match sample {
+                            Some(p) => {
+                                self.deferred = Some(e);
+                                self.complete(p)
+                            }
+                            None => Err(e),
+                        });
+                    }
                 }
             }
-            if let Err(e) = self.skip_exact(padding(size), at) {
+            let (offset, at, size) = (self.member.offset, self.member.at, self.member.size);
+            let p = match sample {
+                Some(ref mut p) if p.key == self.member.key => p,
+                Some(p) => {
+                    // A new key ends this sample; its member is taken on the next call.
+                    self.ahead = true;
+                    return Some(self.complete(p));
+                }
+                None => {
+                    let key = std::mem::take(&mut self.member.key);
+                    if let Err(e) = self.note_key(&key, offset) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                    sample.insert(Pending::new(key, offset))
+                }
+            };
+            let read = if !self.member.suffix.eq_ignore_ascii_case(b"msgpack") {
+                self.note_other(p, &self.member.suffix, at)
+                    .and_then(|()| self.skip_data(size, at))
+            } else {
+                match take.take() {
+                    Some(take) if p.data.is_none() => {
+                        take(self, &p.key, p.offset, size, at).map(|out| p.data = Some(out))
+                    }
+                    _ => Err(self.corrupt(at, "sample has two .msgpack members")),
+                }
+            };
+            if let Err(e) = read {
                 self.done = true;
-                return Some(Err(e.with_key(&key)));
+                return Some(Err(e.with_key(&p.key)));
             }
-            return Some(out);
         }
     }
 
-    /// The next member that carries a sample key (others are skipped), or `None` at the end.
-    fn next_keyed_member(&mut self) -> Result<Option<KeyedMember>> {
+    /// Reads the header of the next member that carries a sample key into `self.member`
+    /// (others are skipped); false at the end of the archive.
+    fn next_keyed_member(&mut self) -> Result<bool> {
         loop {
             let (offset, at, size, regular) = match self.next_member()? {
-                Step::End => return Ok(None),
+                Step::End => return Ok(false),
                 Step::Member {
                     offset,
                     header_offset,
@@ -948,24 +941,17 @@ impl<R: Read> ShardReader<R> {
                 self.skip_data(size, at)?;
                 continue;
             };
-            return Ok(Some(KeyedMember {
-                offset,
-                at,
-                size,
-                key: String::from_utf8_lossy(self.name.get(..prefix_end).unwrap_or(&[]))
-                    .into_owned(),
-                suffix: self.name.get(suffix_start..).unwrap_or(&[]).to_vec(),
-            }));
+            let m = &mut self.member;
+            (m.offset, m.at, m.size) = (offset, at, size);
+            m.key.clear();
+            m.key.push_str(&String::from_utf8_lossy(
+                self.name.get(..prefix_end).unwrap_or(&[]),
+            ));
+            m.suffix.clear();
+            m.suffix
+                .extend_from_slice(self.name.get(suffix_start..).unwrap_or(&[]));
+            return Ok(true);
         }
-    }
-
-    /// The error for a finished key that had members but no `.msgpack` one, if any.
-    fn orphan_error(&mut self) -> Option<Error> {
-        let p = self.pending.take()?;
-        if p.data.is_some() {
-            return None;
-        }
-        self.complete(p).err()
     }
 }
 
@@ -973,50 +959,8 @@ impl<R: Read> Iterator for ShardReader<R> {
     type Item = Result<RawSample>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(e) = self.deferred.take() {
-                return Some(Err(e));
-            }
-            if self.done {
-                return None;
-            }
-            let m = match self.next_keyed_member() {
-                Ok(Some(m)) => m,
-                Ok(None) => {
-                    self.done = true;
-                    return self.pending.take().map(|p| self.complete(p));
-                }
-                Err(e) => {
-                    let finished = self.pending.take();
-                    return self.fail(e, finished);
-                }
-            };
-            let (offset, at, size) = (m.offset, m.at, m.size);
-            let prefix = m.key;
-            let is_msgpack = m.suffix.eq_ignore_ascii_case(b"msgpack");
-            let same = self.pending.as_ref().is_some_and(|p| p.key == prefix);
-            let finished = if same {
-                None
-            } else {
-                if let Err(e) = self.note_key(&prefix, offset) {
-                    let finished = self.pending.take();
-                    return self.fail(e, finished);
-                }
-                self.pending.replace(Pending::new(prefix, offset))
-            };
-            if let Err(e) = self.take_member(is_msgpack, &m.suffix, size, at) {
-                let key = self.pending.as_ref().map(|p| p.key.clone());
-                let e = match key {
-                    Some(k) => e.with_key(&k),
-                    None => e,
-                };
-                self.pending = None;
-                return self.fail(e, finished);
-            }
-            if let Some(p) = finished {
-                return Some(self.complete(p));
-            }
-        }
+        let sample = self.next_sample(|this, _key, _offset, size, at| this.read_data(size, at));
+        sample.map(|r| r.map(|(key, offset, data)| RawSample { key, offset, data }))
     }
 }
 
@@ -1053,7 +997,7 @@ mod tests {
         assert!(keys.iter().all(|k| !seen.insert(k.as_bytes())));
         assert!(seen.insert(b""));
         assert!(!seen.insert(b""));
-        let mut p = Pending::new("k".into(), 0);
+        let mut p = Pending::<()>::new("k".into(), 0);
         for suffix in ["json", "cls", "jpg", "JSON", "txt"] {
             assert!(p.add_suffix(suffix.as_bytes()), "{suffix}");
         }

@@ -16,9 +16,8 @@
 //! - `created_at`: RFC 3339 str;
 //! - `cid`, `name`, `schema_ref` (str) and `data_urls` (array of str): a copy of the row's
 //!   0.7 columns. A listing then reads three columns per row instead of seven, which halves
-//!   SQLite's share of its time. For such rows the copy is what we read; 0.7's columns are
-//!   written for 0.7 (and are what lookups by name and CID search). Rows from builds before
-//!   the copy (seven positions) are read from 0.7's columns.
+//!   SQLite's share of its time. The copy is what we read; 0.7's columns are written for 0.7
+//!   (and are what lookups by name and CID search).
 
 use std::ops::Range;
 
@@ -29,10 +28,7 @@ use crate::index::entry::{Entry, ShardInfo};
 use crate::index::sqlite::raw::{OurFacts, RawDigest, RawRows, RawShard, Span};
 use crate::value::Value;
 
-/// Positions of our facts: blobs with fewer are corrupt.
-const FACTS: usize = 7;
-
-/// Positions with the copy of 0.7's columns.
+/// Positions of our facts and the copy of 0.7's columns: blobs with fewer are corrupt.
 const WITH_COLUMNS: usize = 11;
 
 /// The facts [`encode`] writes, borrowed from wherever they are.
@@ -275,7 +271,8 @@ fn read_digest(r: &mut MsgReader<'_>, out: &mut RawRows) -> Result<Option<RawDig
     }
 }
 
-/// Whether `buf` (an `atdata_info` value) holds the copy of 0.7's columns.
+/// Whether `buf` (an `atdata_info` value) has the positions of the copy of 0.7's columns:
+/// whether it can be read without them.
 pub(super) fn has_columns(buf: &[u8]) -> bool {
     read_len(&mut MsgReader::new(buf), "atdata_info").is_ok_and(|n| n >= WITH_COLUMNS)
 }
@@ -290,16 +287,16 @@ pub(super) struct Columns {
     pub urls: Range<usize>,
 }
 
-/// Reads an `atdata_info` value into `out` (text unchecked): our facts, and the copy of
-/// 0.7's columns where the blob has one. Positions past those this build knows are ignored.
+/// Reads an `atdata_info` value into `out` (text unchecked): our facts and the copy of 0.7's
+/// columns. Positions past those this build knows are ignored.
 // Once per listed row; inlined into the scan, which measured 5% fewer instructions there.
 #[inline]
-pub(super) fn read(buf: &[u8], out: &mut RawRows) -> Result<(OurFacts, Option<Columns>)> {
+pub(super) fn read(buf: &[u8], out: &mut RawRows) -> Result<(OurFacts, Columns)> {
     let mut r = MsgReader::new(buf);
     let n = read_len(&mut r, "atdata_info")?;
-    if n < FACTS {
+    if n < WITH_COLUMNS {
         return Err(r.error(format!(
-            "atdata_info has {n} items, expected at least {FACTS}"
+            "atdata_info has {n} items, expected at least {WITH_COLUMNS}"
         )));
     }
     let num_samples = read_opt_uint(&mut r, "num_samples")?;
@@ -340,21 +337,18 @@ pub(super) fn read(buf: &[u8], out: &mut RawRows) -> Result<(OurFacts, Option<Co
         metadata,
         created_at,
     };
-    if n < WITH_COLUMNS {
-        return Ok((facts, None));
-    }
     let cid = read_text(&mut r, out, "cid")?;
     let name = read_text(&mut r, out, "name")?;
     let schema_ref = read_text(&mut r, out, "schema_ref")?;
     let urls = read_texts(&mut r, out, "data_urls", |o| &mut o.urls)?;
     Ok((
         facts,
-        Some(Columns {
+        Columns {
             cid,
             name,
             schema_ref,
             urls,
-        }),
+        },
     ))
 }
 
@@ -379,7 +373,7 @@ mod tests {
     }
 
     /// Reads `blob` as a listing would: into a chunk whose text is then checked.
-    fn read_checked(blob: &[u8]) -> Result<(OurFacts, Option<Columns>, CheckedRows)> {
+    fn read_checked(blob: &[u8]) -> Result<(OurFacts, Columns, CheckedRows)> {
         let mut rows = RawRows::with_capacity(1);
         let (origin, columns) = read(blob, &mut rows)?;
         Ok((origin, columns, rows.checked()?))
@@ -442,7 +436,6 @@ mod tests {
             created_at.map(|s| c.text(s)),
             Some("2026-01-01T00:00:00+00:00")
         );
-        let columns = columns.expect("the copy of 0.7's columns");
         assert_eq!(c.text(columns.cid), "bafy-cid");
         assert_eq!(c.text(columns.name), "docs");
         assert_eq!(c.text(columns.schema_ref), "atdata://local/schema/T@1.0.0");
@@ -457,6 +450,15 @@ mod tests {
         assert_eq!(facts.metadata, None);
     }
 
+    /// An `atdata_info` blob of eleven positions: `facts` (the first seven, encoded) and a
+    /// copy of 0.7's columns.
+    fn with_copy(facts: &[u8]) -> Vec<u8> {
+        let mut blob = vec![0x9b];
+        blob.extend_from_slice(facts);
+        blob.extend_from_slice(&[0xa1, b'c', 0xa1, b'n', 0xa1, b's', 0x90]);
+        blob
+    }
+
     #[test]
     fn other_layouts_and_bad_blobs() {
         let blob = encode(&info(&[], &[], None));
@@ -465,14 +467,18 @@ mod tests {
         later[0] = 0x9c;
         later.push(0xc0);
         let (_, columns, c) = read_checked(&later).unwrap();
-        assert_eq!(c.text(columns.unwrap().cid), "bafy-cid");
-        // Seven positions (builds before the copy): facts only; 0.7's columns are needed.
-        let mut early = vec![0x97];
-        early.extend_from_slice(&[0x03, 0x90, 0xc0, 0x90, 0xc0, 0xc0, 0xa1, b't']);
-        assert!(!has_columns(&early));
-        let (facts, columns, _) = read_checked(&early).unwrap();
-        assert!(columns.is_none());
-        assert_eq!(facts.num_samples, Some(3));
+        assert_eq!(c.text(columns.cid), "bafy-cid");
+        // Eleven positions written by hand read the same way.
+        let facts = [0x03, 0x90, 0xc0, 0x90, 0xc0, 0xc0, 0xa1, b't'];
+        let (read_facts, columns, c) = read_checked(&with_copy(&facts)).unwrap();
+        assert_eq!(read_facts.num_samples, Some(3));
+        assert_eq!(c.text(columns.schema_ref), "s");
+        // Fewer positions than ours (seven: our facts without the copy) are corrupt.
+        let mut seven = vec![0x97];
+        seven.extend_from_slice(&facts);
+        assert!(!has_columns(&seven));
+        let e = read(&seven, &mut RawRows::default()).unwrap_err();
+        assert!(e.to_string().contains("expected at least 11"), "{e}");
         for bad in [&[0x91, 0x01][..], &[0xff], &[], &[0x97, 0xc0, 0x91, 0x01]] {
             assert!(!has_columns(bad));
             assert!(read(bad, &mut RawRows::default()).is_err(), "{bad:?}");
@@ -483,7 +489,7 @@ mod tests {
         assert!(has_columns(cut));
         let e = read(cut, &mut RawRows::default()).unwrap_err();
         assert!(e.to_string().contains("field 'schema_ref'"), "{e}");
-        let mut number = early.clone();
+        let mut number = with_copy(&facts);
         number[3] = 0x05;
         let e = read(&number, &mut RawRows::default()).unwrap_err();
         assert!(
@@ -492,14 +498,14 @@ mod tests {
         );
         // A digest of 31 bytes, or a number, where a shard's sha256 goes.
         for digest in [&[0xc4, 31][..], &[0x05]] {
-            let mut bad = vec![0x97, 0xc0, 0x91, 0x93];
+            let mut bad = vec![0xc0, 0x91, 0x93];
             bad.extend_from_slice(digest);
             if digest.len() == 2 {
                 bad.extend_from_slice(&[7; 31]);
             }
             // samples, bytes; then description, tags, license, metadata, created_at.
             bad.extend_from_slice(&[0xc0, 0xc0, 0xc0, 0x90, 0xc0, 0xc0, 0xa1, b't']);
-            let e = read(&bad, &mut RawRows::default()).unwrap_err();
+            let e = read(&with_copy(&bad), &mut RawRows::default()).unwrap_err();
             assert!(e.to_string().contains("neither 32 bytes nor text"), "{e}");
         }
     }

@@ -62,7 +62,7 @@ pub(super) fn scan_row(conn: &Connection, row: &Row<'_>, out: &mut RawRows) -> R
         Some(blob) => {
             let (facts, copy) = info::read(blob, out)
                 .map_err(|e| corrupt_in(&cid_for_error(conn, row, rowid), "atdata_info", e))?;
-            (Origin::Ours(facts), copy)
+            (Origin::Ours(facts), Some(copy))
         }
         None => {
             // A row 0.7 wrote: the caller's metadata and the checksums share 0.7's map.
@@ -116,8 +116,8 @@ pub(super) fn scan_row(conn: &Connection, row: &Row<'_>, out: &mut RawRows) -> R
 
 /// Steps through every row in rowid order into chunks of `chunk` rows, handing each full one
 /// to `emit` (which says whether to go on) and returning the last, partial one. Rows are read
-/// with [`LIST`] up to the first that needs 0.7's columns (written by 0.7 or by an early
-/// build of ours), and from there on with all columns. One read transaction (a savepoint, so
+/// with [`LIST`] up to the first that needs 0.7's columns (one 0.7 wrote, or one whose
+/// `atdata_info` is too short to be ours), and from there on with all columns. One read transaction (a savepoint, so
 /// that it also works inside the write transaction garbage collection holds) keeps the two
 /// statements on one snapshot of the table.
 pub(super) fn scan_listing(

@@ -1,15 +1,13 @@
 //! The database layout: Python atdata 0.7's tables (docs/FORMAT.md section 6) with two columns of
-//! ours added to `dataset_entries`, and the migration from earlier layouts of ours.
+//! ours added to `dataset_entries`, added when a build of ours first writes to a 0.7 file.
 //!
 //! Our facts live in 0.7's row, not in a table beside it, so that a commit writes one row
 //! fewer and listing reads one table without a join. 0.7 ignores columns it does not know,
 //! also when it writes rows itself (they get NULL there: an entry 0.7 wrote).
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Error, Result};
-use crate::index::entry::{strings_from_msgpack, value_from_msgpack, ShardInfo};
-use crate::index::sqlite::info::{self, Info};
 
 /// The tables of Python atdata 0.7, verbatim in meaning. 0.7 also indexes `labels(cid)`; we
 /// never look labels up by CID, so we do not pay for that index on every commit (0.7 adds it
@@ -88,9 +86,8 @@ pub(super) fn index_id(conn: &Connection) -> Result<Option<String>> {
     })
 }
 
-/// Creates what is missing: 0.7's tables, our columns, the index identity, and moves our facts
-/// out of the table earlier builds kept them in. Idempotent; run inside the caller's retry
-/// loop. Only write opens call this: reading never changes the file (see [`check_readable`]).
+/// Creates what is missing: 0.7's tables, our columns and the index identity. Idempotent; run
+/// inside the caller's retry loop. Only write opens call this: reading never changes the file (see [`check_readable`]).
 pub(super) fn prepare(conn: &Connection) -> Result<()> {
     conn.execute_batch(CREATE_TABLES)?;
     if up_to_date(conn)? {
@@ -105,7 +102,6 @@ pub(super) fn prepare(conn: &Connection) -> Result<()> {
         [],
     )?;
     let have = columns(&tx, "dataset_entries")?;
-    let old_table = !columns(&tx, "atdata_entry_info")?.is_empty();
     let missing = OUR_COLUMNS
         .iter()
         .filter(|(c, _)| !have.iter().any(|h| h == c));
@@ -114,19 +110,13 @@ pub(super) fn prepare(conn: &Connection) -> Result<()> {
             "ALTER TABLE dataset_entries ADD COLUMN {column} {ty}"
         ))?;
     }
-    if old_table {
-        migrate_info_table(&tx)?;
-    }
     tx.commit()?;
     Ok(())
 }
 
-/// Whether our columns and the index identity exist and no table of an earlier layout is
-/// left.
+/// Whether our columns and the index identity exist.
 fn up_to_date(conn: &Connection) -> Result<bool> {
-    Ok(has_our_columns(conn)?
-        && columns(conn, "atdata_entry_info")?.is_empty()
-        && index_id(conn)?.is_some())
+    Ok(has_our_columns(conn)? && index_id(conn)?.is_some())
 }
 
 fn has_our_columns(conn: &Connection) -> Result<bool> {
@@ -181,132 +171,4 @@ fn columns(conn: &Connection, table: &str) -> Result<Vec<String>> {
         .query_map([table], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(names)
-}
-
-/// Earlier builds kept our facts in a table `atdata_entry_info` (one row per entry, columns
-/// `cid, version, num_samples, shards, description, tags, license[, metadata], created_at`).
-/// Each row still matching an entry by name and CID becomes that entry's columns; then the
-/// table goes. A row we cannot read is skipped (its entry then counts as one 0.7 wrote).
-fn migrate_info_table(conn: &Connection) -> Result<()> {
-    let have = columns(conn, "atdata_entry_info")?;
-    let col = |c: &str| {
-        if have.iter().any(|h| h == c) {
-            format!("i.{c}")
-        } else {
-            "NULL".to_string()
-        }
-    };
-    let select = format!(
-        "SELECT e.cid, e.data_urls, {}, {}, {}, {}, {}, {}, {}, {}, e.name, e.schema_ref \
-         FROM atdata_entry_info i \
-         JOIN dataset_entries e ON e.cid = i.cid AND e.name = i.name",
-        col("version"),
-        col("num_samples"),
-        col("shards"),
-        col("description"),
-        col("tags"),
-        col("license"),
-        col("metadata"),
-        col("created_at"),
-    );
-    let mut updates: Vec<(String, i64, Vec<u8>)> = Vec::new();
-    {
-        let mut stmt = conn.prepare(&select)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            if let Some(u) = old_row(row)? {
-                updates.push(u);
-            }
-        }
-    }
-    let mut set = conn.prepare(
-        "UPDATE dataset_entries SET atdata_version = ?2, atdata_info = ?3 WHERE cid = ?1",
-    )?;
-    for (cid, version, blob) in updates {
-        set.execute(params![cid, version, blob])?;
-    }
-    conn.execute_batch("DROP TABLE atdata_entry_info")?;
-    Ok(())
-}
-
-/// One row of the old table as `(cid, version, atdata_info)`, or `None` if it is unreadable.
-fn old_row(row: &rusqlite::Row<'_>) -> Result<Option<(String, i64, Vec<u8>)>> {
-    let cid: String = row.get(0)?;
-    let blob = |i: usize| -> Result<Option<Vec<u8>>> {
-        Ok(match row.get_ref(i)? {
-            rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
-                Some(b.to_vec())
-            }
-            _ => None,
-        })
-    };
-    let Ok(urls) = strings_from_msgpack(&blob(1)?.unwrap_or_default()) else {
-        return Ok(None);
-    };
-    let Some(version) = row.get::<_, Option<i64>>(2)? else {
-        return Ok(None);
-    };
-    let num_samples = row
-        .get::<_, Option<i64>>(3)?
-        .and_then(|n| u64::try_from(n).ok());
-    // The old `shards` column: an array of [sha256 | nil, samples | nil, bytes | nil].
-    let shards = match blob(4)? {
-        Some(b) => old_shards(&b, &urls).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let tags = blob(6)?
-        .and_then(|b| strings_from_msgpack(&b).ok())
-        .unwrap_or_default();
-    let metadata = blob(8)?.and_then(|b| value_from_msgpack(&b).ok());
-    let description: Option<String> = row.get(5)?;
-    let license: Option<String> = row.get(7)?;
-    let created_at: Option<String> = row.get(9)?;
-    let name: String = row.get(10)?;
-    let schema_ref: String = row.get(11)?;
-    let blob = info::encode(&Info {
-        cid: &cid,
-        name: &name,
-        schema_ref: &schema_ref,
-        num_samples,
-        shards: &shards,
-        description: description.as_deref(),
-        tags: &tags,
-        license: license.as_deref(),
-        metadata: metadata.as_ref(),
-        created_at: created_at.as_deref().unwrap_or_default(),
-    });
-    Ok(Some((cid, version, blob)))
-}
-
-fn old_shards(buf: &[u8], urls: &[String]) -> Result<Vec<ShardInfo>> {
-    use crate::codec::msgpack::Token;
-    let mut r = crate::codec::MsgReader::new(buf);
-    let Token::Array(n) = r.next_token()? else {
-        return Err(Error::corrupt("old shards column is not an array"));
-    };
-    let mut out = Vec::with_capacity(n);
-    for url in urls.iter().take(n) {
-        if r.next_token()? != Token::Array(3) {
-            return Err(Error::corrupt("old shard facts are not a triple"));
-        }
-        let sha256 = match r.next_token()? {
-            Token::Str(s) => Some(s.to_string()),
-            _ => None,
-        };
-        let mut nums = [None, None];
-        for slot in &mut nums {
-            *slot = match r.next_token()? {
-                Token::Int(i) => u64::try_from(i).ok(),
-                Token::UInt(u) => Some(u),
-                _ => None,
-            };
-        }
-        out.push(ShardInfo {
-            url: url.clone(),
-            sha256,
-            samples: nums[0],
-            bytes: nums[1],
-        });
-    }
-    Ok(out)
 }

@@ -1,5 +1,5 @@
 //! The SQLite provider against the conformance suite, and what only this backend does:
-//! 0.7's rows, labels, layout migrations.
+//! 0.7's rows and labels, our columns added to 0.7's layout.
 
 use super::*;
 use crate::index::conformance;
@@ -199,124 +199,6 @@ fn a_row_replaced_by_python_becomes_the_newest_and_keeps_numbers_unique() {
         .unwrap()
         .entry;
     assert_eq!(next.version, "4");
-}
-
-/// Makes `path` look like an index of an earlier build: our facts in a table of their own.
-fn with_old_info_table(path: &Path, create: &str, insert: &str, cid: &str) {
-    let conn = Connection::open(path).unwrap();
-    conn.execute_batch(create).unwrap();
-    conn.execute(insert, [cid]).unwrap();
-    conn.execute(
-        "UPDATE dataset_entries SET atdata_version = NULL, atdata_info = NULL WHERE cid = ?1",
-        [cid],
-    )
-    .unwrap();
-}
-
-#[test]
-fn early_layout_is_migrated() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("index.db");
-    let cid = SqliteProvider::open(&path)
-        .unwrap()
-        .commit(&conformance::sample_entry("d", 1, "x"))
-        .unwrap()
-        .entry
-        .cid;
-    with_old_info_table(
-        &path,
-        "CREATE TABLE atdata_entry_info (cid TEXT PRIMARY KEY, name TEXT NOT NULL,
-           version INTEGER NOT NULL, num_samples INTEGER, shards BLOB,
-           description TEXT, tags TEXT, license TEXT, created_at TEXT NOT NULL)
-           WITHOUT ROWID;
-         CREATE UNIQUE INDEX atdata_entry_info_version ON atdata_entry_info(name, version);",
-        "INSERT INTO atdata_entry_info VALUES (?1, 'd', 7, 10, NULL, 'old', '[]', NULL, 't')",
-        &cid,
-    );
-    let p = SqliteProvider::open(&path).unwrap();
-    let e = p.entry_by_cid(&cid).unwrap().unwrap();
-    assert_eq!((e.version.as_str(), e.num_samples), ("7", Some(10)));
-    assert_eq!(e.description.as_deref(), Some("old"));
-    assert_eq!(e.created_at, "t");
-    let left: i64 = p
-        .lock()
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'atdata_entry_info%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(left, 0, "the old table and its index are gone");
-}
-
-#[test]
-fn layout_with_an_info_table_by_rowid_is_migrated() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("index.db");
-    let entry = SqliteProvider::open(&path)
-        .unwrap()
-        .commit(&conformance::sample_entry("d", 2, "x"))
-        .unwrap()
-        .entry;
-    let shards = {
-        let mut b = Vec::new();
-        rmp::encode::write_array_len(&mut b, 2).unwrap();
-        for s in &entry.shards {
-            rmp::encode::write_array_len(&mut b, 3).unwrap();
-            rmp::encode::write_str(&mut b, s.sha256.as_deref().unwrap()).unwrap();
-            rmp::encode::write_uint(&mut b, 5).unwrap();
-            rmp::encode::write_uint(&mut b, 10240).unwrap();
-        }
-        b
-    };
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE atdata_entry_info (entry_rowid INTEGER PRIMARY KEY, cid TEXT NOT NULL,
-           name TEXT NOT NULL, version INTEGER NOT NULL, num_samples INTEGER, shards BLOB,
-           description TEXT, tags TEXT, license TEXT, metadata BLOB, created_at TEXT NOT NULL);",
-    )
-    .unwrap();
-    conn.execute(
-        "INSERT INTO atdata_entry_info SELECT rowid, cid, name, 4, 10, ?2, 'desc', ?3, 'MIT', ?4, \
-         'then' FROM dataset_entries WHERE cid = ?1",
-        params![
-            entry.cid,
-            shards,
-            strings_to_msgpack(&["a".to_string()]),
-            to_msgpack(&crate::Value::Map(vec![("k".into(), crate::Value::Int(1))]))
-        ],
-    )
-    .unwrap();
-    conn.execute(
-        "UPDATE dataset_entries SET atdata_version = NULL, atdata_info = NULL",
-        [],
-    )
-    .unwrap();
-    drop(conn);
-    let p = SqliteProvider::open(&path).unwrap();
-    let e = p.entry_by_cid(&entry.cid).unwrap().unwrap();
-    assert_eq!(e.version, "4");
-    assert_eq!(e.num_samples, Some(10));
-    assert_eq!(e.shards, {
-        let mut want = entry.shards.clone();
-        for s in &mut want {
-            s.samples = Some(5);
-        }
-        want
-    });
-    assert_eq!(e.tags, vec!["a"]);
-    assert_eq!(e.license.as_deref(), Some("MIT"));
-    assert_eq!(e.description.as_deref(), Some("desc"));
-    assert_eq!(
-        e.metadata,
-        Some(crate::Value::Map(vec![("k".into(), crate::Value::Int(1))]))
-    );
-    // And the next write goes on from there.
-    let next = p
-        .commit(&conformance::sample_entry("d", 1, "y"))
-        .unwrap()
-        .entry;
-    assert_eq!(next.version, "5");
 }
 
 #[test]
@@ -580,34 +462,12 @@ fn info_of(p: &SqliteProvider, cid: &str) -> Vec<u8> {
         .unwrap()
 }
 
-/// `info` as builds before the copy of 0.7's columns wrote it: its first seven positions.
-fn without_copy(info: &[u8]) -> Vec<u8> {
-    let mut r = crate::codec::MsgReader::new(info);
-    assert_eq!(
-        r.next_token().unwrap(),
-        crate::codec::msgpack::Token::Array(11)
-    );
-    for _ in 0..7 {
-        r.skip().unwrap();
-    }
-    let mut out = vec![0x97];
-    out.extend_from_slice(&info[1..r.position()]);
-    out
-}
-
 #[test]
-fn rows_without_the_copy_are_read_from_0_7_columns_midway_through_a_listing() {
+fn rows_0_7_wrote_are_read_from_its_columns_midway_through_a_listing() {
     let p = SqliteProvider::in_memory().unwrap();
     let committed = commit_distinct(&p, 700, 2);
     let cid = |i: usize| committed[i].entry.cid.as_str();
-    let info = info_of(&p, cid(100));
-    // Row 100 as an earlier build of ours wrote it; row 300 as 0.7 did.
-    p.lock()
-        .execute(
-            "UPDATE dataset_entries SET atdata_info = ?1 WHERE cid = ?2",
-            rusqlite::params![without_copy(&info), cid(100)],
-        )
-        .unwrap();
+    // Row 300 as 0.7 wrote it.
     p.lock()
         .execute(
             "UPDATE dataset_entries SET atdata_info = NULL, atdata_version = NULL WHERE cid = ?1",
@@ -621,10 +481,6 @@ fn rows_without_the_copy_are_read_from_0_7_columns_midway_through_a_listing() {
             assert_eq!(&c.entry, l, "entry {i}");
         }
     }
-    assert_eq!(
-        p.entry_by_cid(cid(100)).unwrap().unwrap(),
-        committed[100].entry
-    );
     // 0.7's row keeps what 0.7 knows: the digests from its checksums, not our facts.
     let (py, ours) = (&listed[300], &committed[300].entry);
     assert_eq!(
