@@ -2,6 +2,8 @@
 //! repository's store (every reading path: samples, batches in shard order, counting,
 //! verifying), and a dataset over paths reads local files.
 
+mod py07_common;
+
 use std::sync::{Arc, Mutex};
 
 use atdata::index::WriteOptions;
@@ -158,4 +160,48 @@ fn a_dataset_over_paths_reads_local_files() {
     let ds = atdata::dataset::Dataset::open(&dir.path().display().to_string()).unwrap();
     assert!(format!("{:?}", ds.source()).contains("LocalFiles"));
     assert_eq!(ds.len().unwrap(), 1);
+}
+
+/// Inserts a row as Python atdata 0.7 writes it (URLs as given, 0.7's CID, no count).
+fn insert_py07_row(db: &std::path::Path, name: &str, urls: &[String]) {
+    let schema_ref = "atdata://local/schema/TextSample@1.0.0";
+    let cid = atdata::codec::python_entry_cid(schema_ref, urls).unwrap();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "INSERT INTO dataset_entries (cid, name, schema_ref, data_urls, metadata) \
+         VALUES (?1, ?2, ?3, ?4, NULL)",
+        rusqlite::params![
+            cid,
+            name,
+            schema_ref,
+            atdata::index::entry::strings_to_msgpack(urls)
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn stored_file_urls_are_read_as_stored_and_other_schemes_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = py07_common::relocated_index(dir.path());
+    let text = py07_common::fixtures().join("shards/text.tar");
+    let file_url = format!("file://{}", text.display());
+    insert_py07_row(&db, "by-file-url", std::slice::from_ref(&file_url));
+    insert_py07_row(
+        &db,
+        "in-a-bucket",
+        &["s3://bucket/ds/data-000000.tar".into()],
+    );
+    let index = Index::open(&db).unwrap();
+
+    let ds = index.load("by-file-url").unwrap();
+    assert_eq!(ds.urls(), [file_url]);
+    assert_eq!(ds.samples(atdata::dataset::Order::Ordered).count(), 6);
+    assert_eq!(ds.ordered(4).map(|b| b.unwrap().len()).sum::<usize>(), 6);
+
+    let e = index.load("in-a-bucket").unwrap_err().to_string();
+    assert!(
+        e.contains("unsupported URL scheme 's3'") && e.contains("s3://bucket/ds/data-000000.tar"),
+        "{e}"
+    );
 }

@@ -9,9 +9,12 @@ use crate::error::Error;
 use crate::shard::{read_shard_bytes, sample_key, ShardOptions, ShardWriter, StagedShard};
 use crate::store::DataStore;
 
+/// A behaviour of the suite, with its name for the failure message.
+type Behaviour = (&'static str, fn(&dyn DataStore));
+
 /// Every behaviour below, in turn, each on a store `fresh` makes (new and empty each time).
 pub fn run_all<S: DataStore>(mut fresh: impl FnMut() -> S) {
-    let behaviours: &[(&str, fn(&dyn DataStore))] = &[
+    let behaviours: &[Behaviour] = &[
         (
             "publish_makes_the_shard_visible",
             publish_makes_the_shard_visible,
