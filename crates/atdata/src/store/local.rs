@@ -24,13 +24,13 @@ use crate::store::{
 
 /// The read side for shards on local filesystems: plain paths and `file://` URLs (the scheme
 /// rule is [`shard::local_path`](crate::shard::local_path)), wherever they are. What a
-/// [`Dataset`](crate::dataset::Dataset) over paths the user gave reads through, and what
+/// `Dataset` over paths the user gave reads through, and what
 /// [`LocalDiskStore`] reads through.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalFiles;
 
 impl LocalFiles {
-    /// `LocalFiles` shared, as a [`Dataset`](crate::dataset::Dataset) holds its source.
+    /// `LocalFiles` shared, as a `Dataset` holds its source.
     pub fn shared() -> Arc<dyn ShardSource> {
         Arc::new(LocalFiles)
     }

@@ -6,7 +6,7 @@
 //! `index`). Its read side is a trait of its own, [`ShardSource`], because shards that belong
 //! to no store (a path the user typed, an entry indexed in place) are read too: by
 //! [`LocalFiles`], the one place a local path or `file://` URL becomes a reader. A
-//! [`Dataset`](crate::dataset::Dataset) holds the source its URLs are read from.
+//! `Dataset` holds the source its URLs are read from.
 //! The index stages shards with [`ShardWriter`](crate::shard::ShardWriter) in the store's
 //! staging area, publishes them here, and only then commits the entry, so nothing a reader can
 //! reach is ever partial.
@@ -195,7 +195,7 @@ pub trait DataStore: ShardSource {
     /// Removes the file at `url` (a shard or a staging file); refuses URLs outside the store.
     fn remove(&self, url: &str) -> Result<()>;
 
-    /// This store as a [`ShardSource`], for a [`Dataset`](crate::dataset::Dataset) to read through.
+    /// This store as a [`ShardSource`], for a `Dataset` to read through.
     fn as_source(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn ShardSource>;
 }
 
