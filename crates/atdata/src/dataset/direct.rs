@@ -7,15 +7,16 @@
 //! the fields after it from the tail. All of it on the calling thread: reader threads ahead of
 //! it would hold each sample in a buffer of its own, the second copy again.
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::sync::Arc;
 
 use crate::codec::array::decode_compact_header;
 use crate::codec::msgpack::{self, Head, MsgReader};
 use crate::dataset::batch::BatchBuilder;
+use crate::dataset::stream::{open_reader, SourceReader};
 use crate::error::{Error, Result};
-use crate::shard::ShardReader;
+use crate::shard::{open_shard_file, ShardReader};
+use crate::store::ShardSource;
 
 /// Samples up to this size are read whole and decoded from memory.
 const STREAM_THRESHOLD: u64 = 256 << 10;
@@ -167,17 +168,37 @@ fn push_planned(
     b.end_row(&r)
 }
 
+/// Opens the shard at `url`: a local file straight from the filesystem when the source
+/// offers one ([`ShardSource::local_path`]: array payloads are then read from the file into
+/// their column, one copy), else the source's stream.
+fn open_direct(source: &dyn ShardSource, url: &str) -> Result<SourceReader> {
+    match source.local_path(url) {
+        Some(path) => {
+            let (file, len) = open_shard_file(&path, url)?;
+            let file: Box<dyn Read + Send> = Box::new(file);
+            Ok(ShardReader::new(
+                BufReader::with_capacity(FILE_BUFFER, file),
+                url,
+                Some(len),
+            ))
+        }
+        None => open_reader(source, url, FILE_BUFFER),
+    }
+}
+
 /// Shards read one after another on the calling thread, straight into a batch builder.
 pub struct DirectSource {
+    source: Arc<dyn ShardSource>,
     urls: std::vec::IntoIter<String>,
-    current: Option<(Arc<str>, ShardReader<BufReader<File>>)>,
+    current: Option<(Arc<str>, SourceReader)>,
     scratch: Vec<u8>,
 }
 
 impl DirectSource {
-    /// Reads `urls` in order.
-    pub fn new(urls: Vec<String>) -> Self {
+    /// Reads `urls` from `source` in order.
+    pub fn new(source: Arc<dyn ShardSource>, urls: Vec<String>) -> Self {
         DirectSource {
+            source,
             urls: urls.into_iter(),
             current: None,
             scratch: Vec::new(),
@@ -189,7 +210,7 @@ impl DirectSource {
         loop {
             let Some((url, reader)) = &mut self.current else {
                 let url = self.urls.next()?;
-                match ShardReader::open_buffered(std::path::Path::new(&url), FILE_BUFFER) {
+                match open_direct(self.source.as_ref(), &url) {
                     Ok(r) => self.current = Some((Arc::from(url.as_str()), r)),
                     Err(e) => return Some(Err(e)),
                 }

@@ -1,6 +1,7 @@
 //! Datasets over shard URLs: ordered and shuffled iteration, by sample or by columnar batch.
 //!
-//! A [`Dataset`] is a cheap handle (shard URLs, an optional schema, a name, a known length).
+//! A [`Dataset`] is a cheap handle (shard URLs, the [`ShardSource`] they are read from, an
+//! optional schema, a name, a known length).
 //! Iteration reads shards in parallel with bounded prefetch ([`stream`]), optionally shuffles
 //! with a seed ([`shuffle`]), and decodes either into samples or straight into columnar
 //! [`Batch`]es ([`batch`]); batches in shard order are decoded as the shards are read, on the
@@ -22,8 +23,10 @@ use crate::codec::decode_sample;
 use crate::error::{Error, Result};
 use crate::packable::Packable;
 use crate::schema::Schema;
+use crate::store::{LocalFiles, ShardSource};
 use crate::value::Sample;
 use shuffle::BufferShuffle;
+use std::sync::Arc;
 use stream::RawStream;
 
 /// The order in which samples are read.
@@ -36,10 +39,12 @@ pub enum Order {
     Shuffled(ShuffleOptions),
 }
 
-/// A dataset: an ordered list of shard URLs, optionally with a schema, a name and a known length.
+/// A dataset: an ordered list of shard URLs and where they are read from, optionally with a
+/// schema, a name and a known length.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     urls: Vec<String>,
+    source: Arc<dyn ShardSource>,
     schema: Option<Schema>,
     name: Option<String>,
     len: Option<u64>,
@@ -47,10 +52,12 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// A dataset over `urls` (already expanded), decoded with `schema` when given.
+    /// A dataset over `urls` (already expanded), decoded with `schema` when given, read as
+    /// local files ([`LocalFiles`]; see [`with_source`](Self::with_source)).
     pub fn new(urls: Vec<String>, schema: Option<Schema>) -> Self {
         Dataset {
             urls,
+            source: LocalFiles::shared(),
             schema,
             name: None,
             len: None,
@@ -67,6 +74,18 @@ impl Dataset {
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// Reads the shards through `source` (the store of the repository the dataset was resolved
+    /// in).
+    pub fn with_source(mut self, source: Arc<dyn ShardSource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Where the shards are read from.
+    pub fn source(&self) -> &Arc<dyn ShardSource> {
+        &self.source
     }
 
     /// Records the exact sample count (known from the index), so `len` need not scan.
@@ -150,6 +169,7 @@ impl Dataset {
     pub fn raw(&self, order: Order) -> Box<dyn Iterator<Item = Result<ShardSample>> + Send> {
         match order {
             Order::Ordered => Box::new(RawStream::new(
+                self.source.clone(),
                 self.urls.clone(),
                 self.read,
                 self.name.clone(),
@@ -158,7 +178,8 @@ impl Dataset {
                 let mut rng = opts.rng();
                 let mut urls = self.urls.clone();
                 shuffle::permute(&mut urls, &mut rng);
-                let stream = RawStream::new(urls, self.read, self.name.clone());
+                let stream =
+                    RawStream::new(self.source.clone(), urls, self.read, self.name.clone());
                 Box::new(BufferShuffle::new(stream, opts.buffer_size, rng))
             }
         }
@@ -219,9 +240,10 @@ impl Dataset {
         // cache on 2 cores, were slower for small samples too (BENCHMARKS.md). Shuffled samples
         // pass through a shuffle buffer, so they are read whole by the reader threads.
         let source = match order {
-            Order::Ordered => {
-                Source::Direct(Box::new(direct::DirectSource::new(self.urls.clone())))
-            }
+            Order::Ordered => Source::Direct(Box::new(direct::DirectSource::new(
+                self.source.clone(),
+                self.urls.clone(),
+            ))),
             _ => Source::Stream(self.raw(order)),
         };
         Batches {

@@ -12,6 +12,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::error::{Error, Result};
 use crate::shard::{RawSample, ShardReader};
+use crate::store::ShardSource;
 
 /// Samples per chunk sent from a reader thread to the consumer.
 const CHUNK_SAMPLES: usize = 256;
@@ -40,8 +41,26 @@ impl Default for ReadOptions {
 
 type Chunk = Result<Vec<RawSample>>;
 
-/// A shard file's reader; boxed where held, being a few hundred bytes.
-type FileReader = ShardReader<std::io::BufReader<std::fs::File>>;
+/// Read buffer for a shard streamed whole.
+const STREAM_BUFFER: usize = 256 << 10;
+
+/// A shard's reader over its source's stream; boxed where held, being a few hundred bytes.
+pub(crate) type SourceReader = ShardReader<std::io::BufReader<Box<dyn std::io::Read + Send>>>;
+
+/// Opens the shard at `url` through `source`, read through a buffer of `capacity` bytes; its
+/// size, when the source knows it, bounds every member size.
+pub(crate) fn open_reader(
+    source: &dyn ShardSource,
+    url: &str,
+    capacity: usize,
+) -> Result<SourceReader> {
+    let opened = source.open(url)?;
+    Ok(ShardReader::new(
+        std::io::BufReader::with_capacity(capacity, opened.reader),
+        url,
+        opened.len,
+    ))
+}
 
 /// A raw sample with the URL of the shard it came from.
 #[derive(Debug, Clone)]
@@ -69,7 +88,8 @@ pub struct RawStream {
 enum Inner {
     Serial {
         urls: std::vec::IntoIter<String>,
-        current: Option<(Arc<str>, Box<FileReader>)>,
+        current: Option<(Arc<str>, Box<SourceReader>)>,
+        source: Arc<dyn ShardSource>,
     },
     Parallel {
         receivers: std::vec::IntoIter<(Arc<str>, Receiver<Chunk>)>,
@@ -83,13 +103,19 @@ enum Inner {
 }
 
 impl RawStream {
-    /// Starts reading `urls` with `opts`; `dataset` names the dataset in errors.
-    pub fn new(urls: Vec<String>, opts: ReadOptions, dataset: Option<String>) -> Self {
+    /// Starts reading `urls` from `source` with `opts`; `dataset` names the dataset in errors.
+    pub fn new(
+        source: Arc<dyn ShardSource>,
+        urls: Vec<String>,
+        opts: ReadOptions,
+        dataset: Option<String>,
+    ) -> Self {
         if opts.workers == 0 || urls.len() <= 1 {
             return RawStream {
                 inner: Inner::Serial {
                     urls: urls.into_iter(),
                     current: None,
+                    source,
                 },
                 dataset,
             };
@@ -111,13 +137,13 @@ impl RawStream {
         drop(work_tx);
         let threads = (0..opts.workers.min(urls.len()))
             .map(|_| {
-                let (work_rx, stop) = (work_rx.clone(), stop.clone());
+                let (work_rx, stop, source) = (work_rx.clone(), stop.clone(), source.clone());
                 std::thread::spawn(move || {
                     for (url, tx) in work_rx.iter() {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        read_shard_into(&url, &tx, &stop);
+                        read_shard_into(source.as_ref(), &url, &tx, &stop);
                     }
                 })
             })
@@ -143,8 +169,8 @@ impl RawStream {
 }
 
 /// Reads one shard in chunks into `tx`; stops early when the consumer has gone.
-fn read_shard_into(url: &str, tx: &Sender<Chunk>, stop: &AtomicBool) {
-    let reader = match ShardReader::open(std::path::Path::new(url)) {
+fn read_shard_into(source: &dyn ShardSource, url: &str, tx: &Sender<Chunk>, stop: &AtomicBool) {
+    let reader = match open_reader(source, url, STREAM_BUFFER) {
         Ok(r) => r,
         Err(e) => {
             let _ = tx.send(Err(e));
@@ -190,7 +216,11 @@ impl Iterator for RawStream {
         loop {
             let out = match &mut self.inner {
                 Inner::Done => return None,
-                Inner::Serial { urls, current } => match current {
+                Inner::Serial {
+                    urls,
+                    current,
+                    source,
+                } => match current {
                     Some((url, r)) => match r.next() {
                         Some(item) => Some(item.map(|raw| ShardSample {
                             url: url.clone(),
@@ -203,7 +233,7 @@ impl Iterator for RawStream {
                     },
                     None => match urls.next() {
                         None => None,
-                        Some(url) => match ShardReader::open(std::path::Path::new(&url)) {
+                        Some(url) => match open_reader(source.as_ref(), &url, STREAM_BUFFER) {
                             Ok(r) => {
                                 *current = Some((Arc::from(url.as_str()), Box::new(r)));
                                 continue;

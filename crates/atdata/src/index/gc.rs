@@ -133,10 +133,10 @@ impl Index {
             let mut others: HashSet<String> = HashSet::new();
             for other in repos.values() {
                 if !Arc::ptr_eq(&other.provider, &repo.provider) {
-                    others.extend(read_references(other.provider.as_ref())?);
+                    others.extend(read_references(other.provider.as_ref(), store.as_ref())?);
                 }
             }
-            let mut refs = read_references(repo.provider.as_ref())?;
+            let mut refs = read_references(repo.provider.as_ref(), store.as_ref())?;
             refs.extend(others.iter().cloned());
             check_references(repo, store.as_ref(), &store.shards()?, &refs, opts)?;
             planned.push((store, repo, others));
@@ -150,7 +150,7 @@ impl Index {
         for (store, repo, others) in planned {
             let mut collect = |listing: Listing| {
                 refuse_skipped(repo.provider.as_ref(), &listing)?;
-                let mut refs = referenced(&listing)?;
+                let mut refs = referenced(&listing, store.as_ref())?;
                 refs.extend(others.iter().cloned());
                 collect_store(repo, store.as_ref(), &refs, opts, &mut report)
             };
@@ -164,11 +164,12 @@ impl Index {
     }
 }
 
-/// Every shard URL the entries of `p` reference; refuses when a row cannot be read.
-fn read_references(p: &dyn Provider) -> Result<HashSet<String>> {
+/// Every shard URL the entries of `p` reference, as `store` resolves them; refuses when a row
+/// cannot be read.
+fn read_references(p: &dyn Provider, store: &dyn DataStore) -> Result<HashSet<String>> {
     let listing = p.listing()?;
     refuse_skipped(p, &listing)?;
-    referenced(&listing)
+    referenced(&listing, store)
 }
 
 fn same_index(a: &Repository, b: &Repository) -> Result<bool> {
@@ -276,12 +277,13 @@ fn refuse_skipped(p: &dyn Provider, listing: &Listing) -> Result<()> {
 
 /// Every file the entries reference, as readers resolve their URLs: a brace pattern in a row
 /// Python atdata 0.7 wrote names every file it expands to (see `scan::expand_url`), which
-/// must all count as referenced, or gc would delete a 0.7 dataset's shards.
-fn referenced(listing: &Listing) -> Result<HashSet<String>> {
+/// must all count as referenced, or gc would delete a 0.7 dataset's shards. `store`, the store
+/// being collected, answers whether a URL with braces names a file as it stands.
+fn referenced(listing: &Listing, store: &dyn DataStore) -> Result<HashSet<String>> {
     let mut refs = HashSet::new();
     for e in &listing.entries {
         for s in &e.shards {
-            for url in expand_url(e, &s.url)? {
+            for url in expand_url(store, e, &s.url)? {
                 refs.insert(normal_url(url));
             }
         }

@@ -15,6 +15,7 @@ use crate::error::{Error, Location, Result};
 use crate::index::scan::scan_shard;
 use crate::progress::Progress;
 use crate::schema::{schema_name_for, Schema};
+use crate::store::{LocalFiles, ShardSource};
 
 /// Most threads reading shards at once: enough to overlap I/O and decoding, few enough to
 /// leave the machine usable.
@@ -60,25 +61,25 @@ impl Inspection {
 /// Reads every sample of the shards at `urls` (local paths or `file://` URLs), decoding each
 /// without a schema. Reports to `progress` the bytes ahead (`start`) and read.
 pub fn inspect_shards(urls: &[String], progress: &dyn Progress) -> Inspection {
+    let source = LocalFiles;
     let total = urls
         .iter()
-        .filter_map(|u| crate::shard::local_path(u).ok())
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
+        .filter_map(|u| source.size(u).ok().flatten())
         .fold(0, u64::saturating_add);
     progress.start(total);
-    read_all(urls, progress)
+    read_all(&source, urls, progress)
 }
 
 /// The schema named after dataset `name` ([`schema_name_for`]) that every sample of the
-/// shards at `urls` fits; the first unreadable shard or a field of mixed kinds is an error.
-/// Reports to `progress` the bytes read, not the work ahead (the caller's).
+/// shards at `urls` (read from `source`) fits; the first unreadable shard or a field of mixed
+/// kinds is an error. Reports to `progress` the bytes read, not the work ahead (the caller's).
 pub(crate) fn infer_from_shards(
+    source: &dyn ShardSource,
     name: &str,
     urls: &[String],
     progress: &dyn Progress,
 ) -> Result<Schema> {
-    let Inspection { shards, inference } = read_all(urls, progress);
+    let Inspection { shards, inference } = read_all(source, urls, progress);
     if let Some(e) = shards.into_iter().find_map(|s| s.error) {
         return Err(e.with_dataset(name));
     }
@@ -93,7 +94,7 @@ pub(crate) fn infer_from_shards(
 }
 
 /// Reads every shard with a few threads, merging the results in shard order.
-fn read_all(urls: &[String], progress: &dyn Progress) -> Inspection {
+fn read_all(source: &dyn ShardSource, urls: &[String], progress: &dyn Progress) -> Inspection {
     let slots: Vec<Mutex<Option<(ShardSummary, Inference)>>> =
         urls.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
@@ -106,7 +107,7 @@ fn read_all(urls: &[String], progress: &dyn Progress) -> Inspection {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(url) = urls.get(i) else { return };
-                let found = read_shard(url, progress);
+                let found = read_shard(source, url, progress);
                 if let Some(Ok(mut slot)) = slots.get(i).map(Mutex::lock) {
                     *slot = Some(found);
                 }
@@ -138,10 +139,14 @@ fn summary(url: &str, bytes: u64, samples: u64, error: Option<Error>) -> ShardSu
 }
 
 /// Reads one shard to its end, stopping at the first error.
-fn read_shard(url: &str, progress: &dyn Progress) -> (ShardSummary, Inference) {
+fn read_shard(
+    source: &dyn ShardSource,
+    url: &str,
+    progress: &dyn Progress,
+) -> (ShardSummary, Inference) {
     let mut inference = Inference::new();
     let mut samples = 0u64;
-    let scanned = scan_shard(url, false, progress, |raw| {
+    let scanned = scan_shard(source, url, false, progress, |raw| {
         let sample = decode_sample(&raw.data, None)
             .map_err(|e| e.with_key(&raw.key).with_shard(url, raw.offset))?;
         inference.add_at(&sample, || Location {
@@ -156,10 +161,7 @@ fn read_shard(url: &str, progress: &dyn Progress) -> (ShardSummary, Inference) {
     let found = match scanned {
         Ok(scan) => summary(url, scan.bytes, scan.samples, None),
         Err(e) => {
-            let bytes = crate::shard::local_path(url)
-                .ok()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map_or(0, |m| m.len());
+            let bytes = source.size(url).ok().flatten().unwrap_or(0);
             summary(url, bytes, samples, Some(e))
         }
     };
@@ -210,7 +212,7 @@ mod tests {
         );
         assert!(found.errors().next().is_none());
         assert_eq!(found.inference.samples(), 3);
-        let s = infer_from_shards("my-points", &urls, &NoProgress).unwrap();
+        let s = infer_from_shards(&LocalFiles, "my-points", &urls, &NoProgress).unwrap();
         assert_eq!(s.name, "MyPoints");
         assert!(s.field("a").unwrap().optional && s.field("b").unwrap().optional);
     }
@@ -226,7 +228,7 @@ mod tests {
                 vec![("a", Value::from("three"))],
             ],
         );
-        let e = infer_from_shards("x", &urls, &NoProgress)
+        let e = infer_from_shards(&LocalFiles, "x", &urls, &NoProgress)
             .unwrap_err()
             .to_string();
         assert!(e.contains("dataset 'x'") && e.contains("field 'a'"), "{e}");
@@ -238,7 +240,7 @@ mod tests {
 
     #[test]
     fn shards_without_samples_have_no_schema() {
-        let e = infer_from_shards("x", &[], &NoProgress).unwrap_err();
+        let e = infer_from_shards(&LocalFiles, "x", &[], &NoProgress).unwrap_err();
         assert!(
             e.to_string().contains("'x': its shards hold no samples"),
             "{e}"

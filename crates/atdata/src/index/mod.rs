@@ -235,14 +235,18 @@ impl Index {
         let entry = resolve(&repo, &r)?;
         let schema = schema_of(&repo, &entry)?;
         let len = num_samples(&repo, &entry)?;
+        // The dataset reads through the repository's store (local files without one).
+        let source = scan::source_of(&repo);
         let mut urls = Vec::with_capacity(entry.shards.len());
         for u in entry.data_urls() {
-            for file in scan::expand_url(&entry, u)? {
-                // Readers open paths: `file://` becomes one, other schemes fail here, by name.
-                urls.push(crate::shard::local_path(&file)?.to_string());
+            for file in scan::expand_url(source.as_ref(), &entry, u)? {
+                // A URL the store cannot read fails here, by scheme, not at the first read.
+                source.check_url(&file)?;
+                urls.push(file);
             }
         }
         Ok(Dataset::new(urls, Some(schema))
+            .with_source(source)
             .with_name(reference.trim())
             .with_len(len))
     }
@@ -512,11 +516,12 @@ fn num_samples(repo: &Repository, entry: &Entry) -> Result<u64> {
     if let Some(n) = entry.num_samples {
         return Ok(n);
     }
+    let source = scan::source_of(repo);
     let mut facts = Vec::with_capacity(entry.shards.len());
     for shard in &entry.shards {
         let (mut samples, mut bytes) = (0u64, 0u64);
-        for url in scan::expand_url(entry, &shard.url)? {
-            let s = scan::scan_shard(&url, false, &crate::NoProgress, |_| Ok(()))
+        for url in scan::expand_url(source.as_ref(), entry, &shard.url)? {
+            let s = scan::scan_shard(source.as_ref(), &url, false, &crate::NoProgress, |_| Ok(()))
                 .map_err(|e| e.with_dataset(&entry.name))?;
             samples += s.samples;
             bytes += s.bytes;

@@ -1,17 +1,20 @@
-//! Reading shard files for the index: counting samples, hashing, and turning stored URLs into
-//! local paths. Used where the index must look at bytes: inserting existing shards, counting
-//! entries whose length is unknown, and verifying.
+//! Reading shard files for the index: counting samples, hashing, and expanding stored URLs.
+//! Used where the index must look at bytes: inserting existing shards, counting entries whose
+//! length is unknown, and verifying. Every read goes through a [`ShardSource`]: the
+//! repository's store for what an entry names, [`LocalFiles`] for paths the user gave.
 
 use std::io::{self, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::codec::python_entry_cid;
 use crate::error::{Error, Result};
 use crate::index::entry::Entry;
+use crate::index::Repository;
 use crate::progress::Progress;
-use crate::shard::{expand_braces, open_shard_file, RawSample, ShardReader};
+use crate::shard::{expand_braces, RawSample, ShardReader};
+use crate::store::{LocalFiles, ShardSource};
 
 /// What a pass over one shard file found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +27,13 @@ pub(crate) struct ShardScan {
     pub bytes: u64,
 }
 
-/// The local path a shard URL names (see [`crate::shard::local_path`], the one rule for
-/// schemes: plain paths and `file://`; any other scheme is an error naming it).
-pub(crate) fn local_path(url: &str) -> Result<PathBuf> {
-    crate::shard::local_path(url).map(PathBuf::from)
+/// Where the shards of `repo`'s entries are read from: its store, else local files (what the
+/// default store reads; reading must not create the default store's folder).
+pub(crate) fn source_of(repo: &Repository) -> Arc<dyn ShardSource> {
+    match &repo.store {
+        Some(store) => store.clone().as_source(),
+        None => LocalFiles::shared(),
+    }
 }
 
 /// The shard files a URL stored in `entry` names.
@@ -38,10 +44,14 @@ pub(crate) fn local_path(url: &str) -> Result<PathBuf> {
 /// it reads: for such an entry (its CID is 0.7's recipe over its `schema_ref` and `data_urls`,
 /// see [`python_entry_cid`]), a local URL that holds a `{` and names no existing file is
 /// brace-expanded, as 0.7 would. Never globbed (0.7 does not glob), never a directory listing.
-/// Nothing here touches the filesystem except that one existence check.
-pub(crate) fn expand_url(entry: &Entry, url: &str) -> Result<Vec<String>> {
+/// Nothing here reads `source` except that one existence check.
+pub(crate) fn expand_url<S: ShardSource + ?Sized>(
+    source: &S,
+    entry: &Entry,
+    url: &str,
+) -> Result<Vec<String>> {
     let brace_pattern =
-        url.contains('{') && !local_path(url).is_ok_and(|p| p.exists()) && written_by_py07(entry);
+        url.contains('{') && written_by_py07(entry) && !source.size(url).is_ok_and(|s| s.is_some());
     if brace_pattern {
         expand_braces(url).map_err(|e| {
             Error::corrupt(format!("stored shard URL '{url}' cannot be expanded: {e}"))
@@ -77,20 +87,20 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
-/// Reads every sample of the shard at `url`, calling `each` on it, and counts them; with
-/// `hash`, also computes the file's sha256 in the same pass.
+/// Reads every sample of the shard at `url` from `source`, calling `each` on it, and counts
+/// them; with `hash`, also computes the file's sha256 in the same pass.
 pub(crate) fn scan_shard(
+    source: &dyn ShardSource,
     url: &str,
     hash: bool,
     progress: &dyn Progress,
     mut each: impl FnMut(&RawSample) -> Result<()>,
 ) -> Result<ShardScan> {
-    let path = local_path(url)?;
-    // Regular files only: a FIFO in place of a shard would block forever.
-    let (file, bytes) = open_shard_file(Path::new(&path), url)?;
+    // Regular files only (the source's contract): a FIFO in place of a shard would block.
+    let opened = source.open(url)?;
     progress.shard(url);
     let mut hashing = Hashing {
-        inner: file,
+        inner: opened.reader,
         hasher: hash.then(Sha256::new),
         progress,
     };
@@ -99,7 +109,7 @@ pub(crate) fn scan_shard(
         let reader = ShardReader::new(
             BufReader::with_capacity(256 << 10, &mut hashing),
             url,
-            Some(bytes),
+            opened.len,
         );
         for sample in reader {
             let sample = sample?;
@@ -111,6 +121,10 @@ pub(crate) fn scan_shard(
     if hash {
         io::copy(&mut hashing, &mut io::sink()).map_err(|e| Error::io(url, e))?;
     }
+    let bytes = match opened.len {
+        Some(n) => n,
+        None => source.size(url)?.unwrap_or_default(),
+    };
     Ok(ShardScan {
         sha256: hashing.hasher.map(|h| hex::encode(h.finalize())),
         samples,
@@ -118,13 +132,16 @@ pub(crate) fn scan_shard(
     })
 }
 
-/// The sha256 of the file at `url`, streamed.
-pub(crate) fn hash_file(url: &str, progress: &dyn Progress) -> Result<String> {
-    let path = local_path(url)?;
-    let (file, _) = open_shard_file(Path::new(&path), url)?;
+/// The sha256 of the file at `url` in `source`, streamed.
+pub(crate) fn hash_file(
+    source: &dyn ShardSource,
+    url: &str,
+    progress: &dyn Progress,
+) -> Result<String> {
+    let opened = source.open(url)?;
     progress.shard(url);
     let mut hashing = Hashing {
-        inner: BufReader::with_capacity(256 << 10, file),
+        inner: BufReader::with_capacity(256 << 10, opened.reader),
         hasher: Some(Sha256::new()),
         progress,
     };
@@ -152,7 +169,7 @@ mod tests {
         .unwrap();
         let url = shards[0].path.display().to_string();
         let mut keys = Vec::new();
-        let scan = scan_shard(&url, true, &crate::NoProgress, |s| {
+        let scan = scan_shard(&LocalFiles, &url, true, &crate::NoProgress, |s| {
             keys.push(s.key.clone());
             Ok(())
         })
@@ -162,11 +179,11 @@ mod tests {
         assert_eq!(scan.bytes, shards[0].bytes);
         assert_eq!(scan.sha256.as_deref(), Some(shards[0].sha256.as_str()));
         assert_eq!(
-            hash_file(&url, &crate::NoProgress).unwrap(),
+            hash_file(&LocalFiles, &url, &crate::NoProgress).unwrap(),
             shards[0].sha256
         );
         assert_eq!(
-            hash_file(&format!("file://{url}"), &crate::NoProgress).unwrap(),
+            hash_file(&LocalFiles, &format!("file://{url}"), &crate::NoProgress).unwrap(),
             shards[0].sha256
         );
     }
@@ -204,8 +221,6 @@ mod tests {
 
     #[test]
     fn stored_urls_are_literal_except_a_py07_brace_pattern_naming_no_file() {
-        assert_eq!(local_path("/a/b.tar").unwrap(), PathBuf::from("/a/b.tar"));
-        assert!(local_path("s3://b/k.tar").is_err());
         let dir = tempfile::tempdir().unwrap();
         let literal = dir.path().join("x-{0..1}.tar");
         std::fs::write(&literal, b"").unwrap();
@@ -214,9 +229,12 @@ mod tests {
         let glob = "/no/such/*.tar";
         for py07 in [false, true] {
             let e = entry_with(&[&literal, pattern, glob], py07);
-            assert_eq!(expand_url(&e, &literal).unwrap(), vec![literal.clone()]);
-            assert_eq!(expand_url(&e, glob).unwrap(), vec![glob]);
-            let got = expand_url(&e, pattern).unwrap();
+            assert_eq!(
+                expand_url(&LocalFiles, &e, &literal).unwrap(),
+                vec![literal.clone()]
+            );
+            assert_eq!(expand_url(&LocalFiles, &e, glob).unwrap(), vec![glob]);
+            let got = expand_url(&LocalFiles, &e, pattern).unwrap();
             if py07 {
                 assert_eq!(got, vec!["/no/such/x-0.tar", "/no/such/x-1.tar"]);
             } else {
@@ -224,7 +242,9 @@ mod tests {
             }
         }
         let e = entry_with(&["/no/{a,b"], true);
-        let err = expand_url(&e, "/no/{a,b").unwrap_err().to_string();
+        let err = expand_url(&LocalFiles, &e, "/no/{a,b")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("unbalanced") && err.contains("dataset 'd'"),
             "{err}"

@@ -9,9 +9,10 @@ use std::fmt;
 use crate::error::{Error, Result};
 use crate::index::entry::Entry;
 use crate::index::reference::DatasetRef;
-use crate::index::scan::{expand_url, hash_file, local_path};
+use crate::index::scan::{expand_url, hash_file, source_of};
 use crate::index::{resolve, Index};
 use crate::progress::{NoProgress, Progress};
+use crate::store::ShardSource;
 
 /// Something wrong with one shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,28 +157,32 @@ impl Index {
         let r = DatasetRef::parse(reference)?;
         let repo = self.repo(&r.repo)?;
         let entry = resolve(&repo, &r)?;
-        Ok(verify_entry(&r.repo, &entry, progress))
+        let source = source_of(&repo);
+        Ok(verify_entry(source.as_ref(), &r.repo, &entry, progress))
     }
 }
 
 /// The bytes verifying `entry` reads: recorded sizes, else the files' sizes now.
-fn bytes_to_hash(entry: &Entry) -> u64 {
+fn bytes_to_hash(source: &dyn ShardSource, entry: &Entry) -> u64 {
     entry
         .shards
         .iter()
         .filter(|s| s.sha256.is_some())
         .map(|s| {
-            s.bytes.unwrap_or_else(|| {
-                local_path(&s.url)
-                    .and_then(|p| std::fs::metadata(p).map_err(|e| Error::io(&s.url, e)))
-                    .map_or(0, |m| m.len())
-            })
+            s.bytes
+                .unwrap_or_else(|| source.size(&s.url).ok().flatten().unwrap_or(0))
         })
         .sum()
 }
 
-fn verify_entry(repo: &str, entry: &Entry, progress: &dyn Progress) -> VerifyReport {
-    progress.start(bytes_to_hash(entry));
+/// Checks every shard of `entry` (of repository `repo`), read from `source`.
+fn verify_entry(
+    source: &dyn ShardSource,
+    repo: &str,
+    entry: &Entry,
+    progress: &dyn Progress,
+) -> VerifyReport {
+    progress.start(bytes_to_hash(source, entry));
     let mut report = VerifyReport {
         dataset: format!("@{repo}/{}@{}", entry.name, entry.version),
         cid: entry.cid.clone(),
@@ -186,7 +191,7 @@ fn verify_entry(repo: &str, entry: &Entry, progress: &dyn Progress) -> VerifyRep
         problems: Vec::new(),
     };
     for shard in &entry.shards {
-        let urls = match expand_url(entry, &shard.url) {
+        let urls = match expand_url(source, entry, &shard.url) {
             Ok(u) => u,
             Err(e) => {
                 report.problems.push(problem_of(&shard.url, e));
@@ -196,26 +201,28 @@ fn verify_entry(repo: &str, entry: &Entry, progress: &dyn Progress) -> VerifyRep
         // A pattern entry (0.7) has no per-file digest: check presence only.
         let single = urls.len() == 1 && urls.first() == Some(&shard.url);
         for url in urls {
-            let meta = match local_path(&url)
-                .and_then(|p| std::fs::metadata(&p).map_err(|e| Error::io(url.clone(), e)))
-            {
-                Ok(m) => m,
+            let size = match source.size(&url) {
+                Ok(Some(n)) => n,
+                Ok(None) => {
+                    report.problems.push(ShardProblem::Missing { url });
+                    continue;
+                }
                 Err(e) => {
                     report.problems.push(problem_of(&url, e));
                     continue;
                 }
             };
             if let (true, Some(expected)) = (single, shard.bytes) {
-                if meta.len() != expected {
+                if size != expected {
                     report.problems.push(ShardProblem::SizeMismatch {
                         url: url.clone(),
                         expected,
-                        actual: meta.len(),
+                        actual: size,
                     });
                 }
             }
             match (single, &shard.sha256) {
-                (true, Some(expected)) => match hash_file(&url, progress) {
+                (true, Some(expected)) => match hash_file(source, &url, progress) {
                     Ok(actual) if actual == *expected => report.checked.push(url),
                     Ok(actual) => {
                         report.checked.push(url.clone());
@@ -316,7 +323,7 @@ mod tests {
             },
         ]);
         let seen = Seen::default();
-        let r = verify_entry("local", &e, &seen);
+        let r = verify_entry(&crate::store::LocalFiles, "local", &e, &seen);
         assert!(!r.is_ok());
         assert_eq!(r.dataset, "@local/d@1");
         assert_eq!(r.problems.len(), 3, "{r}");

@@ -11,13 +11,13 @@ use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardIn
 use crate::index::inspect::infer_from_shards;
 use crate::index::provider::Provider;
 use crate::index::reference::{check_dataset_name, DatasetRef, LOCAL};
-use crate::index::scan::{local_path, scan_shard};
+use crate::index::scan::scan_shard;
 use crate::index::{claim_unowned, Index, Repository};
 use crate::packable::Packable;
 use crate::progress::{NoProgress, Progress};
 use crate::schema::Schema;
 use crate::shard::{expand, stage_shards, RawSample, ShardOptions, ShardWriter, StagedShard};
-use crate::store::DataStore;
+use crate::store::{DataStore, LocalFiles, ShardSource};
 use crate::value::{Sample, Value};
 
 /// Samples per shard when `maxcount` is not given (Python atdata 0.7's default).
@@ -226,13 +226,17 @@ impl Index {
         let (repo_name, name) = target_of(name, opts.repo.as_deref())?;
         let repo = self.repo(&repo_name)?;
         compat_metadata(opts.metadata.as_ref(), &[])?;
+        // What the user names are local files, whichever store the repository has: they are
+        // read as such (and copied into the store with `copy`).
+        let source = LocalFiles;
         let mut urls = Vec::new();
         let mut total = 0u64;
         for u in expand(target)? {
-            let path = local_path(&u)?;
-            let abs = std::fs::canonicalize(&path).map_err(|e| Error::io(&u, e))?;
-            total += std::fs::metadata(&abs).map_or(0, |m| m.len());
-            urls.push(abs.display().to_string());
+            let path = crate::shard::local_path(&u)?;
+            let abs = std::fs::canonicalize(path).map_err(|e| Error::io(&u, e))?;
+            let abs = abs.display().to_string();
+            total += source.size(&abs).ok().flatten().unwrap_or(0);
+            urls.push(abs);
         }
         // Inferring reads every shard once more: the work ahead counts it.
         progress.start(if opts.schema.is_some() {
@@ -242,7 +246,7 @@ impl Index {
         });
         let schema = match &opts.schema {
             Some(s) => s.clone(),
-            None => infer_from_shards(&name, &urls, progress)?,
+            None => infer_from_shards(&source, &name, &urls, progress)?,
         };
         let check = |url: &str, raw: &RawSample| {
             decode_sample(&raw.data, Some(&schema))
@@ -262,7 +266,7 @@ impl Index {
         if !opts.copy {
             let mut shards = Vec::with_capacity(urls.len());
             for url in &urls {
-                let scan = scan_shard(url, true, progress, |raw| check(url, raw))?;
+                let scan = scan_shard(&source, url, true, progress, |raw| check(url, raw))?;
                 let sha = scan.sha256.unwrap_or_default();
                 shards.push(ShardInfo::new(url.clone(), sha, scan.samples, scan.bytes));
             }
@@ -275,7 +279,7 @@ impl Index {
         let mut staged = Vec::with_capacity(urls.len());
         for url in &urls {
             let mut writer = ShardWriter::new(&staging, ShardOptions::default())?;
-            scan_shard(url, false, progress, |raw| {
+            scan_shard(&source, url, false, progress, |raw| {
                 check(url, raw)?;
                 writer
                     .write_sample(store_key(&raw.key), &raw.data)
@@ -338,7 +342,7 @@ fn publish_and_commit(
             Err(_) if vanished && attempt < REPUBLISH_ATTEMPTS => {
                 attempt += 1;
                 for (i, (k, s)) in kept.iter().zip(&new.shards).enumerate() {
-                    if store.published_size(&s.url)?.is_none() {
+                    if store.size(&s.url)?.is_none() {
                         store
                             .publish(name, &content_tag(&k.sha256), i, k.duplicate()?)
                             .map_err(|e| e.with_dataset(name))?;
@@ -383,7 +387,7 @@ fn commit_onto_store(
 /// transaction); `vanished` tells the caller a shard was missing.
 fn shards_in_place(store: &dyn DataStore, new: &NewEntry, vanished: &mut bool) -> Result<()> {
     for s in &new.shards {
-        match store.published_size(&s.url)? {
+        match store.size(&s.url)? {
             Some(n) if Some(n) == s.bytes || s.bytes.is_none() => {}
             Some(n) => {
                 return Err(Error::corrupt(format!(

@@ -18,6 +18,7 @@ mod tar_header;
 mod urls;
 mod writer;
 
+pub(crate) use reader::not_a_regular_file;
 pub use reader::{open_shard_file, read_shard_bytes, RawSample, ShardReader};
 pub use tar_header::MAX_MEMBER_SIZE;
 pub use urls::{

@@ -64,16 +64,21 @@ pub fn open_shard_file(path: &Path, url: &str) -> Result<(File, u64)> {
     let file = opts.open(path).map_err(|e| Error::io(url, e))?;
     let meta = file.metadata().map_err(|e| Error::io(url, e))?;
     if !meta.is_file() {
-        let what = file_kind(&meta.file_type());
-        return Err(Error::io(
-            url,
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("not a regular file but {what}; shards are read from regular files"),
-            ),
-        ));
+        return Err(not_a_regular_file(url, &meta.file_type()));
     }
     Ok((file, meta.len()))
+}
+
+/// The error for a shard URL naming something other than a regular file (of type `t`).
+pub(crate) fn not_a_regular_file(url: &str, t: &std::fs::FileType) -> Error {
+    let what = file_kind(t);
+    Error::io(
+        url,
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file but {what}; shards are read from regular files"),
+        ),
+    )
 }
 
 /// What a non-regular file is, for [`open_shard_file`]'s error.
@@ -349,15 +354,10 @@ impl ShardReader<BufReader<File>> {
     /// Opens a shard file (through [`open_shard_file`]: regular files only); its length bounds
     /// every member size. The URL in errors is the path.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_buffered(path, FILE_BUFFER)
-    }
-
-    /// Opens a shard file read through a buffer of `capacity` bytes.
-    pub(crate) fn open_buffered(path: &Path, capacity: usize) -> Result<Self> {
         let url = path.display().to_string();
         let (file, len) = open_shard_file(path, &url)?;
         Ok(ShardReader::new(
-            BufReader::with_capacity(capacity, file),
+            BufReader::with_capacity(FILE_BUFFER, file),
             &url,
             Some(len),
         ))

@@ -11,7 +11,8 @@
 //! from an index are never passed through here (see `index::scan::expand_url`): they are
 //! literal.
 //!
-//! The URL schemes we read are decided once, in [`local_path`]: plain paths and `file://`.
+//! The URL schemes we read locally are decided once, in [`local_path`]: plain paths and
+//! `file://`. `store::LocalFiles`, the local read side of every store, applies it.
 
 use std::fs;
 use std::path::Path;

@@ -4,16 +4,100 @@
 //! Shards are staged in `{root}/.staging` (same filesystem, so publishing is a rename; the
 //! leading dot keeps it out of the dataset namespace) and renamed into place without
 //! clobbering by [`StagedShard::publish`], which also fsyncs the file and its folder.
+//!
+//! Reading is [`LocalFiles`]: every local path or `file://` URL, inside the root or not (an
+//! entry indexed in place names files outside it), opened only through
+//! [`open_shard_file`] (regular files only). The store's read side is that.
 
 use std::fs;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
-use crate::shard::StagedShard;
+use crate::shard::{open_shard_file, StagedShard};
 use crate::store::{
-    check_dataset_name, is_shard_file_name, shard_file_name, DataStore, StoreOwner, StoredFile,
+    check_dataset_name, is_shard_file_name, shard_file_name, DataStore, OpenedShard, ShardSource,
+    StoreOwner, StoredFile,
 };
+
+/// The read side for shards on local filesystems: plain paths and `file://` URLs (the scheme
+/// rule is [`shard::local_path`](crate::shard::local_path)), wherever they are. What a
+/// `Dataset` over paths the user gave reads through, and what
+/// [`LocalDiskStore`] reads through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalFiles;
+
+impl LocalFiles {
+    /// `LocalFiles` shared, as a `Dataset` holds its source.
+    pub fn shared() -> Arc<dyn ShardSource> {
+        Arc::new(LocalFiles)
+    }
+
+    fn path(url: &str) -> Result<&Path> {
+        crate::shard::local_path(url).map(Path::new)
+    }
+}
+
+impl ShardSource for LocalFiles {
+    fn check_url(&self, url: &str) -> Result<()> {
+        Self::path(url).map(|_| ())
+    }
+
+    fn open(&self, url: &str) -> Result<OpenedShard> {
+        let (file, len) = open_shard_file(Self::path(url)?, url)?;
+        Ok(OpenedShard {
+            reader: Box::new(file),
+            len: Some(len),
+        })
+    }
+
+    fn read_range(&self, url: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let (mut file, size) = open_shard_file(Self::path(url)?, url)?;
+        let past_end = offset.checked_add(len).is_none_or(|end| end > size);
+        if past_end {
+            return Err(Error::io(
+                url,
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{len} bytes at offset {offset} run past the end ({size} bytes)"),
+                ),
+            ));
+        }
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(url, e))?;
+        let mut out = Vec::with_capacity(len as usize);
+        let got = file
+            .take(len)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::io(url, e))?;
+        // The file shrank since it was measured.
+        if (got as u64) < len {
+            return Err(Error::io(
+                url,
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("only {got} of {len} bytes at offset {offset}: the file ends there"),
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn size(&self, url: &str) -> Result<Option<u64>> {
+        match fs::metadata(Self::path(url)?) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(m) => Err(crate::shard::not_a_regular_file(url, &m.file_type())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(url, e)),
+        }
+    }
+
+    fn local_path(&self, url: &str) -> Option<PathBuf> {
+        Self::path(url).ok().map(Path::to_path_buf)
+    }
+}
 
 /// Name of the staging folder inside the root.
 const STAGING: &str = ".staging";
@@ -152,7 +236,33 @@ fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
     Ok(out)
 }
 
+impl ShardSource for LocalDiskStore {
+    fn check_url(&self, url: &str) -> Result<()> {
+        LocalFiles.check_url(url)
+    }
+
+    fn open(&self, url: &str) -> Result<OpenedShard> {
+        LocalFiles.open(url)
+    }
+
+    fn read_range(&self, url: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        LocalFiles.read_range(url, offset, len)
+    }
+
+    fn size(&self, url: &str) -> Result<Option<u64>> {
+        LocalFiles.size(url)
+    }
+
+    fn local_path(&self, url: &str) -> Option<PathBuf> {
+        LocalFiles.local_path(url)
+    }
+}
+
 impl DataStore for LocalDiskStore {
+    fn as_source(self: Arc<Self>) -> Arc<dyn ShardSource> {
+        self
+    }
+
     fn kind(&self) -> &'static str {
         "LocalDiskStore"
     }
@@ -220,18 +330,6 @@ impl DataStore for LocalDiskStore {
         match fs::File::open(&path) {
             Ok(f) => held_by_a_writer(&f),
             Err(_) => false,
-        }
-    }
-
-    fn published_size(&self, url: &str) -> Result<Option<u64>> {
-        let Some(path) = self.inside(url) else {
-            return Ok(None);
-        };
-        match fs::metadata(&path) {
-            Ok(m) if m.is_file() => Ok(Some(m.len())),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(url, e)),
         }
     }
 
@@ -329,26 +427,15 @@ mod tests {
     use super::*;
     use crate::store::conformance;
 
-    macro_rules! conformance_tests {
-        ($($name:ident),* $(,)?) => {$(
-            #[test]
-            fn $name() {
-                let dir = tempfile::tempdir().unwrap();
-                let store = LocalDiskStore::new(dir.path().join("data")).unwrap();
-                conformance::$name(&store);
-            }
-        )*};
+    #[test]
+    fn every_store_behaviour_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = 0;
+        conformance::run_all(|| {
+            n += 1;
+            LocalDiskStore::new(dir.path().join(format!("data-{n}"))).unwrap()
+        });
     }
-
-    conformance_tests!(
-        publish_makes_the_shard_visible,
-        same_content_is_stored_once,
-        different_content_is_never_clobbered,
-        unsafe_names_are_refused,
-        staging_is_listed_apart,
-        remove_deletes_only_inside_the_store,
-        concurrent_publishers_of_one_shard_agree,
-    );
 
     #[test]
     fn urls_are_absolute_paths_in_the_python_layout() {

@@ -1,8 +1,12 @@
 //! Data stores: where shard files live once published.
 //!
 //! This module owns the [`DataStore`] trait and its backends (one file each: [`local`] now,
-//! S3-compatible object storage next). A store only places, lists and removes shard files; it
-//! does not write tar bytes (that is `shard`) nor decide what a dataset is (that is `index`).
+//! S3-compatible object storage next). A store places, reads, lists and removes shard files; it
+//! does not write or parse tar bytes (that is `shard`) nor decide what a dataset is (that is
+//! `index`). Its read side is a trait of its own, [`ShardSource`], because shards that belong
+//! to no store (a path the user typed, an entry indexed in place) are read too: by
+//! [`LocalFiles`], the one place a local path or `file://` URL becomes a reader. A
+//! `Dataset` holds the source its URLs are read from.
 //! The index stages shards with [`ShardWriter`](crate::shard::ShardWriter) in the store's
 //! staging area, publishes them here, and only then commits the entry, so nothing a reader can
 //! reach is ever partial.
@@ -12,13 +16,14 @@ pub mod conformance;
 pub mod local;
 
 use std::fmt;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::error::Result;
 use crate::shard::StagedShard;
 
-pub use local::LocalDiskStore;
+pub use local::{LocalDiskStore, LocalFiles};
 
 /// A file in a store: a published shard or a staging leftover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +47,73 @@ pub struct StoreOwner {
     pub index_path: Option<String>,
 }
 
-/// Where shard files live.
+/// A shard opened for streaming by [`ShardSource::open`].
+pub struct OpenedShard {
+    /// The shard's bytes from the start, unbuffered or lightly buffered: readers put their own
+    /// buffer in front, sized for how they read.
+    pub reader: Box<dyn Read + Send>,
+    /// The shard's size in bytes when the source knows it (it bounds member sizes).
+    pub len: Option<u64>,
+}
+
+impl fmt::Debug for OpenedShard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenedShard")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// Where shard bytes are read from: the read side of a [`DataStore`], and of
+/// [`LocalFiles`] for shards no store owns.
+///
+/// # Contract
+///
+/// - **Which URLs.** [`check_url`](ShardSource::check_url) says, without I/O, whether the
+///   source can read a URL; a URL it cannot read is refused with
+///   [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming its scheme and the URL
+///   (the wording of [`shard::local_path`](crate::shard::local_path)). Every other method
+///   refuses it the same way. A source reads more than the files it owns: the local store
+///   reads every local path, since entries indexed in place name files outside it.
+/// - **Streaming, bounded memory.** [`open`](ShardSource::open) returns the bytes as a stream
+///   whatever the shard's size; memory held does not grow with it. Opening something that is
+///   not a regular file or object (a FIFO, a device, a directory) is an error naming the URL,
+///   never a read that blocks or never ends.
+/// - **Ranged reads are exact.** [`read_range`](ShardSource::read_range) returns exactly
+///   `len` bytes from `offset`; a range that runs past the end (also one starting there with
+///   `len > 0`) is an error naming the URL, the offset and the size, never a short result. It
+///   allocates only after checking the range against the size.
+/// - **Size.** [`size`](ShardSource::size) is `None` when nothing is at the URL (a missing
+///   file is not an error); something there that is not a regular file or object is an error
+///   naming the URL, as from `open`.
+/// - **Missing shards** are [`Error::Io`](crate::Error::Io) naming the URL (kind `NotFound`)
+///   from `open` and `read_range`.
+/// - **Fast path.** [`local_path`](ShardSource::local_path) is `Some` only when the URL is a
+///   file on a local filesystem that callers may read directly (the one-copy batch reader
+///   does); object stores return `None`. Callers that use it still open the file with
+///   [`open_shard_file`](crate::shard::open_shard_file).
+/// - Sources are `Send + Sync`.
+pub trait ShardSource: Send + Sync + fmt::Debug {
+    /// Checks, without I/O, that this source can read `url` (see the contract).
+    fn check_url(&self, url: &str) -> Result<()>;
+
+    /// Opens the shard at `url` for streaming from its first byte.
+    fn open(&self, url: &str) -> Result<OpenedShard>;
+
+    /// Exactly `len` bytes of the shard at `url` from byte `offset`.
+    fn read_range(&self, url: &str, offset: u64, len: u64) -> Result<Vec<u8>>;
+
+    /// The size of the shard at `url`, or `None` when there is none.
+    fn size(&self, url: &str) -> Result<Option<u64>>;
+
+    /// The local file `url` names, when callers may read it directly.
+    fn local_path(&self, url: &str) -> Option<PathBuf> {
+        let _ = url;
+        None
+    }
+}
+
+/// Where shard files live: a [`ShardSource`] that also publishes, lists and removes.
 ///
 /// # Contract
 ///
@@ -65,8 +136,19 @@ pub struct StoreOwner {
 /// - **Ownership.** A store records which index it belongs to ([`StoreOwner`]) the first time
 ///   an index writes to it; later writes of that or other indexes leave the record alone, and
 ///   only an explicit claim ([`set_owner`](DataStore::set_owner) with `replace`) changes it.
+/// - **Reading** follows [`ShardSource`]'s contract; [`size`](ShardSource::size) of a URL
+///   the store just published is what it published.
+/// - **Listing** is [`shards`](DataStore::shards) (published shard files, in the layout
+///   above) and [`staging_files`](DataStore::staging_files) (writes not yet published): the two
+///   listings garbage collection needs, rather than a listing by arbitrary prefix, so that
+///   callers never learn a backend's key layout. An object store lists under its prefix and
+///   keeps the names that have the shard layout.
+/// - **Delete only what the store owns.** [`remove`](DataStore::remove) refuses any URL
+///   [`owns`](DataStore::owns) is false for (`InvalidArgument`), and says `NotFound` for a
+///   file already gone. Whether a file is still referenced is the caller's question (garbage
+///   collection checks it under the index's lock and checks the store's [`owner`](DataStore::owner)).
 /// - Stores are `Send + Sync`.
-pub trait DataStore: Send + Sync + fmt::Debug {
+pub trait DataStore: ShardSource {
     /// The backend's type name (`LocalDiskStore`).
     fn kind(&self) -> &'static str;
 
@@ -80,9 +162,6 @@ pub trait DataStore: Send + Sync + fmt::Debug {
     /// Records `owner` as the store's owner when it has none, or always with `replace`, and
     /// returns the owner now recorded.
     fn set_owner(&self, owner: &StoreOwner, replace: bool) -> Result<StoreOwner>;
-
-    /// The size of the published file at `url`, or `None` when there is none.
-    fn published_size(&self, url: &str) -> Result<Option<u64>>;
 
     /// Whether the staging file at `url` belongs to a write still in progress (its writer
     /// holds it: see [`StagedShard`]), so garbage collection must leave it, however old.
@@ -115,6 +194,9 @@ pub trait DataStore: Send + Sync + fmt::Debug {
 
     /// Removes the file at `url` (a shard or a staging file); refuses URLs outside the store.
     fn remove(&self, url: &str) -> Result<()>;
+
+    /// This store as a [`ShardSource`], for a `Dataset` to read through.
+    fn as_source(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn ShardSource>;
 }
 
 /// The file name of shard `index` of a write tagged `tag`: `data--{tag}--{index:06}.tar`.
