@@ -221,6 +221,15 @@ pub fn semver_key(version: &str) -> (Vec<u64>, String) {
     (nums, version.to_string())
 }
 
+/// The caller's metadata as an entry keeps it: nothing for no map, nil or an empty map.
+pub fn user_metadata(metadata: Option<&Value>) -> Option<&Value> {
+    match metadata {
+        None | Some(Value::Nil) => None,
+        Some(Value::Map(pairs)) if pairs.is_empty() => None,
+        Some(v) => Some(v),
+    }
+}
+
 /// The metadata map stored in the `metadata` column Python atdata 0.7 reads: the caller's map
 /// plus `checksums: {url: sha256}`. A caller map that already has `checksums` is refused, since
 /// it would be silently replaced.

@@ -9,7 +9,7 @@ use crate::codec::{decode_sample, encode_sample, validate_sample};
 use crate::error::{Error, Result};
 use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
 use crate::index::inspect::infer_from_shards;
-use crate::index::provider::Provider;
+use crate::index::provider::{Provider, ProviderExt};
 use crate::index::reference::{check_dataset_name, DatasetRef, LOCAL};
 use crate::index::scan::{local_path, scan_shard};
 use crate::index::{claim_unowned, Index, Repository};
