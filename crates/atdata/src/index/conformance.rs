@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::codec::sha256_hex;
-use crate::index::entry::{content_tag, NewEntry, ShardInfo};
 use crate::error::Error;
+use crate::index::entry::{content_tag, NewEntry, ShardInfo};
 use crate::index::provider::{list_all, ListQuery, Provider, ProviderExt};
 use crate::schema::{Field, FieldType, Primitive, Schema};
 use crate::value::Value;
@@ -392,10 +392,10 @@ pub fn newest_schema_is_the_highest_version(p: &dyn Provider) {
     assert!(p.newest_schema("TextSample").unwrap().is_none());
     let mut wider = sample_entry("a", 1, "b");
     for n in 0..10 {
-        wider
-            .schema
-            .fields
-            .push(Field::new(format!("f{n}"), FieldType::Primitive(Primitive::Int)));
+        wider.schema.fields.push(Field::new(
+            format!("f{n}"),
+            FieldType::Primitive(Primitive::Int),
+        ));
         p.commit(&wider).unwrap();
         wider = NewEntry {
             shards: sample_entry("a", 1, &format!("b{n}")).shards,
@@ -429,7 +429,10 @@ pub fn listing_pushes_down_filters_and_pages(p: &dyn Provider) {
     let all = p.entries().unwrap();
     assert_eq!(all.len(), 30);
     let want = |q: &ListQuery| -> Vec<String> {
-        all.iter().filter(|e| q.matches(e)).map(|e| e.cid.clone()).collect()
+        all.iter()
+            .filter(|e| q.matches(e))
+            .map(|e| e.cid.clone())
+            .collect()
     };
     let v2 = "atdata://local/schema/TextSample@2.0.0".to_string();
     let queries = [
@@ -458,7 +461,13 @@ pub fn listing_pushes_down_filters_and_pages(p: &dyn Provider) {
     ];
     for q in queries {
         let expected = want(&q);
-        let whole: Vec<String> = p.list(&q).unwrap().entries.into_iter().map(|e| e.cid).collect();
+        let whole: Vec<String> = p
+            .list(&q)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.cid)
+            .collect();
         assert_eq!(whole, expected, "{q:?}");
         for limit in [1, 4, 7, 30, 31] {
             let paged = ListQuery {
@@ -533,32 +542,62 @@ pub fn many_threads_committing_many_entries_lose_nothing(p: &dyn Provider) {
 pub fn run_all(make: &dyn Fn() -> Arc<dyn Provider>) {
     let all: &[(&str, fn(&dyn Provider))] = &[
         ("empty_index_lists_nothing", empty_index_lists_nothing),
-        ("commit_assigns_versions_in_order", commit_assigns_versions_in_order),
+        (
+            "commit_assigns_versions_in_order",
+            commit_assigns_versions_in_order,
+        ),
         (
             "commit_is_visible_by_cid_name_and_version",
             commit_is_visible_by_cid_name_and_version,
         ),
-        ("same_content_dedups_to_the_same_entry", same_content_dedups_to_the_same_entry),
+        (
+            "same_content_dedups_to_the_same_entry",
+            same_content_dedups_to_the_same_entry,
+        ),
         ("entry_fields_round_trip", entry_fields_round_trip),
-        ("schema_reused_for_same_structure", schema_reused_for_same_structure),
+        (
+            "schema_reused_for_same_structure",
+            schema_reused_for_same_structure,
+        ),
         (
             "schema_changed_structure_gets_next_major",
             schema_changed_structure_gets_next_major,
         ),
         ("commit_many_is_one_batch", commit_many_is_one_batch),
-        ("commit_many_dedups_within_the_batch", commit_many_dedups_within_the_batch),
+        (
+            "commit_many_dedups_within_the_batch",
+            commit_many_dedups_within_the_batch,
+        ),
         ("failed_batch_leaves_nothing", failed_batch_leaves_nothing),
         ("record_shard_info_fills_gaps", record_shard_info_fills_gaps),
-        ("relocate_shards_moves_only_the_urls", relocate_shards_moves_only_the_urls),
-        ("lookups_of_missing_things_are_none", lookups_of_missing_things_are_none),
-        ("threads_writing_at_once_lose_nothing", threads_writing_at_once_lose_nothing),
-        ("refused_check_commits_nothing", refused_check_commits_nothing),
+        (
+            "relocate_shards_moves_only_the_urls",
+            relocate_shards_moves_only_the_urls,
+        ),
+        (
+            "lookups_of_missing_things_are_none",
+            lookups_of_missing_things_are_none,
+        ),
+        (
+            "threads_writing_at_once_lose_nothing",
+            threads_writing_at_once_lose_nothing,
+        ),
+        (
+            "refused_check_commits_nothing",
+            refused_check_commits_nothing,
+        ),
         (
             "write_commits_only_when_the_closure_succeeds",
             write_commits_only_when_the_closure_succeeds,
         ),
-        ("newest_schema_is_the_highest_version", newest_schema_is_the_highest_version),
-        ("listing_pushes_down_filters_and_pages", listing_pushes_down_filters_and_pages),
+        (
+            "newest_schema_is_the_highest_version",
+            newest_schema_is_the_highest_version,
+        ),
+        (
+            "listing_pushes_down_filters_and_pages",
+            listing_pushes_down_filters_and_pages,
+        ),
         (
             "many_threads_committing_many_entries_lose_nothing",
             many_threads_committing_many_entries_lose_nothing,

@@ -157,8 +157,7 @@ impl Index {
             if opts.dry_run {
                 collect(repo.provider.listing()?)?;
             } else {
-                repo.provider
-                    .write(&mut |tx| collect(tx.listing()?))?;
+                repo.provider.write(&mut |tx| collect(tx.listing()?))?;
             }
         }
         Ok(report)

@@ -16,9 +16,9 @@
 //! one transaction. A crash at any point leaves either the committed entry, or unreferenced
 //! files that [`Index::gc`] removes; never a partial entry.
 
+pub mod commit;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
-pub mod commit;
 pub mod default;
 pub mod entry;
 pub mod gc;
@@ -32,15 +32,16 @@ pub mod verify;
 pub mod write;
 
 use std::collections::BTreeMap;
+#[cfg(feature = "sqlite")]
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+#[cfg(feature = "sqlite")]
 use crate::home::default_paths;
 use crate::schema::{Schema, SchemaRef};
 use crate::store::{self, DataStore, LocalDiskStore};
-
 
 pub use default::{default_index, index_for_reading, set_default_index, set_default_index_shared};
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
@@ -349,7 +350,7 @@ impl Index {
     }
 
     /// Commits ready-made entries to the `local` repository in one transaction (bulk import;
-    /// see [`Provider::commit_many`]). Their shards must already be where they say. Every name
+    /// see [`ProviderExt::commit_many`]). Their shards must already be where they say. Every name
     /// must pass [`check_dataset_name`](reference::check_dataset_name), like any other way in.
     pub fn commit_entries(&self, entries: &[NewEntry]) -> Result<Vec<Committed>> {
         for e in entries {

@@ -157,7 +157,10 @@ impl ListQuery {
         self.name_prefix
             .as_deref()
             .is_none_or(|p| entry.name.starts_with(p))
-            && self.schema_ref.as_deref().is_none_or(|s| entry.schema_ref == s)
+            && self
+                .schema_ref
+                .as_deref()
+                .is_none_or(|s| entry.schema_ref == s)
             && self.tags.iter().all(|t| entry.tags.contains(t))
     }
 }
@@ -210,9 +213,8 @@ pub trait ProviderExt: Provider {
     /// version of its name (one above the highest) with its labels.
     fn commit(&self, entry: &NewEntry) -> Result<Committed> {
         let mut out = self.commit_many(std::slice::from_ref(entry))?;
-        out.pop().ok_or_else(|| {
-            Error::Database("commit_many returned no result for one entry".into())
-        })
+        out.pop()
+            .ok_or_else(|| Error::Database("commit_many returned no result for one entry".into()))
     }
 
     /// Commits several entries in ONE transaction, in order, each as [`commit`](Self::commit)

@@ -354,7 +354,7 @@ fn publish_and_commit(
 /// shards in place?) inside each transaction. The same content committed before under the same
 /// name has the same CID, so the commit returns that entry; if its shards are elsewhere
 /// (indexed in place by `insert` without copy), it is moved onto the store's copies
-/// ([`Provider::relocate_shards`]; same digests, so the same bytes), in a transaction of its
+/// ([`ProviderExt::relocate_shards`]; same digests, so the same bytes), in a transaction of its
 /// own that checks again: until then the copies are referenced by nothing, and gc may have
 /// taken them. Otherwise the copies would be orphans that `gc` deletes while the entry still
 /// depends on files outside the store.

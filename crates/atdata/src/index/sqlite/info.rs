@@ -21,10 +21,10 @@
 
 use std::ops::Range;
 
-use crate::index::entry::user_metadata;
 use crate::codec::msgpack::Token;
 use crate::codec::{encode_value, MsgReader};
 use crate::error::Result;
+use crate::index::entry::user_metadata;
 use crate::index::entry::{Entry, ShardInfo};
 use crate::index::sqlite::raw::{OurFacts, RawDigest, RawRows, RawShard, Span};
 use crate::value::Value;

@@ -335,8 +335,10 @@ fn rows_by_id(conn: &Connection, rowids: Vec<i64>) -> Result<Listing> {
 /// path), tags applied to what it read; otherwise the name prefix, the schema reference,
 /// the cursor (a rowid) and the limit go into the query, and tags are applied to its rows.
 pub(super) fn list(conn: &mut Connection, q: &ListQuery) -> Result<Page> {
-    let pushed =
-        q.name_prefix.is_some() || q.schema_ref.is_some() || q.cursor.is_some() || q.limit.is_some();
+    let pushed = q.name_prefix.is_some()
+        || q.schema_ref.is_some()
+        || q.cursor.is_some()
+        || q.limit.is_some();
     if !pushed {
         let Listing {
             mut entries,

@@ -5,11 +5,11 @@ use super::*;
 use std::sync::Arc;
 
 use crate::index::conformance;
+use crate::index::entry::{strings_to_msgpack, to_msgpack};
 use crate::index::entry::{Committed, NewEntry, ShardInfo};
 use crate::index::provider::ProviderExt;
-use rusqlite::params;
-use crate::index::entry::{strings_to_msgpack, to_msgpack};
 use rows::sqlite_time_to_rfc3339;
+use rusqlite::params;
 
 fn file_provider(dir: &tempfile::TempDir) -> SqliteProvider {
     SqliteProvider::open(dir.path().join("index.db")).unwrap()

@@ -168,10 +168,9 @@ impl WriteTx for SqliteTx<'_> {
 
     fn update_shards(&mut self, entry: &Entry) -> Result<()> {
         let cid = &entry.cid;
-        let version: i64 = entry
-            .version
-            .parse()
-            .map_err(|_| Error::Database(format!("entry '{cid}' has version '{}'", entry.version)))?;
+        let version: i64 = entry.version.parse().map_err(|_| {
+            Error::Database(format!("entry '{cid}' has version '{}'", entry.version))
+        })?;
         let facts = info::encode(&Info::of(entry));
         let data_urls = strings_to_msgpack(entry.data_urls());
         let stored: Option<Vec<u8>> = self
