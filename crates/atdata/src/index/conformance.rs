@@ -537,10 +537,13 @@ pub fn many_threads_committing_many_entries_lose_nothing(p: &dyn Provider) {
     assert_eq!(p.versions("batched").unwrap(), want);
 }
 
+/// One behaviour of the suite, run on a fresh provider.
+type Behaviour = fn(&dyn Provider);
+
 /// Runs every behaviour of this suite, each on a fresh provider from `make`. A backend's tests
 /// call this once (per kind of handle), so none is forgotten.
 pub fn run_all(make: &dyn Fn() -> Arc<dyn Provider>) {
-    let all: &[(&str, fn(&dyn Provider))] = &[
+    let all: &[(&str, Behaviour)] = &[
         ("empty_index_lists_nothing", empty_index_lists_nothing),
         (
             "commit_assigns_versions_in_order",
