@@ -180,7 +180,6 @@ fn commit_all(tx: &mut dyn WriteTx, entries: &[NewEntry]) -> Result<Vec<Committe
     // Labels are how 0.7 resolves names: the unversioned one points at the newest.
     for (name, (_, at)) in &cache.names {
         if let Some(newest) = out.get(*at) {
-            let newest: &Committed = newest;
             tx.set_label(name, None, &newest.entry)?;
         }
     }

@@ -650,3 +650,13 @@ fn a_read_only_handle_never_writes_and_says_so() {
         assert!(e.to_string().contains("opened read-only"), "{e}");
     }
 }
+
+#[test]
+fn committed_rows_carry_0_7_columns_in_atdata_info_so_listing_reads_three_columns() {
+    let p = SqliteProvider::in_memory().unwrap();
+    for c in commit_distinct(&p, 300, 2) {
+        assert!(info::has_columns(&info_of(&p, &c.entry.cid)));
+    }
+    let c = p.commit(&conformance::sample_entry("one", 1, "x")).unwrap();
+    assert!(info::has_columns(&info_of(&p, &c.entry.cid)));
+}
