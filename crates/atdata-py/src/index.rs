@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use atdata::index::{Entry, Index, SqliteProvider};
+use atdata::index::{Entry, Index, ProviderExt, SqliteProvider};
 use atdata::store::LocalDiskStore;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use atdata::codec::sha256_hex;
 use atdata::index::entry::content_tag;
-use atdata::index::{NewEntry, Provider, ShardInfo};
+use atdata::index::{NewEntry, ProviderExt, ShardInfo};
 use atdata::{Field, FieldType, Index, Primitive, Schema, SqliteProvider};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 

@@ -33,9 +33,11 @@ pub mod store;
 pub mod value;
 
 pub use error::{Error, Location, Result};
+#[cfg(feature = "sqlite")]
+pub use index::SqliteProvider;
 pub use index::{
     default_index, set_default_index, Entry, Index, InsertOptions, Repository, ShardInfo,
-    SqliteProvider, WriteOptions,
+    WriteOptions,
 };
 pub use load::{load_dataset, load_split};
 pub use packable::Packable;

@@ -11,7 +11,7 @@ mod py07_common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use atdata::index::{NewEntry, Provider, SqliteProvider, WriteOptions};
+use atdata::index::{NewEntry, ProviderExt, SqliteProvider, WriteOptions};
 use atdata::{Error, Index};
 use index_common::{file_index, texts};
 

@@ -1,14 +1,17 @@
 //! The behaviour every [`Provider`] must show, as one `pub fn` per behaviour on `&dyn Provider`.
 //!
-//! Each backend's tests call every function here on a fresh, empty provider (see the tests at
-//! the end of `index/sqlite/tests.rs`). Built for this crate's tests and, with the `conformance`
-//! feature, for other crates' tests. Functions panic on failure, like assertions.
+//! Each backend's tests call [`run_all`] with a maker of fresh, empty providers, so no
+//! behaviour is forgotten (see `index/sqlite/tests.rs`). Built for this crate's tests and, with
+//! the `conformance` feature, for other crates' tests. Functions panic on failure, like
+//! assertions.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::codec::sha256_hex;
+use crate::error::Error;
 use crate::index::entry::{content_tag, NewEntry, ShardInfo};
-use crate::index::provider::Provider;
+use crate::index::provider::{list_all, ListQuery, Provider, ProviderExt};
 use crate::schema::{Field, FieldType, Primitive, Schema};
 use crate::value::Value;
 
@@ -346,5 +349,273 @@ pub fn many_writers(handles: &[&dyn Provider], per_writer: usize) {
         let n = versions.len() as u64;
         assert_eq!(versions, (1..=n).collect::<BTreeSet<u64>>(), "{name}");
         assert_eq!(handles[0].versions(&name).unwrap().len() as u64, n);
+    }
+}
+
+/// A check that fails inside `commit_many_if` commits nothing and comes back as it was.
+pub fn refused_check_commits_nothing(p: &dyn Provider) {
+    let e = p
+        .commit_many_if(&[sample_entry("d", 1, "x")], &mut || {
+            Err(Error::not_found("shard '/gone.tar'"))
+        })
+        .unwrap_err();
+    assert!(matches!(&e, Error::NotFound { .. }), "{e}");
+    assert!(p.entries().unwrap().is_empty());
+    assert!(p.schemas().unwrap().is_empty());
+}
+
+/// A write whose closure fails after writing leaves nothing; one that returns `Ok` commits
+/// what it wrote, and its listing inside the transaction sees the committed entries.
+pub fn write_commits_only_when_the_closure_succeeds(p: &dyn Provider) {
+    let c = p.commit(&sample_entry("d", 1, "x")).unwrap();
+    let e = p
+        .write(&mut |tx| {
+            let mut s = text_schema();
+            s.name = "Other".into();
+            tx.insert_schema(&s)?;
+            Err(Error::invalid("changed my mind"))
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("changed my mind"), "{e}");
+    assert!(p.schema("Other", "1.0.0").unwrap().is_none());
+    let mut seen = Vec::new();
+    p.write(&mut |tx| {
+        seen = tx.listing()?.strict()?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, vec![c.entry.clone()]);
+}
+
+/// The newest schema of a name is its highest version (semver order, not text order).
+pub fn newest_schema_is_the_highest_version(p: &dyn Provider) {
+    assert!(p.newest_schema("TextSample").unwrap().is_none());
+    let mut wider = sample_entry("a", 1, "b");
+    for n in 0..10 {
+        wider.schema.fields.push(Field::new(
+            format!("f{n}"),
+            FieldType::Primitive(Primitive::Int),
+        ));
+        p.commit(&wider).unwrap();
+        wider = NewEntry {
+            shards: sample_entry("a", 1, &format!("b{n}")).shards,
+            ..wider
+        };
+    }
+    let newest = p.newest_schema("TextSample").unwrap().unwrap();
+    assert_eq!(newest.version, "10.0.0");
+    assert_eq!(newest.name, "TextSample");
+    assert_eq!(newest.fields.len(), 11);
+}
+
+/// The listing pushes down a name prefix, tags and a schema reference, and pages with a
+/// cursor: every page together is every matching entry exactly once, oldest first.
+pub fn listing_pushes_down_filters_and_pages(p: &dyn Provider) {
+    let mut batch = Vec::new();
+    for i in 0..30 {
+        let name = ["alpha", "alpine", "beta"][i % 3];
+        let mut e = sample_entry(name, 1, &format!("s{i}"));
+        if i % 2 == 0 {
+            e.tags = vec!["even".into(), "t".into()];
+        }
+        if i % 5 == 0 {
+            e.schema
+                .fields
+                .push(Field::new("n", FieldType::Primitive(Primitive::Int)));
+        }
+        batch.push(e);
+    }
+    p.commit_many(&batch).unwrap();
+    let all = p.entries().unwrap();
+    assert_eq!(all.len(), 30);
+    let want = |q: &ListQuery| -> Vec<String> {
+        all.iter()
+            .filter(|e| q.matches(e))
+            .map(|e| e.cid.clone())
+            .collect()
+    };
+    let v2 = "atdata://local/schema/TextSample@2.0.0".to_string();
+    let queries = [
+        ListQuery::default(),
+        ListQuery {
+            name_prefix: Some("alp".into()),
+            ..Default::default()
+        },
+        ListQuery {
+            name_prefix: Some("alpha".into()),
+            tags: vec!["even".into()],
+            ..Default::default()
+        },
+        ListQuery {
+            tags: vec!["t".into(), "even".into()],
+            ..Default::default()
+        },
+        ListQuery {
+            schema_ref: Some(v2.clone()),
+            ..Default::default()
+        },
+        ListQuery {
+            name_prefix: Some("zzz".into()),
+            ..Default::default()
+        },
+    ];
+    for q in queries {
+        let expected = want(&q);
+        let whole: Vec<String> = p
+            .list(&q)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.cid)
+            .collect();
+        assert_eq!(whole, expected, "{q:?}");
+        for limit in [1, 4, 7, 30, 31] {
+            let paged = ListQuery {
+                limit: Some(limit),
+                ..q.clone()
+            };
+            let mut pages = 0;
+            let mut cursor = None;
+            let mut got = Vec::new();
+            loop {
+                let page = p
+                    .list(&ListQuery {
+                        cursor: cursor.clone(),
+                        ..paged.clone()
+                    })
+                    .unwrap();
+                assert!(page.entries.len() <= limit, "{paged:?}");
+                pages += 1;
+                assert!(pages <= 31, "paging does not end: {paged:?}");
+                got.extend(page.entries.into_iter().map(|e| e.cid));
+                match page.next {
+                    Some(n) => cursor = Some(n),
+                    None => break,
+                }
+            }
+            assert_eq!(got, expected, "{paged:?}");
+            let joined: Vec<String> = list_all(p, paged.clone())
+                .unwrap()
+                .entries
+                .into_iter()
+                .map(|e| e.cid)
+                .collect();
+            assert_eq!(joined, expected, "{paged:?}");
+        }
+    }
+    // The listing's versions are the entries' versions, also on a page of their own.
+    let one = p
+        .list(&ListQuery {
+            name_prefix: Some("beta".into()),
+            limit: Some(3),
+            ..Default::default()
+        })
+        .unwrap();
+    let versions: Vec<&str> = one.entries.iter().map(|e| e.version.as_str()).collect();
+    assert_eq!(versions, vec!["1", "2", "3"]);
+}
+
+/// Many threads, each committing many entries one by one and in batches, into shared names:
+/// no entry is lost, and each name's versions are unique and dense.
+pub fn many_threads_committing_many_entries_lose_nothing(p: &dyn Provider) {
+    many_writers(&[p; 8], 30);
+    let before = p.entries().unwrap().len();
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            s.spawn(move || {
+                for b in 0..5 {
+                    let batch: Vec<NewEntry> = (0..20)
+                        .map(|i| sample_entry("batched", 1, &format!("bw{w}-{b}-{i}")))
+                        .collect();
+                    assert!(p.commit_many(&batch).unwrap().iter().all(|c| c.created));
+                }
+            });
+        }
+    });
+    assert_eq!(p.entries().unwrap().len(), before + 400);
+    let want: Vec<String> = (1..=400).map(|v| v.to_string()).collect();
+    assert_eq!(p.versions("batched").unwrap(), want);
+}
+
+/// One behaviour of the suite, run on a fresh provider.
+type Behaviour = fn(&dyn Provider);
+
+/// Runs every behaviour of this suite, each on a fresh provider from `make`. A backend's tests
+/// call this once (per kind of handle), so none is forgotten.
+pub fn run_all(make: &dyn Fn() -> Arc<dyn Provider>) {
+    let all: &[(&str, Behaviour)] = &[
+        ("empty_index_lists_nothing", empty_index_lists_nothing),
+        (
+            "commit_assigns_versions_in_order",
+            commit_assigns_versions_in_order,
+        ),
+        (
+            "commit_is_visible_by_cid_name_and_version",
+            commit_is_visible_by_cid_name_and_version,
+        ),
+        (
+            "same_content_dedups_to_the_same_entry",
+            same_content_dedups_to_the_same_entry,
+        ),
+        ("entry_fields_round_trip", entry_fields_round_trip),
+        (
+            "schema_reused_for_same_structure",
+            schema_reused_for_same_structure,
+        ),
+        (
+            "schema_changed_structure_gets_next_major",
+            schema_changed_structure_gets_next_major,
+        ),
+        ("commit_many_is_one_batch", commit_many_is_one_batch),
+        (
+            "commit_many_dedups_within_the_batch",
+            commit_many_dedups_within_the_batch,
+        ),
+        ("failed_batch_leaves_nothing", failed_batch_leaves_nothing),
+        ("record_shard_info_fills_gaps", record_shard_info_fills_gaps),
+        (
+            "relocate_shards_moves_only_the_urls",
+            relocate_shards_moves_only_the_urls,
+        ),
+        (
+            "lookups_of_missing_things_are_none",
+            lookups_of_missing_things_are_none,
+        ),
+        (
+            "threads_writing_at_once_lose_nothing",
+            threads_writing_at_once_lose_nothing,
+        ),
+        (
+            "refused_check_commits_nothing",
+            refused_check_commits_nothing,
+        ),
+        (
+            "write_commits_only_when_the_closure_succeeds",
+            write_commits_only_when_the_closure_succeeds,
+        ),
+        (
+            "newest_schema_is_the_highest_version",
+            newest_schema_is_the_highest_version,
+        ),
+        (
+            "listing_pushes_down_filters_and_pages",
+            listing_pushes_down_filters_and_pages,
+        ),
+        (
+            "many_threads_committing_many_entries_lose_nothing",
+            many_threads_committing_many_entries_lose_nothing,
+        ),
+    ];
+    for (name, behaviour) in all {
+        let p = make();
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| behaviour(&*p)));
+        if let Err(e) = run {
+            let why = e
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| e.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            panic!("conformance: {name} failed on {}: {why}", p.kind());
+        }
     }
 }

@@ -11,6 +11,7 @@
 use std::sync::{Arc, RwLock};
 
 use crate::error::Result;
+#[cfg(feature = "sqlite")]
 use crate::home::default_paths;
 use crate::index::Index;
 
@@ -45,9 +46,29 @@ pub fn default_index() -> Result<Arc<Index>> {
     if let Some(i) = slot.as_ref() {
         return Ok(i.clone());
     }
-    let index = Arc::new(Index::open_default()?);
+    let index = Arc::new(home_index()?);
     *slot = Some(index.clone());
     Ok(index)
+}
+
+/// The atdata home's index, opened for writing.
+#[cfg(feature = "sqlite")]
+fn home_index() -> Result<Index> {
+    Index::open_default()
+}
+
+/// Without a backend for files there is no home index: the caller must set one.
+#[cfg(not(feature = "sqlite"))]
+fn home_index() -> Result<Index> {
+    Err(no_file_backend())
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn no_file_backend() -> crate::Error {
+    crate::Error::invalid(
+        "no default index is set and this build has no SQLite backend (cargo feature \
+         'sqlite') to open the atdata home's index file: set one with set_default_index",
+    )
 }
 
 /// The index names are loaded from when none is passed (see the module docs): the default
@@ -57,10 +78,13 @@ pub fn index_for_reading() -> Result<Arc<Index>> {
     if let Some(i) = current() {
         return Ok(i);
     }
-    Ok(Arc::new(Index::open_read_only(default_paths()?.index)?))
+    #[cfg(feature = "sqlite")]
+    return Ok(Arc::new(Index::open_read_only(default_paths()?.index)?));
+    #[cfg(not(feature = "sqlite"))]
+    Err(no_file_backend())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
 

@@ -87,8 +87,8 @@ impl Entry {
     }
 }
 
-/// What a writer asks a provider to commit: the provider decides the schema version, the CID
-/// and the dataset version inside its transaction.
+/// What a writer asks the index to commit: the commit (`index/commit.rs`) decides the schema
+/// version, the CID and the dataset version inside one provider transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEntry {
     /// Dataset name.
@@ -185,7 +185,7 @@ impl SchemaDecision {
 /// Chooses the schema version for `candidate` given the records stored under its name. The
 /// lowest version with the same structure is reused (adding versions later never changes it, so
 /// CIDs stay stable); a new structure gets the candidate's own version if free, else the next
-/// major version above every stored one. Providers call this inside their commit transaction so
+/// major version above every stored one. The commit (`index/commit.rs`) calls this inside its transaction so
 /// that concurrent writers of different structures get different versions.
 pub fn decide_schema_version(candidate: &Schema, stored: &[Schema]) -> SchemaDecision {
     let normal = normalize_schema(candidate);
@@ -219,6 +219,15 @@ pub fn semver_key(version: &str) -> (Vec<u64>, String) {
         .map_while(|p| p.parse::<u64>().ok())
         .collect();
     (nums, version.to_string())
+}
+
+/// The caller's metadata as an entry keeps it: nothing for no map, nil or an empty map.
+pub fn user_metadata(metadata: Option<&Value>) -> Option<&Value> {
+    match metadata {
+        None | Some(Value::Nil) => None,
+        Some(Value::Map(pairs)) if pairs.is_empty() => None,
+        Some(v) => Some(v),
+    }
 }
 
 /// The metadata map stored in the `metadata` column Python atdata 0.7 reads: the caller's map

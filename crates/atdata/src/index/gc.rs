@@ -17,7 +17,7 @@
 //!
 //! Against concurrent writers: the referenced set is read, and each candidate's age checked
 //! and the file deleted, while holding the index's write lock
-//! ([`Provider::while_locked`]), so no entry can be committed in between. A writer publishes
+//! (inside one [`Provider::write`]), so no entry can be committed in between. A writer publishes
 //! before it commits, though, and re-publishing identical content only touches the existing
 //! file; so a file younger than the grace period is never removed (publishing refreshes its
 //! modification time), and the commit itself checks, under the same lock, that every shard
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
-use crate::index::provider::{Listing, Provider};
+use crate::index::provider::{Listing, Provider, ProviderExt};
 use crate::index::scan::expand_url;
 use crate::index::{Index, Repository};
 use crate::store::{DataStore, StoreOwner, StoredFile};
@@ -157,7 +157,7 @@ impl Index {
             if opts.dry_run {
                 collect(repo.provider.listing()?)?;
             } else {
-                repo.provider.while_locked(&mut collect)?;
+                repo.provider.write(&mut |tx| collect(tx.listing()?))?;
             }
         }
         Ok(report)

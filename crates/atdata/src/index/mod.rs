@@ -16,6 +16,7 @@
 //! one transaction. A crash at any point leaves either the committed entry, or unreferenced
 //! files that [`Index::gc`] removes; never a partial entry.
 
+pub mod commit;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod default;
@@ -25,16 +26,19 @@ pub mod inspect;
 pub mod provider;
 pub mod reference;
 mod scan;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod verify;
 pub mod write;
 
 use std::collections::BTreeMap;
+#[cfg(feature = "sqlite")]
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+#[cfg(feature = "sqlite")]
 use crate::home::default_paths;
 use crate::schema::{Schema, SchemaRef};
 use crate::store::{self, DataStore, LocalDiskStore};
@@ -43,8 +47,9 @@ pub use default::{default_index, index_for_reading, set_default_index, set_defau
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
 pub use inspect::{inspect_shards, Inspection, ShardSummary};
-pub use provider::{Listing, Provider};
+pub use provider::{list_all, ListQuery, Listing, Page, Provider, ProviderExt, WriteTx};
 pub use reference::{DatasetRef, LOCAL};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteProvider;
 pub use verify::{ShardProblem, VerifyReport};
 pub use write::{InsertOptions, WriteOptions};
@@ -90,6 +95,7 @@ impl Index {
         }
     }
 
+    #[cfg(feature = "sqlite")]
     /// An index in memory (SQLite), gone when dropped; the default of `atdata.Index()` and
     /// what tests use. (The process default index is the atdata home's: see
     /// [`default_index`].)
@@ -97,6 +103,7 @@ impl Index {
         Ok(Self::new(Arc::new(SqliteProvider::in_memory()?), None))
     }
 
+    #[cfg(feature = "sqlite")]
     /// The index in the SQLite file at `path`, opened for writing (created if missing).
     /// Several processes may use the same file at once. To only read, use
     /// [`open_read_only`](Self::open_read_only), which never creates or changes a file.
@@ -104,6 +111,7 @@ impl Index {
         Ok(Self::new(Arc::new(SqliteProvider::open(path)?), None))
     }
 
+    #[cfg(feature = "sqlite")]
     /// The existing index in the SQLite file at `path`, to read only (see
     /// [`SqliteProvider::open_read_only`]): a missing, empty or foreign file is an error
     /// naming it, nothing is ever written, and read-only media can be read.
@@ -114,6 +122,7 @@ impl Index {
         ))
     }
 
+    #[cfg(feature = "sqlite")]
     /// The existing index in the SQLite file at `path`, opened for writing; unlike
     /// [`open`](Self::open) a missing, empty or foreign file is an error naming it. For
     /// writes that must not start a new index (garbage collection).
@@ -124,6 +133,7 @@ impl Index {
         ))
     }
 
+    #[cfg(feature = "sqlite")]
     /// The index of the atdata home, opened for writing (created if missing):
     /// `$ATDATA_HOME/index.db` with the store `$ATDATA_HOME/data`, `~/.atdata` for an unset
     /// or empty `$ATDATA_HOME` (see [`default_paths`]). What
@@ -332,18 +342,10 @@ impl Index {
         let version = match version {
             Some(v) => v,
             None => {
-                let newest = repo
+                return repo
                     .provider
-                    .schemas()?
-                    .into_iter()
-                    .filter(|s| s.name == name)
-                    .max_by(|a, b| {
-                        entry::semver_key(&a.version).cmp(&entry::semver_key(&b.version))
-                    });
-                match newest {
-                    Some(s) => return Ok(s),
-                    None => return Err(unknown_schema(&repo, &name, reference)),
-                }
+                    .newest_schema(&name)?
+                    .ok_or_else(|| unknown_schema(&repo, &name, reference))
             }
         };
         repo.provider
@@ -352,7 +354,7 @@ impl Index {
     }
 
     /// Commits ready-made entries to the `local` repository in one transaction (bulk import;
-    /// see [`Provider::commit_many`]). Their shards must already be where they say. Every name
+    /// see [`ProviderExt::commit_many`]). Their shards must already be where they say. Every name
     /// must pass [`check_dataset_name`](reference::check_dataset_name), like any other way in.
     pub fn commit_entries(&self, entries: &[NewEntry]) -> Result<Vec<Committed>> {
         for e in entries {
@@ -539,7 +541,7 @@ fn num_samples(repo: &Repository, entry: &Entry) -> Result<u64> {
     Ok(total)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
 

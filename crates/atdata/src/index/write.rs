@@ -9,7 +9,7 @@ use crate::codec::{decode_sample, encode_sample, validate_sample};
 use crate::error::{Error, Result};
 use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
 use crate::index::inspect::infer_from_shards;
-use crate::index::provider::Provider;
+use crate::index::provider::{Provider, ProviderExt};
 use crate::index::reference::{check_dataset_name, DatasetRef, LOCAL};
 use crate::index::scan::scan_shard;
 use crate::index::{claim_unowned, Index, Repository};
@@ -358,7 +358,7 @@ fn publish_and_commit(
 /// shards in place?) inside each transaction. The same content committed before under the same
 /// name has the same CID, so the commit returns that entry; if its shards are elsewhere
 /// (indexed in place by `insert` without copy), it is moved onto the store's copies
-/// ([`Provider::relocate_shards`]; same digests, so the same bytes), in a transaction of its
+/// ([`ProviderExt::relocate_shards`]; same digests, so the same bytes), in a transaction of its
 /// own that checks again: until then the copies are referenced by nothing, and gc may have
 /// taken them. Otherwise the copies would be orphans that `gc` deletes while the entry still
 /// depends on files outside the store.

@@ -24,6 +24,7 @@ use std::ops::Range;
 use crate::codec::msgpack::Token;
 use crate::codec::{encode_value, MsgReader};
 use crate::error::Result;
+use crate::index::entry::user_metadata;
 use crate::index::entry::{Entry, ShardInfo};
 use crate::index::sqlite::raw::{OurFacts, RawDigest, RawRows, RawShard, Span};
 use crate::value::Value;
@@ -62,15 +63,6 @@ impl<'a> Info<'a> {
             metadata: entry.metadata.as_ref(),
             created_at: &entry.created_at,
         }
-    }
-}
-
-/// The caller's metadata as we keep it: an empty map or nil is no metadata.
-pub(super) fn user_metadata(metadata: Option<&Value>) -> Option<&Value> {
-    match metadata {
-        None | Some(Value::Nil) => None,
-        Some(Value::Map(pairs)) if pairs.is_empty() => None,
-        Some(v) => Some(v),
     }
 }
 

@@ -12,7 +12,6 @@
 //! taken by another process before it commits; WAL lets readers go on meanwhile, and a busy
 //! timeout makes writers queue instead of failing.
 
-mod commit;
 mod info;
 mod raw;
 mod rows;
@@ -20,18 +19,18 @@ mod select;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod tx;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::index::entry::{Committed, Entry, NewEntry, ShardInfo};
-use crate::index::provider::{Listing, Provider};
+use crate::index::entry::{semver_key, Entry};
+use crate::index::provider::{ListQuery, Page, Provider, WriteTx};
 use crate::schema::Schema;
-use info::Info;
 use select::select_entry;
 
 /// How long a writer waits for another's lock before giving up with a retryable conflict.
@@ -176,37 +175,6 @@ impl SqliteProvider {
         self.read_only
     }
 
-    /// Runs `write` in one IMMEDIATE transaction after `check` passed inside it, holding the
-    /// write lock (the caller's check and the write see one state; gc deletes under the same
-    /// lock). A failed check commits nothing and is returned as it is, never retried; busy
-    /// errors are retried as every write is.
-    fn write_checked<T>(
-        &self,
-        check: &mut dyn FnMut() -> Result<()>,
-        mut write: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
-        self.check_writable()?;
-        let mut refused = None;
-        let out = retry(|| {
-            let mut conn = self.lock();
-            // Rolls back on drop: an error below leaves nothing behind.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if let Err(e) = check() {
-                refused = Some(e);
-                return Ok(None);
-            }
-            let out = write(&tx)?;
-            tx.commit()?;
-            Ok(Some(out))
-        })
-        .map_err(|e| self.write_error(e))?;
-        match (out, refused) {
-            (Some(out), _) => Ok(out),
-            (None, Some(e)) => Err(e),
-            (None, None) => Err(Error::Database("write refused without a reason".into())),
-        }
-    }
-
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite in a half state (an open
         // transaction rolls back on drop), so a poisoned lock is still usable.
@@ -310,6 +278,26 @@ fn read_only_media(path: &Path, shown: &str, e: Error) -> Error {
     ))
 }
 
+/// SQLite's errors become ours here, in the backend: a busy or locked database is a
+/// retryable [`Error::Conflict`], anything else [`Error::Database`].
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(code, _)
+                if matches!(
+                    code.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                Error::Conflict {
+                    what: format!("index database is busy: {e}"),
+                }
+            }
+            _ => Error::Database(e.to_string()),
+        }
+    }
+}
+
 fn in_file(path: &str, e: rusqlite::Error) -> Error {
     name_file(path, Error::from(e))
 }
@@ -341,24 +329,15 @@ impl Provider for SqliteProvider {
         "SqliteProvider"
     }
 
-    fn commit_many_if(
-        &self,
-        entries: &[NewEntry],
-        check: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Vec<Committed>> {
-        self.write_checked(check, |tx| commit::commit_all(tx, entries))
-    }
-
-    fn while_locked(&self, f: &mut dyn FnMut(Listing) -> Result<()>) -> Result<()> {
+    fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
         self.check_writable()?;
-        let mut conn = self.lock();
-        retry(|| Ok(conn.execute_batch("BEGIN IMMEDIATE")?)).map_err(|e| self.write_error(e))?;
-        let result = rows::listing(&mut conn)
-            .map_err(|e| name_file(&self.shown(), e))
-            .and_then(&mut *f);
-        // Nothing was written: ending the transaction either way only releases the lock.
-        let _ = conn.execute_batch("ROLLBACK");
-        result
+        retry(|| {
+            let mut conn = self.lock();
+            let mut tx = tx::SqliteTx::begin(&mut conn)?;
+            f(&mut tx)?;
+            tx.commit()
+        })
+        .map_err(|e| self.write_error(e))
     }
 
     fn index_id(&self) -> Result<Option<String>> {
@@ -435,12 +414,9 @@ impl Provider for SqliteProvider {
         Ok(out)
     }
 
-    fn entries(&self) -> Result<Vec<Entry>> {
-        self.listing()?.strict()
-    }
-
-    fn listing(&self) -> Result<Listing> {
-        rows::listing(&mut self.lock()).map_err(|e| name_file(&self.shown(), e))
+    fn list(&self, query: &ListQuery) -> Result<Page> {
+        let mut conn = self.lock();
+        rows::list(&mut conn, query).map_err(|e| name_file(&self.shown(), e))
     }
 
     fn schemas(&self) -> Result<Vec<Schema>> {
@@ -484,90 +460,28 @@ impl Provider for SqliteProvider {
         }
     }
 
-    fn record_shard_info(&self, cid: &str, shards: &[ShardInfo]) -> Result<()> {
-        self.check_writable()?;
-        retry(|| {
-            let mut conn = self.lock();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current = rows::query_one(&tx, select_entry!("WHERE cid = ?1"), [cid])?
-                .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
-            // Keep what is known; fill the gaps.
-            let merged: Vec<ShardInfo> = current
-                .shards
-                .iter()
-                .enumerate()
-                .map(|(n, old)| {
-                    let new = shards.get(n);
-                    ShardInfo {
-                        url: old.url.clone(),
-                        sha256: old
-                            .sha256
-                            .clone()
-                            .or_else(|| new.and_then(|s| s.sha256.clone())),
-                        samples: old.samples.or_else(|| new.and_then(|s| s.samples)),
-                        bytes: old.bytes.or_else(|| new.and_then(|s| s.bytes)),
-                    }
-                })
-                .collect();
-            let total: Option<u64> = merged.iter().map(|s| s.samples).sum();
-            let facts = info::encode(&Info {
-                num_samples: current.num_samples.or(total),
-                shards: &merged,
-                ..Info::of(&current)
-            });
-            // For an entry 0.7 wrote this also fixes its version: the number it has now.
-            let version: i64 = current.version.parse().map_err(|_| {
-                Error::Database(format!("entry '{cid}' has version '{}'", current.version))
-            })?;
-            tx.prepare_cached(
-                "UPDATE dataset_entries SET atdata_version = ?2, atdata_info = ?3 WHERE cid = ?1",
-            )?
-            .execute(params![cid, version, facts])?;
-            tx.commit()?;
-            Ok(())
-        })
-        .map_err(|e| self.write_error(e))
-    }
-
-    fn relocate_shards(
-        &self,
-        cid: &str,
-        urls: &[String],
-        check: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Entry> {
-        self.write_checked(check, |tx| {
-            let mut entry = rows::query_one(tx, select_entry!("WHERE cid = ?1"), [cid])?
-                .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
-            if urls.len() != entry.shards.len() {
-                return Err(Error::invalid(format!(
-                    "entry '{cid}' has {} shard(s), {} new URL(s) were given",
-                    entry.shards.len(),
-                    urls.len()
-                )));
+    fn newest_schema(&self, name: &str) -> Result<Option<Schema>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT version, schema_json FROM schemas WHERE name = ?1")?;
+        let mut rows = stmt.query([name])?;
+        let mut newest: Option<Schema> = None;
+        while let Some(row) = rows.next()? {
+            let (version, json): (String, String) = (row.get(0)?, row.get(1)?);
+            // As in `schemas()`: records no reader could use are not candidates.
+            let Ok(mut s) = Schema::from_json(&json) else {
+                continue;
+            };
+            if newest
+                .as_ref()
+                .is_some_and(|n| semver_key(&n.version) >= semver_key(&version))
+            {
+                continue;
             }
-            let old: Vec<String> = entry.data_urls().map(str::to_string).collect();
-            if crate::codec::python_entry_cid(&entry.schema_ref, &old)? == cid {
-                return Err(Error::invalid(format!(
-                    "entry '{cid}' was written by Python atdata 0.7, whose CID covers its shard \
-                 URLs: its shards cannot move"
-                )));
-            }
-            for (shard, url) in entry.shards.iter_mut().zip(urls) {
-                shard.url.clone_from(url);
-            }
-            let facts = info::encode(&Info::of(&entry));
-            let metadata = crate::index::entry::compat_metadata_msgpack(
-                entry.metadata.as_ref(),
-                &entry.shards,
-            )?;
-            let data_urls =
-                crate::index::entry::strings_to_msgpack(urls.iter().map(String::as_str));
-            tx.prepare_cached(
-                "UPDATE dataset_entries SET data_urls = ?2, metadata = ?3, atdata_info = ?4 \
-             WHERE cid = ?1",
-            )?
-            .execute(params![cid, data_urls, metadata, facts])?;
-            Ok(entry)
-        })
+            s.name = name.to_string();
+            s.version = version;
+            newest = Some(s);
+        }
+        Ok(newest)
     }
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
 use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
-use crate::index::provider::Listing;
+use crate::index::provider::{ListQuery, Listing, Page};
 use crate::index::sqlite::info::digest_hex;
 use crate::index::sqlite::raw::{corrupt_in, CheckedRows, Origin, RawDigest, RawRow, RawRows};
 use crate::index::sqlite::select::{scan_listing, scan_row, select_entry, Scanned};
@@ -309,21 +309,85 @@ fn listing_row_by_row(conn: &mut Connection) -> Result<Listing> {
             .collect::<rusqlite::Result<_>>()?;
         ids
     };
+    rows_by_id(&sp, rowids)
+}
+
+/// The entries of these rows, each read on its own, and an error for each that cannot be.
+fn rows_by_id(conn: &Connection, rowids: Vec<i64>) -> Result<Listing> {
     let mut found = Found::with_capacity(rowids.len());
     let mut skipped = Vec::new();
     for rowid in rowids {
-        match query(&sp, select_entry!("WHERE rowid = ?1"), [rowid]) {
+        match query(conn, select_entry!("WHERE rowid = ?1"), [rowid]) {
             Ok(f) => {
                 found.entries.extend(f.entries);
                 found.rows.extend(f.rows);
             }
             Err(e) if e.is_retryable() => return Err(e),
-            Err(e) => skipped.push(unreadable_row(&sp, rowid, e)),
+            Err(e) => skipped.push(unreadable_row(conn, rowid, e)),
         }
     }
     // Versions of 0.7's rows come from their name's rows, which a skipped row does not hide.
-    let entries = complete(&sp, found, false)?;
+    let entries = complete(conn, found, false)?;
     Ok(Listing { entries, skipped })
+}
+
+/// One page of a listing. With no filter but tags it is the whole [`listing`] (its fast
+/// path), tags applied to what it read; otherwise the name prefix, the schema reference,
+/// the cursor (a rowid) and the limit go into the query, and tags are applied to its rows.
+pub(super) fn list(conn: &mut Connection, q: &ListQuery) -> Result<Page> {
+    let pushed = q.name_prefix.is_some()
+        || q.schema_ref.is_some()
+        || q.cursor.is_some()
+        || q.limit.is_some();
+    if !pushed {
+        let Listing {
+            mut entries,
+            skipped,
+        } = listing(conn)?;
+        if !q.tags.is_empty() {
+            entries.retain(|e| q.matches(e));
+        }
+        return Ok(Page {
+            entries,
+            skipped,
+            next: None,
+        });
+    }
+    let after: i64 = match q.cursor.as_deref() {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| {
+            Error::invalid(format!("listing cursor '{c}' is not one this index gave"))
+        })?,
+    };
+    let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let sp = conn.savepoint()?;
+    let rowids: Vec<i64> = {
+        let mut stmt = sp.prepare_cached(
+            "SELECT rowid FROM dataset_entries WHERE rowid > ?1 \
+             AND (?2 IS NULL OR substr(name, 1, length(?2)) = ?2) \
+             AND (?3 IS NULL OR schema_ref = ?3) ORDER BY rowid LIMIT ?4",
+        )?;
+        let ids = stmt
+            .query_map(params![after, q.name_prefix, q.schema_ref, limit], |r| {
+                r.get(0)
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        ids
+    };
+    let full = limit >= 0 && rowids.len() as i64 == limit;
+    let next = rowids.last().filter(|_| full).map(|r| r.to_string());
+    let Listing {
+        mut entries,
+        skipped,
+    } = rows_by_id(&sp, rowids)?;
+    if !q.tags.is_empty() {
+        entries.retain(|e| q.matches(e));
+    }
+    Ok(Page {
+        entries,
+        skipped,
+        next,
+    })
 }
 
 /// The error of a row that cannot be read, naming its dataset and CID (as well as they can be
