@@ -22,6 +22,8 @@ pub mod conformance;
 pub mod default;
 pub mod entry;
 pub mod gc;
+#[cfg(feature = "sqlite")]
+mod info;
 pub mod inspect;
 pub mod provider;
 pub mod reference;
