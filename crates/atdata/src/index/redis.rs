@@ -856,11 +856,6 @@ fn list_page(
     q: &ListQuery,
 ) -> redis::RedisResult<RawPage> {
     let after = q.cursor.clone().unwrap_or_else(|| "-inf".to_string());
-    let after = if after.parse::<u64>().is_ok() || after == "-inf" {
-        after
-    } else {
-        "-inf".to_string()
-    };
     let limit = q.limit.unwrap_or(0);
     let budget: i64 = match q.limit {
         Some(l) => LIST_BUDGET.max(l).min(i32::MAX as usize) as i64,
@@ -983,6 +978,16 @@ impl Provider for RedisProvider {
     }
 
     fn list(&self, query: &ListQuery) -> Result<Page> {
+        // A cursor is the sequence number of the last row examined (`Page::next`).
+        if let Some(c) = query
+            .cursor
+            .as_deref()
+            .filter(|c| c.parse::<u64>().is_err())
+        {
+            return Err(Error::invalid(format!(
+                "listing cursor '{c}' is not one this index handed out"
+            )));
+        }
         let raw = self.with_conn(|c| list_page(self, c, query))?;
         let mut page = Page {
             next: raw.next,

@@ -1,5 +1,6 @@
 //! Our per-entry facts, kept in one msgpack column (`atdata_info`) of 0.7's `dataset_entries`
-//! row: what Python atdata 0.7 has no column for.
+//! row: what Python atdata 0.7 has no column for. The Redis backend stores the same bytes in an
+//! `atdata_info` hash field (docs/FORMAT.md section 6).
 //!
 //! One blob rather than a column per fact because listing reads every row, and SQLite's cost
 //! per row grows with the number of columns fetched. The layout is a msgpack array read by
