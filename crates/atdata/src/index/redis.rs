@@ -1116,6 +1116,51 @@ mod tests {
     }
 
     #[test]
+    fn a_write_whose_lease_changed_hands_commits_nothing_and_is_retried() {
+        let p = Arc::new(fresh("lease"));
+        let cleanup = Cleanup::default();
+        cleanup.0.lock().unwrap().push(Arc::clone(&p));
+        let mut other = p.conn().unwrap();
+        let lock = p.key("atdata:lock");
+        let entry = |cid: &str| Entry {
+            name: "leased".into(),
+            version: "1".into(),
+            cid: cid.into(),
+            schema_ref: "atdata://local/schema/S@1.0.0".into(),
+            shards: conformance::sample_entry("leased", 1, cid).shards,
+            num_samples: Some(10),
+            description: None,
+            tags: Vec::new(),
+            license: None,
+            metadata: None,
+            created_at: String::new(),
+        };
+        let mut runs = 0;
+        p.write(&mut |tx| {
+            runs += 1;
+            if runs == 1 {
+                tx.insert_entry(&entry("cid-lost"))?;
+                // Another writer takes the lease meanwhile (as after ours expired), for 200 ms.
+                let _: () = redis::cmd("SET")
+                    .arg(&lock)
+                    .arg("someone-else")
+                    .arg("PX")
+                    .arg(200)
+                    .query(&mut other)
+                    .unwrap();
+            } else {
+                tx.insert_entry(&entry("cid-kept"))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(runs, 2, "the lost commit is retried once the lease is free");
+        assert!(p.entry_by_cid("cid-lost").unwrap().is_none());
+        assert_eq!(p.entry_by_cid("cid-kept").unwrap().unwrap().version, "1");
+        assert_eq!(p.versions("leased").unwrap(), vec!["1"]);
+    }
+
+    #[test]
     fn deleting_every_key_needs_a_prefix() {
         let p = RedisProvider::connect(SERVER).unwrap();
         assert!(p.delete_all_keys().is_err());
