@@ -25,6 +25,10 @@ fi
 echo "== Rust tests"
 cargo test --workspace --locked --no-fail-fast
 
+echo "== Redis index backend (feature redis; server on 127.0.0.1:6379)"
+cargo test -p atdata --features redis --locked --lib index::redis
+cargo test -p atdata --features redis --locked --test index_redis
+
 echo "== Python package in a fresh venv"
 venv="${ATDATA_TEST_VENV:-$root/.venv-test}"
 python3 -m venv --clear "$venv"

@@ -22,8 +22,12 @@ pub mod conformance;
 pub mod default;
 pub mod entry;
 pub mod gc;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod info;
 pub mod inspect;
 pub mod provider;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod reference;
 mod scan;
 #[cfg(feature = "sqlite")]
@@ -43,6 +47,8 @@ use crate::home::default_paths;
 use crate::schema::{Schema, SchemaRef};
 use crate::store::{self, DataStore, LocalDiskStore};
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisProvider;
 pub use default::{default_index, index_for_reading, set_default_index, set_default_index_shared};
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};

@@ -6,20 +6,23 @@
 use std::ops::Range;
 
 use crate::error::{Error, Result};
+use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
+use crate::index::info::digest_hex;
+use crate::value::Value;
 
 /// A byte range `(start, len)` in one of a [`RawRows`]' buffers.
-pub(super) type Span = (usize, usize);
+pub(crate) type Span = (usize, usize);
 
 /// A shard's sha256 as stored: 32 bytes, or (0.7's checksums, old facts) text in `text`.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum RawDigest {
+pub(crate) enum RawDigest {
     Bytes([u8; 32]),
     Text(Span),
 }
 
 /// One shard's facts from `atdata_info`, each `None` when unknown.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct RawShard {
+pub(crate) struct RawShard {
     pub sha256: Option<RawDigest>,
     pub samples: Option<u64>,
     pub bytes: Option<u64>,
@@ -29,7 +32,7 @@ pub(super) struct RawShard {
 /// [`RawRows::shards`] and [`RawRows::tags`], `metadata` is the caller's map as msgpack in
 /// `bytes`, the rest is in `text`.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct OurFacts {
+pub(crate) struct OurFacts {
     pub num_samples: Option<u64>,
     pub shards: Range<usize>,
     pub description: Option<Span>,
@@ -41,7 +44,7 @@ pub(super) struct OurFacts {
 
 /// Where a row's entry facts came from.
 #[derive(Debug)]
-pub(super) enum Origin {
+pub(crate) enum Origin {
     /// Our facts (`atdata_info`).
     Ours(OurFacts),
     /// A row 0.7 wrote: its `metadata` column (in `bytes`, holding the checksums too) and
@@ -54,7 +57,7 @@ pub(super) enum Origin {
 
 /// What `rows::read_row` needs of one row. The scan (on the thread SQLite steps on) parses
 /// everything and allocates nothing per row; the decoding only copies pieces out.
-pub(super) struct RawRow {
+pub(crate) struct RawRow {
     pub rowid: i64,
     pub version: Option<i64>,
     /// In `text`.
@@ -71,7 +74,7 @@ pub(super) struct RawRow {
 
 /// Rows read by one query, or one chunk of them, with their text not yet checked.
 #[derive(Default)]
-pub(super) struct RawRows {
+pub(crate) struct RawRows {
     /// Every text piece of the rows, checked as UTF-8 in one pass by [`RawRows::checked`]:
     /// one long check costs a fraction of many short ones.
     pub text: Vec<u8>,
@@ -88,7 +91,7 @@ pub(super) struct RawRows {
 }
 
 /// [`RawRows`] whose text is known to be UTF-8.
-pub(super) struct CheckedRows {
+pub(crate) struct CheckedRows {
     text: String,
     raw: RawRows,
 }
@@ -250,7 +253,7 @@ enum Piece {
 
 /// A corrupt-data error about one column of the entry `cid` (the field it names, if any,
 /// is kept).
-pub(super) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
+pub(crate) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
     match e {
         Error::Corrupt { location, reason } => Error::Corrupt {
             location,
@@ -258,4 +261,106 @@ pub(super) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
         },
         other => other,
     }
+}
+
+/// `2026-01-02 03:04:05` (SQLite `datetime('now')`, what 0.7 rows hold) as RFC 3339.
+pub(crate) fn sqlite_time_to_rfc3339(t: &str) -> String {
+    match t.split_once(' ') {
+        Some((d, h)) if !t.contains('T') => format!("{d}T{h}+00:00"),
+        _ => t.to_string(),
+    }
+}
+
+/// Builds the entry of one scanned row.
+pub(crate) fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
+    let text = |span| chunk.text(span).to_string();
+    let urls = chunk.urls(raw);
+    let mut entry = Entry {
+        name: text(raw.name),
+        // itoa: `to_string` goes through the formatting machinery, several times the cost.
+        version: raw
+            .version
+            .map(|v| itoa::Buffer::new().format(v).to_string())
+            .unwrap_or_default(),
+        cid: text(raw.cid),
+        schema_ref: text(raw.schema_ref),
+        shards: Vec::new(),
+        num_samples: None,
+        description: None,
+        tags: Vec::new(),
+        license: None,
+        metadata: None,
+        created_at: String::new(),
+    };
+    match &raw.origin {
+        Origin::Ours(f) => {
+            // Facts of shards the blob does not cover stay unknown; facts for shards the
+            // entry does not have are ignored.
+            let facts = chunk.shards(&f.shards);
+            entry.shards = urls
+                .iter()
+                .enumerate()
+                .map(|(n, &url)| {
+                    let f = facts.get(n);
+                    ShardInfo {
+                        url: text(url),
+                        sha256: f.and_then(|f| f.sha256).map(|d| match d {
+                            RawDigest::Bytes(b) => digest_hex(&b),
+                            RawDigest::Text(span) => text(span),
+                        }),
+                        samples: f.and_then(|f| f.samples),
+                        bytes: f.and_then(|f| f.bytes),
+                    }
+                })
+                .collect();
+            entry.num_samples = f.num_samples;
+            entry.description = f.description.map(text);
+            entry.tags = chunk.tags(&f.tags).iter().map(|&t| text(t)).collect();
+            entry.license = f.license.map(text);
+            entry.metadata = match f.metadata {
+                Some(span) => match value_from_msgpack(chunk.bytes(span))
+                    .map_err(|e| corrupt_in(&entry.cid, "atdata_info", e))?
+                {
+                    Value::Nil => None,
+                    v => Some(v),
+                },
+                None => None,
+            };
+            entry.created_at = f.created_at.map(text).unwrap_or_default();
+        }
+        Origin::Py07 {
+            metadata,
+            created_at,
+        } => {
+            // The caller's metadata and the checksums share 0.7's map.
+            let metadata = match metadata {
+                Some(span) => Some(
+                    value_from_msgpack(chunk.bytes(*span))
+                        .map_err(|e| corrupt_in(&entry.cid, "metadata", e))?,
+                ),
+                None => None,
+            };
+            let (user, checksums) = split_metadata(metadata);
+            entry.metadata = user;
+            entry.shards = urls
+                .iter()
+                .map(|&span| {
+                    let url = chunk.text(span);
+                    ShardInfo {
+                        url: url.to_string(),
+                        sha256: checksums
+                            .iter()
+                            .find(|(u, _)| u == url)
+                            .map(|(_, d)| d.clone()),
+                        samples: None,
+                        bytes: None,
+                    }
+                })
+                .collect();
+            entry.created_at = created_at
+                .map(|span| sqlite_time_to_rfc3339(chunk.text(span)))
+                .unwrap_or_default();
+        }
+    }
+    Ok(entry)
 }
