@@ -16,6 +16,8 @@
 //! one transaction. A crash at any point leaves either the committed entry, or unreferenced
 //! files that [`Index::gc`] removes; never a partial entry.
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod columns;
 pub mod commit;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -23,6 +25,8 @@ pub mod default;
 pub mod entry;
 pub mod gc;
 pub mod inspect;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod provider;
 pub mod reference;
 mod scan;
@@ -47,6 +51,8 @@ pub use default::{default_index, index_for_reading, set_default_index, set_defau
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
 pub use inspect::{inspect_shards, Inspection, ShardSummary};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresProvider;
 pub use provider::{list_all, ListQuery, Listing, Page, Provider, ProviderExt, WriteTx};
 pub use reference::{DatasetRef, LOCAL};
 #[cfg(feature = "sqlite")]

@@ -12,8 +12,6 @@
 //! taken by another process before it commits; WAL lets readers go on meanwhile, and a busy
 //! timeout makes writers queue instead of failing.
 
-mod info;
-mod raw;
 mod rows;
 mod select;
 mod tables;

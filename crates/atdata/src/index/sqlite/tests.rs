@@ -4,11 +4,11 @@
 use super::*;
 use std::sync::Arc;
 
+use crate::index::columns::{info, sqlite_time_to_rfc3339};
 use crate::index::conformance;
 use crate::index::entry::{strings_to_msgpack, to_msgpack};
 use crate::index::entry::{Committed, NewEntry, ShardInfo};
 use crate::index::provider::ProviderExt;
-use rows::sqlite_time_to_rfc3339;
 use rusqlite::params;
 
 fn file_provider(dir: &tempfile::TempDir) -> SqliteProvider {

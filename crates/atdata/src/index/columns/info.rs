@@ -24,9 +24,9 @@ use std::ops::Range;
 use crate::codec::msgpack::Token;
 use crate::codec::{encode_value, MsgReader};
 use crate::error::Result;
+use crate::index::columns::raw::{OurFacts, RawDigest, RawRows, RawShard, Span};
 use crate::index::entry::user_metadata;
 use crate::index::entry::{Entry, ShardInfo};
-use crate::index::sqlite::raw::{OurFacts, RawDigest, RawRows, RawShard, Span};
 use crate::value::Value;
 
 /// Positions of our facts and the copy of 0.7's columns: blobs with fewer are corrupt.
@@ -34,7 +34,7 @@ const WITH_COLUMNS: usize = 11;
 
 /// The facts [`encode`] writes, borrowed from wherever they are.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Info<'a> {
+pub(crate) struct Info<'a> {
     pub cid: &'a str,
     pub name: &'a str,
     pub schema_ref: &'a str,
@@ -84,7 +84,7 @@ fn opt_uint(out: &mut Vec<u8>, n: Option<u64>) {
 }
 
 /// The `atdata_info` bytes for `info`.
-pub(super) fn encode(info: &Info<'_>) -> Vec<u8> {
+pub(crate) fn encode(info: &Info<'_>) -> Vec<u8> {
     let text = info.description.map_or(0, str::len)
         + info.license.map_or(0, str::len)
         + info.tags.iter().map(|t| t.len() + 5).sum::<usize>()
@@ -166,7 +166,7 @@ fn digest_bytes(h: &str) -> Option<[u8; 32]> {
 }
 
 /// Lower-case hex of a 32-byte digest.
-pub(super) fn digest_hex(bytes: &[u8; 32]) -> String {
+pub(crate) fn digest_hex(bytes: &[u8; 32]) -> String {
     // Into a fixed buffer, then one check: pushing `char`s encodes each as UTF-8 on the way.
     let mut out = [0u8; 64];
     for (i, &b) in bytes.iter().enumerate() {
@@ -226,7 +226,7 @@ fn read_opt_text(r: &mut MsgReader<'_>, out: &mut RawRows, what: &str) -> Result
 
 /// An array of str into `out`'s text, each span pushed to `list` (one of `out`'s). Also
 /// reads 0.7's `data_urls` column.
-pub(super) fn read_texts(
+pub(crate) fn read_texts(
     r: &mut MsgReader<'_>,
     out: &mut RawRows,
     what: &str,
@@ -265,13 +265,13 @@ fn read_digest(r: &mut MsgReader<'_>, out: &mut RawRows) -> Result<Option<RawDig
 
 /// Whether `buf` (an `atdata_info` value) has the positions of the copy of 0.7's columns:
 /// whether it can be read without them.
-pub(super) fn has_columns(buf: &[u8]) -> bool {
+pub(crate) fn has_columns(buf: &[u8]) -> bool {
     read_len(&mut MsgReader::new(buf), "atdata_info").is_ok_and(|n| n >= WITH_COLUMNS)
 }
 
 /// The copy of 0.7's columns read from `atdata_info`, as spans of a [`RawRows`].
 #[derive(Debug)]
-pub(super) struct Columns {
+pub(crate) struct Columns {
     pub cid: Span,
     pub name: Span,
     pub schema_ref: Span,
@@ -283,7 +283,7 @@ pub(super) struct Columns {
 /// columns. Positions past those this build knows are ignored.
 // Once per listed row; inlined into the scan, which measured 5% fewer instructions there.
 #[inline]
-pub(super) fn read(buf: &[u8], out: &mut RawRows) -> Result<(OurFacts, Columns)> {
+pub(crate) fn read(buf: &[u8], out: &mut RawRows) -> Result<(OurFacts, Columns)> {
     let mut r = MsgReader::new(buf);
     let n = read_len(&mut r, "atdata_info")?;
     if n < WITH_COLUMNS {
@@ -347,7 +347,7 @@ pub(super) fn read(buf: &[u8], out: &mut RawRows) -> Result<(OurFacts, Columns)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::sqlite::raw::CheckedRows;
+    use crate::index::columns::raw::CheckedRows;
 
     fn info<'a>(shards: &'a [ShardInfo], tags: &'a [String], meta: Option<&'a Value>) -> Info<'a> {
         Info {

@@ -8,18 +8,18 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 
 /// A byte range `(start, len)` in one of a [`RawRows`]' buffers.
-pub(super) type Span = (usize, usize);
+pub(crate) type Span = (usize, usize);
 
 /// A shard's sha256 as stored: 32 bytes, or (0.7's checksums, old facts) text in `text`.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum RawDigest {
+pub(crate) enum RawDigest {
     Bytes([u8; 32]),
     Text(Span),
 }
 
 /// One shard's facts from `atdata_info`, each `None` when unknown.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct RawShard {
+pub(crate) struct RawShard {
     pub sha256: Option<RawDigest>,
     pub samples: Option<u64>,
     pub bytes: Option<u64>,
@@ -29,7 +29,7 @@ pub(super) struct RawShard {
 /// [`RawRows::shards`] and [`RawRows::tags`], `metadata` is the caller's map as msgpack in
 /// `bytes`, the rest is in `text`.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct OurFacts {
+pub(crate) struct OurFacts {
     pub num_samples: Option<u64>,
     pub shards: Range<usize>,
     pub description: Option<Span>,
@@ -41,7 +41,7 @@ pub(super) struct OurFacts {
 
 /// Where a row's entry facts came from.
 #[derive(Debug)]
-pub(super) enum Origin {
+pub(crate) enum Origin {
     /// Our facts (`atdata_info`).
     Ours(OurFacts),
     /// A row 0.7 wrote: its `metadata` column (in `bytes`, holding the checksums too) and
@@ -54,7 +54,7 @@ pub(super) enum Origin {
 
 /// What `rows::read_row` needs of one row. The scan (on the thread SQLite steps on) parses
 /// everything and allocates nothing per row; the decoding only copies pieces out.
-pub(super) struct RawRow {
+pub(crate) struct RawRow {
     pub rowid: i64,
     pub version: Option<i64>,
     /// In `text`.
@@ -71,7 +71,7 @@ pub(super) struct RawRow {
 
 /// Rows read by one query, or one chunk of them, with their text not yet checked.
 #[derive(Default)]
-pub(super) struct RawRows {
+pub(crate) struct RawRows {
     /// Every text piece of the rows, checked as UTF-8 in one pass by [`RawRows::checked`]:
     /// one long check costs a fraction of many short ones.
     pub text: Vec<u8>,
@@ -88,7 +88,7 @@ pub(super) struct RawRows {
 }
 
 /// [`RawRows`] whose text is known to be UTF-8.
-pub(super) struct CheckedRows {
+pub(crate) struct CheckedRows {
     text: String,
     raw: RawRows,
 }
@@ -250,7 +250,7 @@ enum Piece {
 
 /// A corrupt-data error about one column of the entry `cid` (the field it names, if any,
 /// is kept).
-pub(super) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
+pub(crate) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
     match e {
         Error::Corrupt { location, reason } => Error::Corrupt {
             location,
