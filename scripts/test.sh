@@ -25,6 +25,10 @@ fi
 echo "== Rust tests"
 cargo test --workspace --locked --no-fail-fast
 
+echo "== PostgreSQL index backend (feature postgres; server from scripts/services.sh)"
+cargo test -p atdata --features postgres --locked --lib postgres
+cargo test -p atdata --features postgres --locked --test index_postgres
+
 echo "== Python package in a fresh venv"
 venv="${ATDATA_TEST_VENV:-$root/.venv-test}"
 python3 -m venv --clear "$venv"

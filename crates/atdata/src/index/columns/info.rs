@@ -264,7 +264,8 @@ fn read_digest(r: &mut MsgReader<'_>, out: &mut RawRows) -> Result<Option<RawDig
 }
 
 /// Whether `buf` (an `atdata_info` value) has the positions of the copy of 0.7's columns:
-/// whether it can be read without them.
+/// whether it can be read without them (SQLite's listing reads only our columns when so).
+#[cfg(any(feature = "sqlite", test))]
 pub(crate) fn has_columns(buf: &[u8]) -> bool {
     read_len(&mut MsgReader::new(buf), "atdata_info").is_ok_and(|n| n >= WITH_COLUMNS)
 }
