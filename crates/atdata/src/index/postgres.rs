@@ -35,7 +35,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, GenericClient, NoTls, Row};
+use postgres::types::ToSql;
+use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
 use crate::codec::MsgReader;
 use crate::error::{Error, Result};
@@ -122,7 +123,7 @@ macro_rules! select_entry {
 
 /// The index in a PostgreSQL database (Python atdata 0.7's tables plus columns of ours).
 pub struct PostgresProvider {
-    client: Mutex<Client>,
+    conn: Mutex<Conn>,
     config: Config,
     /// The server and database, without the password: how errors and listings name it.
     shown: String,
@@ -153,27 +154,83 @@ impl PostgresProvider {
         let mut client = open(&config, &shown)?;
         prepare(&mut client).map_err(|e| name_db(&shown, e))?;
         Ok(PostgresProvider {
-            client: Mutex::new(client),
+            conn: Mutex::new(Conn {
+                client,
+                statements: HashMap::new(),
+            }),
             config,
             shown,
         })
     }
 
     /// The connection, opened again if the server closed it (a restart, an idle timeout).
-    fn lock(&self) -> Result<MutexGuard<'_, Client>> {
+    fn lock(&self) -> Result<MutexGuard<'_, Conn>> {
         // A panic while holding the lock leaves at worst an open transaction, which the
         // `Transaction`'s drop rolled back: the client is still usable.
-        let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_closed() {
-            *guard = open(&self.config, &self.shown)?;
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.client.is_closed() {
+            guard.client = open(&self.config, &self.shown)?;
+            // Prepared statements live and die with their connection.
+            guard.statements.clear();
         }
         Ok(guard)
     }
 
     /// Runs a read on the connection, naming the database in its errors.
-    fn read<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        let mut client = self.lock()?;
-        f(&mut client).map_err(|e| name_db(&self.shown, e))
+    fn read<T>(&self, f: impl FnOnce(&mut Db<'_, Client>) -> Result<T>) -> Result<T> {
+        let mut guard = self.lock()?;
+        let Conn { client, statements } = &mut *guard;
+        f(&mut Db {
+            c: client,
+            statements,
+        })
+        .map_err(|e| name_db(&self.shown, e))
+    }
+}
+
+/// A connection and the statements prepared on it.
+struct Conn {
+    client: Client,
+    statements: Statements,
+}
+
+/// Statements prepared once per connection, by their SQL: a query by text costs two round
+/// trips (prepare, then execute), a prepared one one.
+type Statements = HashMap<&'static str, Statement>;
+
+/// A client (the connection, or a transaction on it) with the connection's statements.
+struct Db<'a, C> {
+    c: &'a mut C,
+    statements: &'a mut Statements,
+}
+
+impl<C: GenericClient> Db<'_, C> {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.c.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let s = self.statement(sql)?;
+        Ok(self.c.query(&s, params)?)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        let s = self.statement(sql)?;
+        Ok(self.c.query_opt(&s, params)?)
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let s = self.statement(sql)?;
+        Ok(self.c.execute(&s, params)?)
     }
 }
 
@@ -386,7 +443,11 @@ fn decode(row: &Row, seq: i64, version: Option<i64>) -> Result<Entry> {
 
 /// The versions of `name`'s rows, oldest first, as `(seq, version)`; rows after `upto` are
 /// not read.
-fn versions_of(c: &mut impl GenericClient, name: &str, upto: i64) -> Result<Vec<(i64, i64)>> {
+fn versions_of(
+    c: &mut Db<'_, impl GenericClient>,
+    name: &str,
+    upto: i64,
+) -> Result<Vec<(i64, i64)>> {
     let rows = c.query(
         "SELECT atdata_seq, atdata_version FROM dataset_entries \
          WHERE name = $1 AND atdata_seq <= $2 ORDER BY atdata_seq",
@@ -403,7 +464,7 @@ fn versions_of(c: &mut impl GenericClient, name: &str, upto: i64) -> Result<Vec<
 /// The entries of `rows` with their versions, and an error per row that cannot be read.
 /// `all_rows` says the rows are the whole table in order, so the versions of 0.7's rows
 /// follow from the list itself; otherwise each such name's rows are read.
-fn complete(c: &mut impl GenericClient, rows: Vec<Row>, all_rows: bool) -> Result<Listing> {
+fn complete(c: &mut Db<'_, impl GenericClient>, rows: Vec<Row>, all_rows: bool) -> Result<Listing> {
     let mut out = Listing::default();
     let mut last: HashMap<String, i64> = HashMap::new();
     let mut of_name: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
@@ -461,9 +522,9 @@ fn unreadable(name: Option<&str>, cid: Option<&str>, seq: i64, e: Error) -> Erro
 /// The one entry a `select_entry!` query finds, with its version; a row that cannot be read
 /// is its error.
 fn query_one(
-    c: &mut impl GenericClient,
-    sql: &str,
-    params: &[&(dyn postgres::types::ToSql + Sync)],
+    c: &mut Db<'_, impl GenericClient>,
+    sql: &'static str,
+    params: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<Entry>> {
     let rows = c.query(sql, params)?;
     let Listing {
@@ -477,12 +538,12 @@ fn query_one(
 }
 
 /// Every entry, in order.
-fn listing(c: &mut impl GenericClient) -> Result<Listing> {
+fn listing(c: &mut Db<'_, impl GenericClient>) -> Result<Listing> {
     let rows = c.query(select_entry!("ORDER BY atdata_seq"), &[])?;
     complete(c, rows, true)
 }
 
-fn entry_by_cid(c: &mut impl GenericClient, cid: &str) -> Result<Option<Entry>> {
+fn entry_by_cid(c: &mut Db<'_, impl GenericClient>, cid: &str) -> Result<Option<Entry>> {
     query_one(c, select_entry!("WHERE cid = $1"), &[&cid])
 }
 
@@ -501,11 +562,21 @@ fn parse_schema(name: &str, version: String, json: &str) -> Result<Schema> {
 /// One open write transaction holding the write lock; rolls back when dropped uncommitted.
 struct PgTx<'c> {
     tx: postgres::Transaction<'c>,
+    statements: &'c mut Statements,
+}
+
+impl<'c> PgTx<'c> {
+    fn db(&mut self) -> Db<'_, postgres::Transaction<'c>> {
+        Db {
+            c: &mut self.tx,
+            statements: self.statements,
+        }
+    }
 }
 
 impl WriteTx for PgTx<'_> {
     fn schemas_of(&mut self, name: &str) -> Result<Vec<Schema>> {
-        let rows = self.tx.query(
+        let rows = self.db().query(
             "SELECT version, schema_json FROM schemas WHERE name = $1",
             &[&name],
         )?;
@@ -523,7 +594,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn insert_schema(&mut self, schema: &Schema) -> Result<()> {
-        self.tx.execute(
+        self.db().execute(
             "INSERT INTO schemas (name, version, schema_json) VALUES ($1, $2, $3)",
             &[&schema.name, &schema.version, &schema.to_json()],
         )?;
@@ -533,7 +604,7 @@ impl WriteTx for PgTx<'_> {
     /// Versions grow with the row order, so it is the version of the name's last row
     /// (counted through the rows before it if 0.7 wrote that one).
     fn highest_version(&mut self, name: &str) -> Result<u64> {
-        let last = self.tx.query_opt(
+        let last = self.db().query_opt(
             "SELECT atdata_seq, atdata_version FROM dataset_entries \
              WHERE name = $1 ORDER BY atdata_seq DESC LIMIT 1",
             &[&name],
@@ -542,7 +613,7 @@ impl WriteTx for PgTx<'_> {
             None => 0,
             Some(row) => match row.try_get::<_, Option<i64>>(1)? {
                 Some(v) => v,
-                None => versions_of(&mut self.tx, name, row.try_get(0)?)?
+                None => versions_of(&mut self.db(), name, row.try_get(0)?)?
                     .last()
                     .map_or(0, |(_, v)| *v),
             },
@@ -558,7 +629,7 @@ impl WriteTx for PgTx<'_> {
         let facts = info::encode(&Info::of(entry));
         let metadata = compat_metadata_msgpack(entry.metadata.as_ref(), &entry.shards)?;
         let data_urls = strings_to_msgpack(entry.data_urls());
-        let inserted = self.tx.execute(
+        let inserted = self.db().execute(
             "INSERT INTO dataset_entries \
              (cid, name, schema_ref, data_urls, metadata, atdata_version, atdata_info) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (cid) DO NOTHING",
@@ -576,13 +647,13 @@ impl WriteTx for PgTx<'_> {
             return Ok(None);
         }
         let cid = &entry.cid;
-        entry_by_cid(&mut self.tx, cid)?
+        entry_by_cid(&mut self.db(), cid)?
             .map(Some)
             .ok_or_else(|| Error::Database(format!("entry '{cid}' vanished inside a transaction")))
     }
 
     fn set_label(&mut self, name: &str, version: Option<&str>, entry: &Entry) -> Result<()> {
-        self.tx.execute(
+        self.db().execute(
             "INSERT INTO labels (name, cid, version, description) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name, version) DO UPDATE SET cid = EXCLUDED.cid, \
              description = EXCLUDED.description, created_at = now()",
@@ -597,7 +668,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn entry_by_cid(&mut self, cid: &str) -> Result<Option<Entry>> {
-        entry_by_cid(&mut self.tx, cid)
+        entry_by_cid(&mut self.db(), cid)
     }
 
     fn update_shards(&mut self, entry: &Entry) -> Result<()> {
@@ -607,7 +678,7 @@ impl WriteTx for PgTx<'_> {
         })?;
         let facts = info::encode(&Info::of(entry));
         let data_urls = strings_to_msgpack(entry.data_urls());
-        let stored = self.tx.query_opt(
+        let stored = self.db().query_opt(
             "SELECT data_urls FROM dataset_entries WHERE cid = $1",
             &[cid],
         )?;
@@ -617,7 +688,7 @@ impl WriteTx for PgTx<'_> {
         let stored: &[u8] = stored.try_get(0)?;
         if stored == data_urls.as_slice() {
             // Same places: 0.7's columns stay byte for byte as they are.
-            self.tx.execute(
+            self.db().execute(
                 "UPDATE dataset_entries SET atdata_version = $2, atdata_info = $3 \
                  WHERE cid = $1",
                 &[cid, &version, &facts],
@@ -625,7 +696,7 @@ impl WriteTx for PgTx<'_> {
         } else {
             // 0.7's `data_urls` and its `checksums` keys follow the new URLs.
             let metadata = compat_metadata_msgpack(entry.metadata.as_ref(), &entry.shards)?;
-            self.tx.execute(
+            self.db().execute(
                 "UPDATE dataset_entries SET data_urls = $2, metadata = $3, \
                  atdata_version = $4, atdata_info = $5 WHERE cid = $1",
                 &[cid, &data_urls, &metadata, &version, &facts],
@@ -635,7 +706,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn listing(&mut self) -> Result<Listing> {
-        listing(&mut self.tx)
+        listing(&mut self.db())
     }
 }
 
@@ -660,10 +731,12 @@ impl Provider for PostgresProvider {
 
     fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
         retry(|| {
-            let mut client = self.lock()?;
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-            let mut w = PgTx { tx };
+            let mut guard = self.lock()?;
+            let Conn { client, statements } = &mut *guard;
+            let tx = client.transaction()?;
+            let mut w = PgTx { tx, statements };
+            w.db()
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
             f(&mut w)?;
             w.tx.commit()?;
             Ok(())
