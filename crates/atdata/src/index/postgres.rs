@@ -26,7 +26,10 @@
 //! version (as with two 0.7 writers of SQLite files).
 //!
 //! One connection behind a mutex serves a handle (threads of one process queue on it; use a
-//! handle per thread to write in parallel); a connection found closed is opened again.
+//! handle per thread to read in parallel), with its statements prepared once. A connection
+//! found lost is opened again: a read then runs once more; a write returns its error (whether
+//! a commit the server was processing took effect is unknown; committing the same entries
+//! again is safe, as they dedup by CID) and the next call gets the new connection.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -176,15 +179,38 @@ impl PostgresProvider {
         Ok(guard)
     }
 
-    /// Runs a read on the connection, naming the database in its errors.
-    fn read<T>(&self, f: impl FnOnce(&mut Db<'_, Client>) -> Result<T>) -> Result<T> {
-        let mut guard = self.lock()?;
-        let Conn { client, statements } = &mut *guard;
-        f(&mut Db {
-            c: client,
-            statements,
-        })
-        .map_err(|e| name_db(&self.shown, e))
+    /// Runs a read on the connection, naming the database in its errors. A read that finds
+    /// the connection lost (a server restart, an idle timeout) runs once more on a new one:
+    /// reading twice changes nothing.
+    fn read<T>(&self, mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let mut guard = self.lock()?;
+            let Conn { client, statements } = &mut *guard;
+            let out = f(&mut Db {
+                c: client,
+                statements,
+            });
+            match out {
+                Err(_) if attempt == 0 && self.heal(&mut guard) => attempt += 1,
+                other => return other.map_err(|e| name_db(&self.shown, e)),
+            }
+        }
+    }
+
+    /// After an error: whether the connection was lost, in which case a new one replaces it
+    /// (or, if the server cannot be reached now, the next call tries again).
+    #[cold]
+    fn heal(&self, conn: &mut Conn) -> bool {
+        let lost = conn.client.is_closed() || conn.client.is_valid(Duration::from_secs(2)).is_err();
+        if lost {
+            if let Ok(client) = open(&self.config, &self.shown) {
+                conn.client = client;
+            }
+            // Prepared statements live and die with their connection.
+            conn.statements.clear();
+        }
+        lost
     }
 }
 
@@ -732,14 +758,22 @@ impl Provider for PostgresProvider {
     fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
         retry(|| {
             let mut guard = self.lock()?;
-            let Conn { client, statements } = &mut *guard;
-            let tx = client.transaction()?;
-            let mut w = PgTx { tx, statements };
-            w.db()
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-            f(&mut w)?;
-            w.tx.commit()?;
-            Ok(())
+            let done = {
+                let Conn { client, statements } = &mut *guard;
+                client.transaction().map_err(Error::from).and_then(|tx| {
+                    let mut w = PgTx { tx, statements };
+                    w.db()
+                        .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+                    f(&mut w)?;
+                    Ok(w.tx.commit()?)
+                })
+            };
+            if done.is_err() {
+                // Not run again here (whether a lost commit took effect is unknown), but the
+                // next call gets a working connection.
+                self.heal(&mut guard);
+            }
+            done
         })
         .map_err(|e| name_db(&self.shown, e))
     }
@@ -1024,6 +1058,51 @@ pub(crate) mod tests {
         assert!(!text.contains("s3cret"), "{text}");
         let e = PostgresProvider::connect("postgresql://alice:s3cret@[bad").unwrap_err();
         assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn a_lost_connection_is_opened_again_and_the_password_never_shown() {
+        let db = TestDb::new();
+        // Trust authentication ignores the password; it must still appear nowhere.
+        let dsn = db.dsn.replace("postgres@", "postgres:s3cret@");
+        let p = PostgresProvider::connect(&dsn).unwrap();
+        assert!(!format!("{p:?}").contains("s3cret"));
+        assert!(!p.location().unwrap().contains("s3cret"));
+        use crate::index::provider::ProviderExt;
+        let c = p
+            .commit(&conformance::sample_entry("docs", 1, "a"))
+            .unwrap();
+        // The server ends every connection to the database (as a restart would).
+        let mut admin = Client::connect(&format!("{}/postgres", server()), NoTls).unwrap();
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&db.name],
+            )
+            .unwrap();
+        let e = p.latest_entry("docs").unwrap().unwrap();
+        assert_eq!(e.cid, c.entry.cid, "a read reconnects by itself");
+        // A write after a lost connection reconnects too.
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&db.name],
+            )
+            .unwrap();
+        let first = p.commit(&conformance::sample_entry("docs", 1, "b"));
+        let second = match first {
+            Ok(c) => c,
+            Err(e) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains(&db.name) && !text.contains("s3cret"),
+                    "{text}"
+                );
+                p.commit(&conformance::sample_entry("docs", 1, "b"))
+                    .unwrap()
+            }
+        };
+        assert_eq!(second.entry.version, "2");
     }
 
     #[test]
