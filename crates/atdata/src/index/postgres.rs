@@ -510,9 +510,18 @@ fn complete(c: &mut Db<'_, impl GenericClient>, rows: Vec<Row>, all_rows: bool) 
             }
         };
         if all_rows {
-            let slot = last.entry(entry.name.clone()).or_insert(0);
-            *slot = next_version(version, *slot);
-            entry.version = slot.to_string();
+            // One allocation per name, not per row.
+            let previous = last.get(entry.name.as_str()).copied().unwrap_or(0);
+            let v = next_version(version, previous);
+            match last.get_mut(entry.name.as_str()) {
+                Some(slot) => *slot = v,
+                None => {
+                    last.insert(entry.name.clone(), v);
+                }
+            }
+            if version.is_none() {
+                entry.version = v.to_string();
+            }
         } else if version.is_none() {
             if !of_name.contains_key(&entry.name) {
                 let versions = versions_of(c, &entry.name, i64::MAX)?;
