@@ -22,6 +22,10 @@ Index (an SQLite index file, ours or 0.7's):
   --in-place opens the given file itself. --remap rewrites the start of every data URL (for
   index fixtures whose absolute shard paths were moved).
 
+    py07_read.py --dsn postgresql://... --name NAME [--version V]
+
+  The same through 0.7's PostgresProvider (psycopg) on that database, which it opens as is.
+
 Options for both: --batch-size N also iterates ordered(batch_size=N) and checks that the batched
 columns agree with the per-sample values; --digest-only omits per-sample values; --raw reports
 values exactly as 0.7 returned them (by default, fields whose schema kind is ndarray but that 0.7
@@ -205,19 +209,24 @@ class _Remapping:
         return entry
 
 
-def read_index(index_file: str, name: str, version: str | None, remaps: list[tuple[str, str]]):
-    """Returns (Dataset, schema dict, entry) for @local/NAME[@VERSION] in an SQLite index file."""
+def read_index(index_file: str, name: str, version: str | None, remaps: list[tuple[str, str]],
+               dsn: str | None = None):
+    """Returns (Dataset, schema dict, entry) for @local/NAME[@VERSION] in an SQLite index file
+    (or, with ``dsn``, a PostgreSQL database)."""
     import atdata
     from atdata.providers._sqlite import SqliteProvider
+    from atdata.providers._postgres import PostgresProvider
 
-    class Provider(SqliteProvider):
+    base = PostgresProvider if dsn else SqliteProvider
+
+    class Provider(base):
         def get_entry_by_cid(self, cid):
             return _Remapping(remaps).apply(super().get_entry_by_cid(cid))
 
         def get_entry_by_name(self, name):
             return _Remapping(remaps).apply(super().get_entry_by_name(name))
 
-    provider = Provider(path=index_file)
+    provider = Provider(dsn=dsn) if dsn else Provider(path=index_file)
     index = atdata.Index(provider=provider, atmosphere=None)
     ref = f"@local/{name}" + (f"@{version}" if version else "")
     ds = atdata.load_dataset(ref, index=index, split="train")
@@ -239,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schema", help="schema record JSON file used to rebuild the sample type")
     p.add_argument("--split", help="split to read when the path holds several")
     p.add_argument("--index", help="SQLite index file")
+    p.add_argument("--dsn", help="PostgreSQL index (0.7's PostgresProvider) instead of --index")
     p.add_argument("--name", help="dataset name in the index (loaded as @local/NAME)")
     p.add_argument("--version", help="label version (@local/NAME@VERSION)")
     p.add_argument("--remap", action="append", default=[], metavar="OLD=NEW",
@@ -248,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--digest-only", action="store_true", help="omit per-sample values")
     p.add_argument("--raw", action="store_true", help="values exactly as 0.7 returned them")
     args = p.parse_args(argv)
-    if bool(args.path) == bool(args.index):
-        p.error("give either PATH or --index FILE --name NAME")
-    if args.index and not args.name:
+    if bool(args.path) + bool(args.index) + bool(args.dsn) != 1:
+        p.error("give either PATH, --index FILE --name NAME or --dsn DSN --name NAME")
+    if (args.index or args.dsn) and not args.name:
         p.error("--index needs --name")
     remaps = []
     for r in args.remap:
@@ -263,18 +273,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Library chatter (webdataset prints "# writing ..." etc.) must not pollute the JSON.
         with contextlib.redirect_stdout(sys.stderr):
-            if args.index:
-                index_file = Path(args.index)
-                if not index_file.is_file():
+            if args.index or args.dsn:
+                index_file = Path(args.index or ".")
+                if args.index and not index_file.is_file():
                     raise FileNotFoundError(f"index file not found: {index_file}")
-                if not args.in_place:
+                if args.index and not args.in_place:
                     tmp = tempfile.mkdtemp(prefix="py07-read-")
                     for suffix in ("", "-wal", "-shm"):
                         src = Path(str(index_file) + suffix)
                         if src.exists():
                             shutil.copy2(src, Path(tmp) / (index_file.name + suffix))
                     index_file = Path(tmp) / index_file.name
-                ds, schema, entry, via, index = read_index(str(index_file), args.name, args.version, remaps)
+                ds, schema, entry, via, index = read_index(str(index_file), args.name, args.version, remaps,
+                                                         dsn=args.dsn)
                 out = summarize(ds, schema, raw=args.raw, batch_size=args.batch_size,
                                 digest_only=args.digest_only)
                 out["mode"] = "index"

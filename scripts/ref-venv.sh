@@ -74,7 +74,8 @@ if [[ "${ATDATA_REF_UNPINNED:-0}" != "1" ]]; then
     pip_args+=(-c "$CONSTRAINTS")
 fi
 log "installing $PKG"
-"$VENV/bin/python" -m pip install "${pip_args[@]}" "$PKG" >&2
+# psycopg: 0.7's PostgresProvider, for the PostgreSQL interop tests.
+"$VENV/bin/python" -m pip install "${pip_args[@]}" "$PKG" "psycopg[binary]" >&2
 "$VENV/bin/python" -c 'import atdata, importlib.metadata as m; v = m.version("atdata"); assert v == "0.7.0b1", v' >&2
 echo "$want_marker" >"$MARKER"
 log "installed in $(($(date +%s) - start)) s"

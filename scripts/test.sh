@@ -25,9 +25,10 @@ fi
 echo "== Rust tests"
 cargo test --workspace --locked --no-fail-fast
 
-echo "== Redis index backend (feature redis; server on 127.0.0.1:6379)"
-cargo test -p atdata --features redis --locked --lib index::redis
-cargo test -p atdata --features redis --locked --test index_redis
+echo "== PostgreSQL and Redis index backends (features postgres, redis; servers from scripts/services.sh)"
+# One feature set for both, so the core is compiled once more, not twice.
+cargo test -p atdata --features postgres,redis --locked --lib -- index::postgres index::redis
+cargo test -p atdata --features postgres,redis --locked --test index_postgres --test index_redis
 
 echo "== Python package in a fresh venv"
 venv="${ATDATA_TEST_VENV:-$root/.venv-test}"

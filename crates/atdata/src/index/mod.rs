@@ -16,15 +16,17 @@
 //! one transaction. A crash at any point leaves either the committed entry, or unreferenced
 //! files that [`Index::gc`] removes; never a partial entry.
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+mod columns;
 pub mod commit;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod default;
 pub mod entry;
 pub mod gc;
-#[cfg(any(feature = "sqlite", feature = "redis"))]
-mod info;
 pub mod inspect;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod provider;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -53,6 +55,8 @@ pub use default::{default_index, index_for_reading, set_default_index, set_defau
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
 pub use inspect::{inspect_shards, Inspection, ShardSummary};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresProvider;
 pub use provider::{list_all, ListQuery, Listing, Page, Provider, ProviderExt, WriteTx};
 pub use reference::{DatasetRef, LOCAL};
 #[cfg(feature = "sqlite")]

@@ -58,9 +58,10 @@ use redis::{Commands, Connection};
 
 use crate::codec::MsgReader;
 use crate::error::{Error, Result};
+use crate::index::columns::info::{self, Info};
+use crate::index::columns::raw::{corrupt_in, Origin, RawRow, RawRows};
+use crate::index::columns::read_row;
 use crate::index::entry::{compat_metadata_msgpack, semver_key, strings_to_msgpack, Entry};
-use crate::index::info::raw::{corrupt_in, read_row, Origin, RawRow, RawRows};
-use crate::index::info::{self, Info};
 use crate::index::provider::{ListQuery, Listing, Page, Provider, WriteTx};
 use crate::schema::Schema;
 

@@ -7,8 +7,9 @@ use std::sync::mpsc::sync_channel;
 use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
+use crate::index::columns::raw::{CheckedRows, RawRows};
+use crate::index::columns::{next_version, read_row};
 use crate::index::entry::Entry;
-use crate::index::info::raw::{read_row, CheckedRows, RawRows};
 use crate::index::provider::{ListQuery, Listing, Page};
 use crate::index::sqlite::select::{scan_listing, scan_row, select_entry, Scanned};
 
@@ -109,13 +110,6 @@ pub(super) fn query_many(conn: &mut Connection) -> Result<Found> {
         }
         Ok(out)
     })
-}
-
-/// The version of a name's row given the one before it: ours as recorded; a row 0.7 wrote is
-/// one above the previous row of its name (so `1..n` in an index only 0.7 wrote), which never
-/// repeats a number since ours grow with the row order too.
-pub(super) fn next_version(recorded: Option<i64>, previous: i64) -> i64 {
-    recorded.unwrap_or(previous + 1)
 }
 
 /// The versions of `name`'s rows, oldest first, as `(rowid, version)`; rows after `upto` (a

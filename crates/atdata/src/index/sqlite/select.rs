@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use crate::codec::MsgReader;
 use crate::error::{Error, Result};
-use crate::index::info;
-use crate::index::info::raw::{corrupt_in, Origin, RawRow, RawRows};
+use crate::index::columns::info;
+use crate::index::columns::raw::{corrupt_in, Origin, RawRow, RawRows};
 
 /// `SELECT` of every column [`scan_row`] may read, completed by a `WHERE`/`ORDER BY` tail.
 /// Our columns come first: [`LIST`] selects just those. The positions below name these

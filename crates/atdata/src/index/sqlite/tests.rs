@@ -2,13 +2,12 @@
 //! 0.7's rows and labels, our columns added to 0.7's layout.
 
 use super::*;
-use crate::index::info;
 use std::sync::Arc;
 
+use crate::index::columns::{info, sqlite_time_to_rfc3339};
 use crate::index::conformance;
 use crate::index::entry::{strings_to_msgpack, to_msgpack};
 use crate::index::entry::{Committed, NewEntry, ShardInfo};
-use crate::index::info::raw::sqlite_time_to_rfc3339;
 use crate::index::provider::ProviderExt;
 use rusqlite::params;
 

@@ -5,8 +5,8 @@
 use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
+use crate::index::columns::info::{self, Info};
 use crate::index::entry::{compat_metadata_msgpack, strings_to_msgpack, Entry};
-use crate::index::info::{self, Info};
 use crate::index::provider::{Listing, WriteTx};
 use crate::index::sqlite::rows;
 use crate::index::sqlite::select::select_entry;

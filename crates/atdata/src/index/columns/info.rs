@@ -20,16 +20,14 @@
 //!   SQLite's share of its time. The copy is what we read; 0.7's columns are written for 0.7
 //!   (and are what lookups by name and CID search).
 
-pub(crate) mod raw;
-
 use std::ops::Range;
 
 use crate::codec::msgpack::Token;
 use crate::codec::{encode_value, MsgReader};
 use crate::error::Result;
+use crate::index::columns::raw::{OurFacts, RawDigest, RawRows, RawShard, Span};
 use crate::index::entry::user_metadata;
 use crate::index::entry::{Entry, ShardInfo};
-use crate::index::info::raw::{OurFacts, RawDigest, RawRows, RawShard, Span};
 use crate::value::Value;
 
 /// Positions of our facts and the copy of 0.7's columns: blobs with fewer are corrupt.
@@ -267,7 +265,8 @@ fn read_digest(r: &mut MsgReader<'_>, out: &mut RawRows) -> Result<Option<RawDig
 }
 
 /// Whether `buf` (an `atdata_info` value) has the positions of the copy of 0.7's columns:
-/// whether it can be read without them.
+/// whether it can be read without them (SQLite's listing reads only our columns when so).
+#[cfg(any(feature = "sqlite", feature = "redis", test))]
 pub(crate) fn has_columns(buf: &[u8]) -> bool {
     read_len(&mut MsgReader::new(buf), "atdata_info").is_ok_and(|n| n >= WITH_COLUMNS)
 }
@@ -350,7 +349,7 @@ pub(crate) fn read(buf: &[u8], out: &mut RawRows) -> Result<(OurFacts, Columns)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::info::raw::CheckedRows;
+    use crate::index::columns::raw::CheckedRows;
 
     fn info<'a>(shards: &'a [ShardInfo], tags: &'a [String], meta: Option<&'a Value>) -> Info<'a> {
         Info {

@@ -6,9 +6,6 @@
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::index::entry::{split_metadata, value_from_msgpack, Entry, ShardInfo};
-use crate::index::info::digest_hex;
-use crate::value::Value;
 
 /// A byte range `(start, len)` in one of a [`RawRows`]' buffers.
 pub(crate) type Span = (usize, usize);
@@ -261,106 +258,4 @@ pub(crate) fn corrupt_in(cid: &str, what: &str, e: Error) -> Error {
         },
         other => other,
     }
-}
-
-/// `2026-01-02 03:04:05` (SQLite `datetime('now')`, what 0.7 rows hold) as RFC 3339.
-pub(crate) fn sqlite_time_to_rfc3339(t: &str) -> String {
-    match t.split_once(' ') {
-        Some((d, h)) if !t.contains('T') => format!("{d}T{h}+00:00"),
-        _ => t.to_string(),
-    }
-}
-
-/// Builds the entry of one scanned row.
-pub(crate) fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
-    let text = |span| chunk.text(span).to_string();
-    let urls = chunk.urls(raw);
-    let mut entry = Entry {
-        name: text(raw.name),
-        // itoa: `to_string` goes through the formatting machinery, several times the cost.
-        version: raw
-            .version
-            .map(|v| itoa::Buffer::new().format(v).to_string())
-            .unwrap_or_default(),
-        cid: text(raw.cid),
-        schema_ref: text(raw.schema_ref),
-        shards: Vec::new(),
-        num_samples: None,
-        description: None,
-        tags: Vec::new(),
-        license: None,
-        metadata: None,
-        created_at: String::new(),
-    };
-    match &raw.origin {
-        Origin::Ours(f) => {
-            // Facts of shards the blob does not cover stay unknown; facts for shards the
-            // entry does not have are ignored.
-            let facts = chunk.shards(&f.shards);
-            entry.shards = urls
-                .iter()
-                .enumerate()
-                .map(|(n, &url)| {
-                    let f = facts.get(n);
-                    ShardInfo {
-                        url: text(url),
-                        sha256: f.and_then(|f| f.sha256).map(|d| match d {
-                            RawDigest::Bytes(b) => digest_hex(&b),
-                            RawDigest::Text(span) => text(span),
-                        }),
-                        samples: f.and_then(|f| f.samples),
-                        bytes: f.and_then(|f| f.bytes),
-                    }
-                })
-                .collect();
-            entry.num_samples = f.num_samples;
-            entry.description = f.description.map(text);
-            entry.tags = chunk.tags(&f.tags).iter().map(|&t| text(t)).collect();
-            entry.license = f.license.map(text);
-            entry.metadata = match f.metadata {
-                Some(span) => match value_from_msgpack(chunk.bytes(span))
-                    .map_err(|e| corrupt_in(&entry.cid, "atdata_info", e))?
-                {
-                    Value::Nil => None,
-                    v => Some(v),
-                },
-                None => None,
-            };
-            entry.created_at = f.created_at.map(text).unwrap_or_default();
-        }
-        Origin::Py07 {
-            metadata,
-            created_at,
-        } => {
-            // The caller's metadata and the checksums share 0.7's map.
-            let metadata = match metadata {
-                Some(span) => Some(
-                    value_from_msgpack(chunk.bytes(*span))
-                        .map_err(|e| corrupt_in(&entry.cid, "metadata", e))?,
-                ),
-                None => None,
-            };
-            let (user, checksums) = split_metadata(metadata);
-            entry.metadata = user;
-            entry.shards = urls
-                .iter()
-                .map(|&span| {
-                    let url = chunk.text(span);
-                    ShardInfo {
-                        url: url.to_string(),
-                        sha256: checksums
-                            .iter()
-                            .find(|(u, _)| u == url)
-                            .map(|(_, d)| d.clone()),
-                        samples: None,
-                        bytes: None,
-                    }
-                })
-                .collect();
-            entry.created_at = created_at
-                .map(|span| sqlite_time_to_rfc3339(chunk.text(span)))
-                .unwrap_or_default();
-        }
-    }
-    Ok(entry)
 }
