@@ -49,7 +49,7 @@ def _write_and_load(index: atdata.Index) -> None:
     ds = atdata.load_dataset("@local/docs", split="train", index=index)
     assert ds.sample_type.__name__ == "TextSample"
     assert len(ds) == 30
-    typed = atdata.load_dataset("docs", TextSample, split="train", index=index)
+    typed = atdata.load_dataset("@local/docs", TextSample, split="train", index=index)
     assert typed.head(1)[0] == text_samples(1)[0]
     assert [e.name for e in index.list_datasets()] == ["docs"]
 
@@ -59,7 +59,7 @@ def test_postgres_index_writes_and_loads_by_name(pg_dsn, tmp_path):
     _write_and_load(atdata.Index(provider="postgres", dsn=pg_dsn, data_store=store))
     # A second handle (another process of the lab) sees it.
     again = atdata.Index(provider=atdata.PostgresProvider(pg_dsn), data_store=store)
-    assert len(atdata.load_dataset("docs", split="train", index=again)) == 30
+    assert len(atdata.load_dataset("@local/docs", split="train", index=again)) == 30
     assert "***" not in repr(again.provider) and "PostgresProvider" in repr(again.provider)
 
 
