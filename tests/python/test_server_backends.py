@@ -60,7 +60,13 @@ def test_postgres_index_writes_and_loads_by_name(pg_dsn, tmp_path):
     # A second handle (another process of the lab) sees it.
     again = atdata.Index(provider=atdata.PostgresProvider(pg_dsn), data_store=store)
     assert len(atdata.load_dataset("@local/docs", split="train", index=again)) == 30
-    assert "***" not in repr(again.provider) and "PostgresProvider" in repr(again.provider)
+    assert "PostgresProvider" in repr(again.provider)
+
+
+def test_postgres_provider_repr_never_shows_the_password(pg_dsn):
+    host_form = f"host=127.0.0.1 user=postgres password=hunter2 dbname={pg_dsn.rsplit('/', 1)[1]}"
+    r = repr(atdata.PostgresProvider(host_form))
+    assert "hunter2" not in r and "127.0.0.1" in r
 
 
 def test_redis_index_writes_and_loads_by_name(redis_provider, tmp_path):

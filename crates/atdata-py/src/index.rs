@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use atdata::index::{
-    Entry, Index, Location, PostgresProvider, Provider, ProviderExt, RedisProvider, SqliteProvider,
+    Entry, Index, PostgresProvider, Provider, ProviderExt, RedisProvider, SqliteProvider,
 };
 use atdata::store::LocalDiskStore;
 use pyo3::prelude::*;
@@ -74,25 +74,25 @@ impl PySqliteProvider {
 #[pyclass(name = "PostgresProvider", module = "atdata", frozen)]
 pub struct PyPostgresProvider {
     pub(crate) inner: Arc<PostgresProvider>,
-    shown: String,
 }
 
 #[pymethods]
 impl PyPostgresProvider {
     #[new]
     fn new(py: Python<'_>, dsn: String) -> PyResult<Self> {
-        let shown = Location::parse(&dsn)
-            .map(|l| l.shown())
-            .unwrap_or_else(|_| "(a connection string)".to_string());
         let inner = run_core(py, move || PostgresProvider::connect(&dsn))?;
         Ok(PyPostgresProvider {
             inner: Arc::new(inner),
-            shown,
         })
     }
 
+    // The core's description of the database: host, port, user and name, never the
+    // password (also for libpq's `key=value` form).
     fn __repr__(&self) -> String {
-        format!("PostgresProvider({:?})", self.shown)
+        format!(
+            "PostgresProvider({:?})",
+            self.inner.location().unwrap_or_default()
+        )
     }
 }
 
