@@ -22,7 +22,7 @@ from ._core import IndexEntry, LocalDiskStore, SqliteProvider, VerifyReport
 from ._dataset import Dataset, DatasetDict, DictSample, SampleBatch
 from ._packable import PackableSample, packable
 from ._hf import get_default_index, load_dataset, set_default_index
-from ._index import Index, Repository, SchemaRecord
+from ._index import Index, PostgresProvider, RedisProvider, Repository, SchemaRecord
 from ._write import write_samples
 
 __version__ = _core.__version__
@@ -40,6 +40,8 @@ __all__ = [
     "IndexDatabaseError",
     "IndexEntry",
     "LocalDiskStore",
+    "PostgresProvider",
+    "RedisProvider",
     "Repository",
     "SchemaRecord",
     "SqliteProvider",

@@ -1,4 +1,5 @@
-"""``Index``: datasets by name and version, with schemas, over SQLite and a local data store.
+"""``Index``: datasets by name and version, with schemas, over SQLite, PostgreSQL or Redis and a
+local data store.
 
 Keyword arguments follow atdata 0.7; what this version does not support yet raises
 ``UnsupportedFeatureError`` saying so. Writing, reading and resolution run in Rust.
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from . import _core
-from ._core import LocalDiskStore, SqliteProvider, UnsupportedFeatureError
+from ._core import LocalDiskStore, PostgresProvider, SqliteProvider, UnsupportedFeatureError
+from ._core import RedisProvider as _CoreRedisProvider
 from ._args import check_int, check_progress, check_text
 from ._dataset import Dataset
 from ._packable import schema_json_of, type_from_schema
@@ -20,7 +22,47 @@ from ._write import peek_samples
 
 _DEFAULT = object()
 # Keywords atdata 0.7's Index accepts that we ignore when left at their defaults.
-_IGNORED_DEFAULTS = {"auto_stubs": False, "stub_dir": None, "dsn": None, "redis": None}
+_IGNORED_DEFAULTS = {"auto_stubs": False, "stub_dir": None}
+
+
+def _redis_url(redis: Any) -> str:
+    """A Redis URL from a URL text or a redis-py client (its connection's host, port, db,
+    username and password), as 0.7 takes a ``redis.Redis``; None is redis-py's default
+    server (``localhost:6379``, db 0)."""
+    if redis is None:
+        return "redis://localhost:6379/0"
+    if isinstance(redis, str):
+        return redis
+    pool = getattr(redis, "connection_pool", None)
+    kw = getattr(pool, "connection_kwargs", None)
+    if not isinstance(kw, dict):
+        raise TypeError(
+            f"redis=: expected a redis:// URL or a redis.Redis client, got {type(redis).__name__}"
+        )
+    from urllib.parse import quote
+
+    if kw.get("path"):
+        raise UnsupportedFeatureError("redis=: Redis over a Unix socket is not supported yet")
+    user = kw.get("username") or ""
+    password = kw.get("password")
+    auth = ""
+    if password is not None:
+        auth = f"{quote(user, safe='')}:{quote(str(password), safe='')}@"
+    elif user:
+        auth = f"{quote(user, safe='')}@"
+    scheme = "rediss" if kw.get("ssl") or "SSL" in type(pool.connection_class).__name__ else "redis"
+    host = kw.get("host", "localhost")
+    return f"{scheme}://{auth}{host}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+class RedisProvider(_CoreRedisProvider):
+    """The Redis index backend (0.7's keys): ``RedisProvider("redis://host:port/db")`` or
+    ``RedisProvider(redis.Redis(...))`` (its host, port, db and password are used for a
+    connection of our own). ``prefix`` precedes every key (none by default: 0.7 reads only
+    unprefixed keys)."""
+
+    def __new__(cls, redis: Any = None, prefix: Optional[str] = None):
+        return super().__new__(cls, _redis_url(redis), prefix)
 
 
 @dataclass(frozen=True)
@@ -85,7 +127,9 @@ class Index:
     """An index of datasets: names, versions, schemas and shards.
 
     ``Index()`` is an in-memory SQLite index; ``Index(path=...)`` keeps it in a file that
-    several processes may share. ``data_store`` is where written shards go
+    several processes may share; ``Index(provider="postgres", dsn="postgresql://...")`` and
+    ``Index(provider="redis", redis="redis://..." or a redis.Redis client)`` keep it on a
+    server a lab shares (an unreachable one raises ``IndexDatabaseError`` naming it). ``data_store`` is where written shards go
     (``LocalDiskStore()``, default ``~/.atdata/data``).
     """
 
@@ -94,6 +138,8 @@ class Index:
         provider: Any = None,
         *,
         path: "str | os.PathLike[str] | None" = None,
+        dsn: Optional[str] = None,
+        redis: Any = None,
         data_store: Optional[LocalDiskStore] = None,
         repos: Optional[dict] = None,
         atmosphere: Any = _DEFAULT,
@@ -104,8 +150,6 @@ class Index:
                 raise TypeError(f"Index() got an unexpected keyword argument {key!r}")
             if value is not _IGNORED_DEFAULTS[key] and value is not None and value is not False:
                 what = {
-                    "dsn": "the PostgreSQL provider",
-                    "redis": "the Redis provider",
                     "auto_stubs": "auto_stubs",
                     "stub_dir": "stub_dir",
                 }[key]
@@ -123,20 +167,27 @@ class Index:
                 f"Index(repos=...): extra repositories ({', '.join(map(str, repos))}) are not "
                 "supported yet; only the 'local' repository is"
             )
-        if isinstance(provider, SqliteProvider):
+        name = provider.lower().strip() if isinstance(provider, str) else None
+        if name is None and provider is None and redis is not None:
+            name = "redis"  # 0.7: Index(redis=conn)
+        if dsn is not None and name not in ("postgres", "postgresql"):
+            raise ValueError("Index(dsn=...) is for provider='postgres'")
+        if isinstance(provider, (SqliteProvider, PostgresProvider, _CoreRedisProvider)):
             if path is not None:
-                raise ValueError("give either provider=SqliteProvider(...) or path=..., not both")
+                raise ValueError("give either provider=...Provider(...) or path=..., not both")
             prov = provider
-        elif provider is None or provider == "sqlite":
+        elif (provider is None and name is None) or name == "sqlite":
             prov = SqliteProvider(os.fspath(path) if path is not None else None)
-        elif provider in ("postgres", "redis"):
-            raise UnsupportedFeatureError(
-                f"Index(provider={provider!r}): the {provider} provider is not supported yet; "
-                "use provider='sqlite'"
-            )
+        elif name in ("postgres", "postgresql"):
+            if dsn is None:
+                raise ValueError("dsn is required for the postgres provider")
+            prov = PostgresProvider(dsn)
+        elif name == "redis":
+            prov = RedisProvider(redis)
         else:
             raise _core.InvalidArgumentError(
-                f"Index(provider={provider!r}): expected 'sqlite', a SqliteProvider or None"
+                f"Index(provider={provider!r}): expected 'sqlite', 'postgres', 'redis', a "
+                "SqliteProvider, PostgresProvider or RedisProvider, or None"
             )
         if data_store is not None and not isinstance(data_store, LocalDiskStore):
             raise UnsupportedFeatureError(
@@ -150,7 +201,7 @@ class Index:
     # -- repositories -------------------------------------------------------------------
 
     @property
-    def provider(self) -> SqliteProvider:
+    def provider(self) -> Any:
         """The ``local`` repository's index provider."""
         return self._provider
 
@@ -307,5 +358,13 @@ class Index:
         return f"Index(provider={self._provider!r}, data_store={self._data_store!r})"
 
 
-__all__ = ["Index", "LocalDiskStore", "SqliteProvider", "Repository", "SchemaRecord"]
+__all__ = [
+    "Index",
+    "LocalDiskStore",
+    "PostgresProvider",
+    "RedisProvider",
+    "SqliteProvider",
+    "Repository",
+    "SchemaRecord",
+]
 

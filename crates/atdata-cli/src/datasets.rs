@@ -43,7 +43,7 @@ pub fn ls(paths: &Paths, as_json: bool) -> Result<()> {
         return skipped(paths, &listing.skipped);
     }
     if entries.is_empty() {
-        out.line(format!("no datasets in '{}'", paths.index.display()))?;
+        out.line(format!("no datasets in '{}'", paths.index_shown()))?;
         out.flush()?;
         return skipped(paths, &listing.skipped);
     }
@@ -90,7 +90,7 @@ fn skipped(paths: &Paths, skipped: &[atdata::Error]) -> Result<()> {
         "skipped {} row(s) of the index '{}' that cannot be read (every other dataset was \
          listed):\n{}",
         skipped.len(),
-        paths.index.display(),
+        paths.index_shown(),
         rows.join("\n")
     )
 }

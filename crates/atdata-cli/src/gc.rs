@@ -43,7 +43,7 @@ pub fn run(paths: &Paths, opts: &GcOptions, json: bool) -> Result<()> {
         let claim = if dry_run { "would claim" } else { "claimed" };
         out.line(format!(
             "{claim} the store '{store}' for the index '{}'",
-            paths.index.display()
+            paths.index_shown()
         ))?;
     }
     for f in report.shards.iter().chain(&report.staging) {

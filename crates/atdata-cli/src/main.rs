@@ -41,9 +41,11 @@ struct Cli {
 /// Where the index database and the data store are.
 #[derive(Debug, Clone, Args)]
 pub struct IndexArgs {
-    /// Index database file [default: $ATDATA_HOME/index.db, $ATDATA_HOME defaulting to ~/.atdata]
-    #[arg(long, value_name = "PATH")]
-    pub index: Option<PathBuf>,
+    /// Index: a SQLite file, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB or
+    /// redis://[:PASSWORD@]HOST[:PORT][/DB] [default: $ATDATA_INDEX, else
+    /// $ATDATA_HOME/index.db, $ATDATA_HOME defaulting to ~/.atdata]
+    #[arg(long, value_name = "URL|PATH")]
+    pub index: Option<String>,
     /// Root directory of the data store [default: $ATDATA_HOME/data]
     #[arg(long, value_name = "ROOT")]
     pub store: Option<PathBuf>,

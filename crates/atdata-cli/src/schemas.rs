@@ -42,7 +42,7 @@ pub fn list(paths: &Paths, as_json: bool) -> Result<()> {
         return out.flush();
     }
     if schemas.is_empty() {
-        out.line(format!("no schemas in '{}'", paths.index.display()))?;
+        out.line(format!("no schemas in '{}'", paths.index_shown()))?;
         return out.flush();
     }
     let rows: Vec<Vec<String>> = schemas

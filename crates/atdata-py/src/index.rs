@@ -1,4 +1,5 @@
-//! `Index`, `SqliteProvider`, `LocalDiskStore` and index entries.
+//! `Index`, `SqliteProvider`, `PostgresProvider`, `RedisProvider`, `LocalDiskStore` and
+//! index entries.
 //!
 //! The Python `atdata.Index` (python/atdata/_index.py) sorts out the 0.7 keyword arguments and
 //! the sample type; this layer converts arguments and results and calls the core's `Index`.
@@ -6,7 +7,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use atdata::index::{Entry, Index, ProviderExt, SqliteProvider};
+use atdata::index::{
+    Entry, Index, PostgresProvider, Provider, ProviderExt, RedisProvider, SqliteProvider,
+};
 use atdata::store::LocalDiskStore;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -64,6 +67,95 @@ impl PySqliteProvider {
             None => "SqliteProvider(path=None)".to_string(),
         }
     }
+}
+
+/// The PostgreSQL index backend (0.7's tables), connected to `dsn`
+/// (`postgresql://user:password@host:port/dbname`).
+#[pyclass(name = "PostgresProvider", module = "atdata", frozen)]
+pub struct PyPostgresProvider {
+    pub(crate) inner: Arc<PostgresProvider>,
+}
+
+#[pymethods]
+impl PyPostgresProvider {
+    #[new]
+    fn new(py: Python<'_>, dsn: String) -> PyResult<Self> {
+        let inner = run_core(py, move || PostgresProvider::connect(&dsn))?;
+        Ok(PyPostgresProvider {
+            inner: Arc::new(inner),
+        })
+    }
+
+    // The core's description of the database: host, port, user and name, never the
+    // password (also for libpq's `key=value` form).
+    fn __repr__(&self) -> String {
+        format!(
+            "PostgresProvider({:?})",
+            self.inner.location().unwrap_or_default()
+        )
+    }
+}
+
+/// The Redis index backend (0.7's keys), connected to `url` (`redis://host:port/db`), every
+/// key preceded by `prefix` (none by default; 0.7 reads only unprefixed keys).
+#[pyclass(name = "RedisProvider", module = "atdata", frozen, subclass)]
+pub struct PyRedisProvider {
+    pub(crate) inner: Arc<RedisProvider>,
+}
+
+#[pymethods]
+impl PyRedisProvider {
+    #[new]
+    #[pyo3(signature = (url, prefix=None))]
+    fn new(py: Python<'_>, url: String, prefix: Option<String>) -> PyResult<Self> {
+        let inner = run_core(py, move || {
+            let p = RedisProvider::connect(&url)?;
+            Ok(match prefix {
+                Some(prefix) => p.with_prefix(prefix),
+                None => p,
+            })
+        })?;
+        Ok(PyRedisProvider {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The key prefix (empty by default).
+    #[getter]
+    fn prefix(&self) -> String {
+        self.inner.prefix().to_string()
+    }
+
+    /// Deletes every key of this provider's prefix (tests and tools); refused without a
+    /// prefix, where it would delete everything in the database.
+    fn delete_all_keys(&self, py: Python<'_>) -> PyResult<()> {
+        let p = self.inner.clone();
+        run_core(py, move || p.delete_all_keys())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RedisProvider({:?})",
+            self.inner.location().unwrap_or_default()
+        )
+    }
+}
+
+/// The core provider behind one of the provider classes.
+fn provider_of(provider: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Provider>> {
+    if let Ok(p) = provider.cast::<PySqliteProvider>() {
+        return Ok(p.get().inner.clone());
+    }
+    if let Ok(p) = provider.cast::<PyPostgresProvider>() {
+        return Ok(p.get().inner.clone());
+    }
+    if let Ok(p) = provider.cast::<PyRedisProvider>() {
+        return Ok(p.get().inner.clone());
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "expected a SqliteProvider, PostgresProvider or RedisProvider, got {}",
+        provider.get_type().name()?
+    )))
 }
 
 /// Shard files on a local disk, under `root` (default `$ATDATA_HOME/data`, `~/.atdata/data`).
@@ -234,14 +326,14 @@ pub struct PyIndex {
 impl PyIndex {
     #[new]
     #[pyo3(signature = (provider, data_store=None))]
-    fn new(provider: &PySqliteProvider, data_store: Option<&PyLocalDiskStore>) -> Self {
+    fn new(provider: &Bound<'_, PyAny>, data_store: Option<&PyLocalDiskStore>) -> PyResult<Self> {
         let index = Index::new(
-            provider.inner.clone(),
+            provider_of(provider)?,
             data_store.map(|s| s.inner.clone() as Arc<dyn atdata::store::DataStore>),
         );
-        PyIndex {
+        Ok(PyIndex {
             inner: Arc::new(index),
-        }
+        })
     }
 
     /// The entry a reference names (`name`, `@local/name`, `@local/name@2`, `...@<cid>`).

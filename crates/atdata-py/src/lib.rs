@@ -49,6 +49,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<load::PyDatasetDict>()?;
     m.add_class::<index::PyIndex>()?;
     m.add_class::<index::PySqliteProvider>()?;
+    m.add_class::<index::PyPostgresProvider>()?;
+    m.add_class::<index::PyRedisProvider>()?;
     m.add_class::<index::PyLocalDiskStore>()?;
     m.add_class::<index::PyEntry>()?;
     m.add_class::<index::PyVerifyReport>()?;

@@ -25,6 +25,7 @@ pub mod default;
 pub mod entry;
 pub mod gc;
 pub mod inspect;
+pub mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod provider;
@@ -55,6 +56,7 @@ pub use default::{default_index, index_for_reading, set_default_index, set_defau
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
 pub use inspect::{inspect_shards, Inspection, ShardSummary};
+pub use open::{open_location, open_location_for_reading, Location};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresProvider;
 pub use provider::{list_all, ListQuery, Listing, Page, Provider, ProviderExt, WriteTx};
