@@ -8,9 +8,9 @@
 //! create anything: opening a missing index is an error that says where we looked.
 //!
 //! The index may be a database server (`postgresql://...`, `redis://...`; see
-//! [`atdata::index::Location`]). Reading commands connect to it as writing ones do: a
-//! PostgreSQL database gets atdata's (empty) tables if it has none, Redis gets no key
-//! until the first write. An unreachable server is one error naming it, without password.
+//! [`atdata::index::Location`]). Reading commands create nothing there either: a PostgreSQL
+//! database without atdata's tables is an error naming it, Redis gets no key until the first
+//! write. An unreachable server is one error naming it, without password.
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,8 @@
 //!
 //! This module owns [`Index`], the facade users call (`write`, `insert`, `get`, `load`,
 //! `list_datasets`, `search`, `verify`, `gc`), the [`Provider`] trait its backends implement
-//! ([`SqliteProvider`] now; PostgreSQL and Redis next), [`Entry`] and the rules every backend
+//! (SQLite, and PostgreSQL and Redis behind their features; [`open_location`] picks one from a
+//! location text), [`Entry`] and the rules every backend
 //! shares (CID recipe, schema versions; see [`entry`]). It does not read or write tar bytes
 //! (`shard`), place files (`store`) or iterate samples (`dataset`).
 //!

@@ -94,7 +94,11 @@ pub fn open_provider(location: &str) -> Result<Arc<dyn Provider>> {
 fn open_provider_with(location: &str, read_only: bool) -> Result<Arc<dyn Provider>> {
     match Location::parse(location)? {
         #[cfg(feature = "postgres")]
-        Location::Postgres(dsn) => Ok(Arc::new(super::PostgresProvider::connect(dsn)?)),
+        Location::Postgres(dsn) => Ok(Arc::new(if read_only {
+            super::PostgresProvider::connect_existing(dsn)?
+        } else {
+            super::PostgresProvider::connect(dsn)?
+        })),
         #[cfg(not(feature = "postgres"))]
         Location::Postgres(_) => Err(Error::invalid(
             "index location 'postgresql://...': this build has no PostgreSQL backend \
@@ -131,8 +135,9 @@ pub fn open_location(location: &str, store: Option<Arc<dyn DataStore>>) -> Resul
 }
 
 /// Like [`open_location`], to read: a SQLite file must exist and is never changed (see
-/// [`Index::open_read_only`]). A server is connected to as for writing: PostgreSQL creates
-/// its tables if they are missing (empty ones), Redis writes nothing until the first write.
+/// [`Index::open_read_only`]); a PostgreSQL database must hold an index and gets no tables
+/// (see [`PostgresProvider::connect_existing`](super::PostgresProvider)); Redis writes nothing
+/// until the first write.
 pub fn open_location_for_reading(
     location: &str,
     store: Option<Arc<dyn DataStore>>,
@@ -210,6 +215,21 @@ mod tests {
         let index = open_location(&db.dsn, None).unwrap();
         assert!(index.list_datasets().unwrap().is_empty());
         assert!(format!("{:?}", index).contains("PostgresProvider"));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn reading_a_postgres_database_without_an_index_is_an_error_and_creates_nothing() {
+        let db = crate::index::postgres::tests::TestDb::new();
+        let e = open_location_for_reading(&db.dsn, None).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        assert!(e.to_string().contains("dataset_entries"), "{e}");
+        // Still nothing there: writing creates the index, and then reading finds it.
+        let e = open_location_for_reading(&db.dsn, None).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        open_location(&db.dsn, None).unwrap();
+        let index = open_location_for_reading(&db.dsn, None).unwrap();
+        assert!(index.list_datasets().unwrap().is_empty());
     }
 
     #[cfg(feature = "redis")]

@@ -147,6 +147,18 @@ impl PostgresProvider {
     /// the index identity. An unreachable server is [`Error::Database`] naming host and
     /// database (never the password).
     pub fn connect(dsn: &str) -> Result<Self> {
+        Self::connect_with(dsn, false)
+    }
+
+    /// [`connect`](Self::connect) for commands that only read: a database holding no atdata
+    /// index (no `dataset_entries` table) is [`Error::NotFound`] naming it, and nothing is
+    /// created in it. A database Python atdata 0.7 made still gets our columns, which 0.7
+    /// ignores, since our reads need them.
+    pub fn connect_existing(dsn: &str) -> Result<Self> {
+        Self::connect_with(dsn, true)
+    }
+
+    fn connect_with(dsn: &str, existing: bool) -> Result<Self> {
         let config = Config::from_str(dsn).map_err(|e| {
             Error::invalid(format!(
                 "'{}' is not a PostgreSQL connection URL: {e}",
@@ -155,6 +167,12 @@ impl PostgresProvider {
         })?;
         let shown = describe(&config);
         let mut client = open(&config, &shown)?;
+        if existing && !has_index(&mut client).map_err(|e| name_db(&shown, e))? {
+            return Err(Error::not_found(format!(
+                "atdata index in the PostgreSQL database {shown} (it has no dataset_entries \
+                 table; reading creates none)"
+            )));
+        }
         prepare(&mut client).map_err(|e| name_db(&shown, e))?;
         Ok(PostgresProvider {
             conn: Mutex::new(Conn {
@@ -270,6 +288,12 @@ fn open(config: &Config, shown: &str) -> Result<Client> {
             "cannot connect to the PostgreSQL index {shown}: {e}"
         ))
     })
+}
+
+/// Whether the database holds an index (0.7's or ours): its `dataset_entries` table.
+fn has_index(client: &mut Client) -> Result<bool> {
+    let row = client.query_one("SELECT to_regclass('dataset_entries') IS NOT NULL", &[])?;
+    Ok(row.get(0))
 }
 
 /// Creates 0.7's tables and our layout, under the write lock: `CREATE ... IF NOT EXISTS` is
