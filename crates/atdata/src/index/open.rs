@@ -136,7 +136,7 @@ pub fn open_location(location: &str, store: Option<Arc<dyn DataStore>>) -> Resul
 
 /// Like [`open_location`], to read: a SQLite file must exist and is never changed (see
 /// [`Index::open_read_only`]); a PostgreSQL database must hold an index and gets no tables
-/// (see [`PostgresProvider::connect_existing`](super::PostgresProvider)); Redis writes nothing
+/// (see `PostgresProvider::connect_existing`); Redis writes nothing
 /// until the first write.
 pub fn open_location_for_reading(
     location: &str,
