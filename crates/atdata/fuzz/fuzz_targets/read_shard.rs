@@ -5,7 +5,7 @@
 //! gzip-compressed, which must give what reading it plain in a stream gives.
 #![no_main]
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use atdata::shard::{read_shard_bytes, RawSample, ShardReader};
 use libfuzzer_sys::fuzz_target;

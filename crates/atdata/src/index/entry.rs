@@ -373,6 +373,41 @@ pub fn value_from_msgpack(buf: &[u8]) -> Result<Value> {
     crate::codec::sample::decode_value(&mut r, None, 0)
 }
 
+/// A stored version text as one of our version numbers (`"3"`; not `"03"`, `"1.0.0"` or
+/// `"-1"`): how every backend tells our numbered versions from 0.7's label texts.
+pub fn version_number(version: &str) -> Option<u64> {
+    version
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n >= 1 && n.to_string() == version)
+}
+
+/// The schema record stored as `name@version` with text `json`, named by where it is stored
+/// (the name and version its key or row give win over what the JSON says). A record that
+/// cannot be read is [`Error::Corrupt`] naming `name@version`.
+pub fn stored_schema(name: &str, version: &str, json: &str) -> Result<Schema> {
+    let mut s = Schema::from_json(json).map_err(|e| match e {
+        Error::Corrupt { reason, .. } => {
+            Error::corrupt(format!("schema record '{name}@{version}': {reason}"))
+        }
+        other => other,
+    })?;
+    s.name = name.to_string();
+    s.version = version.to_string();
+    Ok(s)
+}
+
+/// [`stored_schema`] for deciding the next schema version: a record that cannot be read
+/// still holds its version, so it comes back with no fields and that version is never
+/// handed out again.
+pub fn stored_schema_or_placeholder(name: &str, version: &str, json: &str) -> Schema {
+    stored_schema(name, version, json).unwrap_or_else(|_| {
+        let mut s = Schema::new(name, Vec::new());
+        s.version = version.to_string();
+        s
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

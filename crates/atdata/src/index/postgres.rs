@@ -46,8 +46,13 @@ use crate::error::{Error, Result};
 use crate::index::columns::info::{self, Info};
 use crate::index::columns::raw::{Origin, RawRow, RawRows};
 use crate::index::columns::{next_version, read_row};
-use crate::index::entry::{compat_metadata_msgpack, semver_key, strings_to_msgpack, Entry};
-use crate::index::provider::{ListQuery, Listing, Page, Provider, WriteTx};
+use crate::index::entry::{
+    compat_metadata_msgpack, semver_key, stored_schema, stored_schema_or_placeholder,
+    strings_to_msgpack, version_number, Entry,
+};
+use crate::index::provider::{
+    retry_conflicts as retry, ListQuery, Listing, Page, Provider, WriteTx,
+};
 use crate::schema::Schema;
 
 /// Python atdata 0.7's tables, as its `PostgresProvider` creates them (column for column).
@@ -107,9 +112,6 @@ INSERT INTO atdata_index (key, value)
 /// The advisory lock every write of every process takes (advisory locks are per database, so
 /// one constant serves every index): "atdata" in ASCII.
 const WRITE_LOCK: i64 = 0x6174_6461_7461;
-
-/// Attempts of a write that keeps failing with a retryable conflict.
-const ATTEMPTS: u32 = 20;
 
 /// Every column a row's entry can need, completed by a `WHERE`/`ORDER BY` tail. `created_at`
 /// is read as RFC 3339 text in UTC, the form our entries carry.
@@ -378,28 +380,6 @@ fn name_db(shown: &str, e: Error) -> Error {
     }
 }
 
-/// Runs `f` again while it fails with a retryable conflict, backing off a little each time.
-fn retry<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut attempt = 0;
-    loop {
-        match f() {
-            Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// `version` as one of our numbers (`"3"`; not `"03"`, `"1.0.0"` or `"-1"`).
-fn version_number(version: &str) -> Option<i64> {
-    version
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 1 && n.to_string() == version)
-}
-
 /// `prefix` as a `LIKE` pattern matching the names that start with it (`\`, `%` and `_`
 /// escaped, `\` being `LIKE`'s default escape character).
 fn like_prefix(prefix: &str) -> String {
@@ -607,15 +587,7 @@ fn entry_by_cid(c: &mut Db<'_, impl GenericClient>, cid: &str) -> Result<Option<
 }
 
 fn parse_schema(name: &str, version: String, json: &str) -> Result<Schema> {
-    let mut s = Schema::from_json(json).map_err(|e| match e {
-        Error::Corrupt { reason, .. } => {
-            Error::corrupt(format!("schema record '{name}@{version}': {reason}"))
-        }
-        other => other,
-    })?;
-    s.name = name.to_string();
-    s.version = version;
-    Ok(s)
+    stored_schema(name, &version, json)
 }
 
 /// One open write transaction holding the write lock; rolls back when dropped uncommitted.
@@ -643,11 +615,7 @@ impl WriteTx for PgTx<'_> {
         for row in rows {
             let version: String = row.try_get(0)?;
             let json: &str = row.try_get(1)?;
-            // A record that cannot be parsed still holds its version.
-            let mut s = Schema::from_json(json).unwrap_or_else(|_| Schema::new(name, Vec::new()));
-            s.name = name.to_string();
-            s.version = version;
-            out.push(s);
+            out.push(stored_schema_or_placeholder(name, &version, json));
         }
         Ok(out)
     }
@@ -837,7 +805,7 @@ impl Provider for PostgresProvider {
             };
             let seq = versions_of(c, name, i64::MAX)?
                 .into_iter()
-                .find(|(_, v)| *v == n)
+                .find(|(_, v)| u64::try_from(*v) == Ok(n))
                 .map(|(seq, _)| seq);
             match seq {
                 Some(seq) => query_one(c, select_entry!("WHERE atdata_seq = $1"), &[&seq]),

@@ -309,3 +309,22 @@ pub fn list_all(p: &dyn Provider, mut query: ListQuery) -> Result<Listing> {
         }
     }
 }
+
+/// How many times [`retry_conflicts`] runs a call that keeps failing with a retryable error.
+const CONFLICT_ATTEMPTS: u32 = 20;
+
+/// Runs `f` again while it fails with a retryable error ([`Error::Conflict`]: a busy
+/// database, a lost lock), backing off a little more each time, up to 20 attempts; then the
+/// last error. What backends do inside [`Provider::write`] when their own transaction aborts.
+pub fn retry_conflicts<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(e) if e.is_retryable() && attempt + 1 < CONFLICT_ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5 * u64::from(attempt)));
+            }
+            other => return other,
+        }
+    }
+}

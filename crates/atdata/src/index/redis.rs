@@ -61,7 +61,9 @@ use crate::error::{Error, Result};
 use crate::index::columns::info::{self, Info};
 use crate::index::columns::raw::{corrupt_in, Origin, RawRow, RawRows};
 use crate::index::columns::read_row;
-use crate::index::entry::{compat_metadata_msgpack, semver_key, strings_to_msgpack, Entry};
+use crate::index::entry::{
+    compat_metadata_msgpack, semver_key, stored_schema, strings_to_msgpack, version_number, Entry,
+};
 use crate::index::provider::{ListQuery, Listing, Page, Provider, WriteTx};
 use crate::schema::Schema;
 
@@ -452,14 +454,6 @@ fn decode(cid: &str, h: &Hash) -> Result<Entry> {
 fn hash_of(v: redis::Value) -> redis::RedisResult<Option<Hash>> {
     let h: Hash = redis::from_redis_value(v)?;
     Ok(if h.is_empty() { None } else { Some(h) })
-}
-
-/// `version` as one of our numbers (`"3"`; not `"03"` or `"1.0.0"`).
-fn version_number(version: &str) -> Option<u64> {
-    version
-        .parse::<u64>()
-        .ok()
-        .filter(|n| *n >= 1 && n.to_string() == version)
 }
 
 /// The tags as the `atdata_tags` field holds them: `\n` around each.
@@ -1031,17 +1025,7 @@ impl Provider for RedisProvider {
         let json: Option<String> = self.with_conn(|c| c.get(&k))?;
         match json {
             None => Ok(None),
-            Some(json) => {
-                let mut s = Schema::from_json(&json).map_err(|e| match e {
-                    Error::Corrupt { reason, .. } => {
-                        Error::corrupt(format!("schema record '{name}@{version}': {reason}"))
-                    }
-                    other => other,
-                })?;
-                s.name = name.to_string();
-                s.version = version.to_string();
-                Ok(Some(s))
-            }
+            Some(json) => stored_schema(name, version, &json).map(Some),
         }
     }
 

@@ -26,17 +26,13 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::index::entry::{semver_key, Entry};
-use crate::index::provider::{ListQuery, Page, Provider, WriteTx};
+use crate::index::entry::{semver_key, stored_schema, version_number, Entry};
+use crate::index::provider::{retry_conflicts as retry, ListQuery, Page, Provider, WriteTx};
 use crate::schema::Schema;
 use select::select_entry;
 
 /// How long a writer waits for another's lock before giving up with a retryable conflict.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Attempts for an operation that keeps failing with a busy database (e.g. WAL recovery after a
-/// crashed writer, which does not wait on the busy timeout).
-const ATTEMPTS: u32 = 20;
 
 /// Page cache per connection (KiB): enough to keep an index of ~100k entries in memory.
 const CACHE_KIB: i64 = 64 * 1024;
@@ -300,28 +296,6 @@ fn in_file(path: &str, e: rusqlite::Error) -> Error {
     name_file(path, Error::from(e))
 }
 
-/// Runs `f` again while it fails with a busy database, backing off a little each time.
-fn retry<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut attempt = 0;
-    loop {
-        match f() {
-            Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// `version` as one of our numbers (`"3"`; not `"03"`, `"1.0.0"` or `"-1"`).
-fn version_number(version: &str) -> Option<i64> {
-    version
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 1 && n.to_string() == version)
-}
-
 impl Provider for SqliteProvider {
     fn kind(&self) -> &'static str {
         "SqliteProvider"
@@ -373,7 +347,7 @@ impl Provider for SqliteProvider {
         };
         let rowid = rows::versions_of(&conn, name, i64::MAX)?
             .into_iter()
-            .find(|(_, v)| *v == n)
+            .find(|(_, v)| u64::try_from(*v) == Ok(n))
             .map(|(rowid, _)| rowid);
         match rowid {
             Some(rowid) => rows::query_one(&conn, select_entry!("WHERE rowid = ?1"), [rowid]),
@@ -444,17 +418,7 @@ impl Provider for SqliteProvider {
             .optional()?;
         match json {
             None => Ok(None),
-            Some(json) => {
-                let mut s = Schema::from_json(&json).map_err(|e| match e {
-                    Error::Corrupt { reason, .. } => {
-                        Error::corrupt(format!("schema record '{name}@{version}': {reason}"))
-                    }
-                    other => other,
-                })?;
-                s.name = name.to_string();
-                s.version = version.to_string();
-                Ok(Some(s))
-            }
+            Some(json) => stored_schema(name, version, &json).map(Some),
         }
     }
 

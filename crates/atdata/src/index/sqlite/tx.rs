@@ -6,7 +6,9 @@ use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
 use crate::index::columns::info::{self, Info};
-use crate::index::entry::{compat_metadata_msgpack, strings_to_msgpack, Entry};
+use crate::index::entry::{
+    compat_metadata_msgpack, stored_schema_or_placeholder, strings_to_msgpack, Entry,
+};
 use crate::index::provider::{Listing, WriteTx};
 use crate::index::sqlite::rows;
 use crate::index::sqlite::select::select_entry;
@@ -64,10 +66,7 @@ impl WriteTx for SqliteTx<'_> {
         while let Some(row) = rows.next()? {
             let version: String = row.get(0)?;
             let json: String = row.get(1)?;
-            let mut s = Schema::from_json(&json).unwrap_or_else(|_| Schema::new(name, Vec::new()));
-            s.name = name.to_string();
-            s.version = version;
-            out.push(s);
+            out.push(stored_schema_or_placeholder(name, &version, &json));
         }
         Ok(out)
     }
