@@ -245,11 +245,54 @@ impl Error {
             }
         })
     }
+
+    /// Names the index (a file path, or a server and database without password) in a
+    /// database error or conflict that does not name it yet; other errors pass unchanged.
+    /// Index backends call it on every error leaving them.
+    pub fn with_index(self, shown: &str) -> Self {
+        match self {
+            Error::Database(m) if !m.contains(shown) => {
+                Error::Database(format!("index '{shown}': {m}"))
+            }
+            Error::Conflict { what } if !what.contains(shown) => Error::Conflict {
+                what: format!("index '{shown}': {what}"),
+            },
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_error_names_its_index_once() {
+        let e = Error::Database("disk I/O error".into()).with_index("/x/index.db");
+        assert_eq!(
+            e.to_string(),
+            Error::Database("index '/x/index.db': disk I/O error".into()).to_string()
+        );
+        let again = e.with_index("/x/index.db");
+        assert_eq!(
+            again.to_string().matches("/x/index.db").count(),
+            1,
+            "{again}"
+        );
+        let c = Error::Conflict {
+            what: "busy".into(),
+        }
+        .with_index("postgresql://u@h:5432/db");
+        assert!(
+            c.to_string()
+                .contains("index 'postgresql://u@h:5432/db': busy"),
+            "{c}"
+        );
+        assert!(matches!(
+            Error::not_found("x").with_index("i"),
+            Error::NotFound { .. }
+        ));
+    }
 
     #[test]
     fn location_context_accumulates_innermost_first() {

@@ -369,15 +369,7 @@ impl From<postgres::Error> for Error {
 
 /// Adds the database's name to an error that lacks it.
 fn name_db(shown: &str, e: Error) -> Error {
-    match e {
-        Error::Database(m) if !m.contains(shown) => {
-            Error::Database(format!("index '{shown}': {m}"))
-        }
-        Error::Conflict { what } if !what.contains(shown) => Error::Conflict {
-            what: format!("index '{shown}': {what}"),
-        },
-        other => other,
-    }
+    e.with_index(shown)
 }
 
 /// `prefix` as a `LIKE` pattern matching the names that start with it (`\`, `%` and `_`

@@ -237,15 +237,7 @@ fn is_a_directory(shown: &str) -> Error {
 
 /// Adds the file's name to a database error that lacks it.
 fn name_file(shown: &str, e: Error) -> Error {
-    match e {
-        Error::Database(m) if !m.contains(shown) => {
-            Error::Database(format!("index '{shown}': {m}"))
-        }
-        Error::Conflict { what } if !what.contains(shown) => Error::Conflict {
-            what: format!("index '{shown}': {what}"),
-        },
-        other => other,
-    }
+    e.with_index(shown)
 }
 
 /// When a write failed because the file or its medium is read-only, says so plainly.
