@@ -15,7 +15,7 @@ use atdata::dataset::Order;
 use atdata::index::{NewEntry, PostgresProvider, Provider, ProviderExt, ShardInfo, WriteOptions};
 use atdata::{Index, LocalDiskStore, Packable};
 use index_common::{texts, TextSample};
-use py07_common::{py07_read, ref_python};
+use py07_common::{py07_read, py07_report, ref_python, run_python};
 use serde_json::{json, Value as Json};
 
 /// The test server; `ATDATA_TEST_PG` overrides it (a URL without a database).
@@ -59,22 +59,6 @@ fn admin(sql: &str) {
 fn pg_index(db: &TestDb, data: &std::path::Path) -> Index {
     Index::new(Arc::new(PostgresProvider::connect(&db.dsn).unwrap()), None)
         .with_store(LocalDiskStore::new(data).unwrap())
-}
-
-fn run_python(py: &str, script: &str, args: &[&str]) -> String {
-    let out = Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python 0.7 failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 const PY_WRITE: &str = r#"
@@ -150,16 +134,7 @@ fn py_read(py: &str, dsn: &str, name: &str, version: Option<&str>) -> Json {
     if let Some(v) = version {
         cmd.arg("--version").arg(v);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "python 0.7 failed on {name}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["ok"], json!(true), "{report}");
-    report
+    py07_report(cmd)
 }
 
 const PY_LIST: &str = r#"

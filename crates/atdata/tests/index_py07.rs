@@ -13,7 +13,7 @@ use atdata::dataset::Order;
 use atdata::index::WriteOptions;
 use atdata::{Index, LocalDiskStore, Value};
 use index_common::{embeddings, texts, TextSample};
-use py07_common::{expected, fixtures, py07_read, ref_python, relocated_index};
+use py07_common::{expected, fixtures, py07_read, py07_report, ref_python, relocated_index};
 use serde_json::{json, Value as Json};
 
 fn manifest() -> Json {
@@ -143,16 +143,7 @@ fn py_read_index(py: &str, db: &Path, name: &str, version: Option<&str>) -> Json
     if let Some(v) = version {
         cmd.arg("--version").arg(v);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "python 0.7 failed on {name}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["ok"], json!(true), "{report}");
-    report
+    py07_report(cmd)
 }
 
 #[test]

@@ -12,7 +12,6 @@ mod index_common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -20,7 +19,7 @@ use atdata::dataset::Order;
 use atdata::index::{Provider, ProviderExt, RedisProvider, WriteOptions};
 use atdata::{Index, LocalDiskStore};
 use index_common::{texts, TextSample};
-use py07_common::ref_python;
+use py07_common::{ref_python, run_python};
 
 const SERVER: &str = "redis://127.0.0.1:6379";
 /// The logical database of the interop test (see the module docs and CONTRIBUTING.md).
@@ -187,22 +186,6 @@ fn flush(url: &str) {
     let _: () = redis::cmd("FLUSHDB").query(&mut c).unwrap();
 }
 
-fn run_py(py: &str, script: &str, args: &[&str]) -> String {
-    let out = Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python 0.7 failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 const PY_HEAD: &str = r#"
 import sys, json
 import atdata
@@ -238,7 +221,7 @@ for n, name in [(3, 'docs-v1'), (2, 'docs-v1'), (4, 'other')]:
 print(json.dumps(cids))
 "
     );
-    let out = run_py(&py, &script, &[&db.0, data_s]);
+    let out = run_python(&py, &script, &[&db.0, data_s]);
     let cids: Vec<String> = serde_json::from_str(out.trim().lines().last().unwrap()).unwrap();
 
     // Ours opens it: our keys are rebuilt, names, versions, schema and shards are read.
@@ -292,7 +275,7 @@ pinned = atdata.load_dataset('@local/docs-v1@3', index=idx, split='train')
 print(json.dumps({{'names': names, 'texts': texts, 'pinned': len(list(pinned.ordered()))}}))
 "
     );
-    let out = run_py(&py, &script, &[&db.0, data_s]);
+    let out = run_python(&py, &script, &[&db.0, data_s]);
     let report: serde_json::Value =
         serde_json::from_str(out.trim().lines().last().unwrap()).unwrap();
     assert_eq!(

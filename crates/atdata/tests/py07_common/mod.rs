@@ -41,6 +41,33 @@ pub fn ref_python() -> Option<String> {
     }
 }
 
+/// Runs `cmd` (a Python 0.7 program) and returns its standard output; a failure fails the
+/// test with what it printed.
+pub fn python_output(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "python 0.7 failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `python -c script args...` in the reference venv, through [`python_output`].
+pub fn run_python(python: &str, script: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(python);
+    cmd.arg("-c").arg(script).args(args);
+    python_output(cmd)
+}
+
+/// Runs a `py07_read` command and returns its JSON report, which must say `ok`.
+pub fn py07_report(cmd: Command) -> Json {
+    let report: Json = serde_json::from_str(&python_output(cmd)).unwrap();
+    assert_eq!(report["ok"], Json::Bool(true), "{report}");
+    report
+}
+
 /// `python scripts/py07_read.py` in the reference venv, ready for its arguments.
 pub fn py07_read(python: &str) -> Command {
     let mut cmd = Command::new(python);
