@@ -45,6 +45,7 @@ use crate::codec::MsgReader;
 use crate::error::{Error, Result};
 use crate::index::columns::info::{self, Info};
 use crate::index::columns::raw::{Origin, RawRow, RawRows};
+use crate::index::columns::NewRow;
 use crate::index::columns::{next_version, read_row};
 use crate::index::entry::{
     compat_metadata_msgpack, semver_key, stored_schema, stored_schema_or_placeholder,
@@ -641,13 +642,12 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn insert_entry(&mut self, entry: &Entry) -> Result<Option<Entry>> {
-        let version: i64 = entry
-            .version
-            .parse()
-            .map_err(|_| Error::invalid(format!("entry version '{}'", entry.version)))?;
-        let facts = info::encode(&Info::of(entry));
-        let metadata = compat_metadata_msgpack(entry.metadata.as_ref(), &entry.shards)?;
-        let data_urls = strings_to_msgpack(entry.data_urls());
+        let NewRow {
+            version,
+            data_urls,
+            metadata,
+            facts,
+        } = NewRow::of(entry)?;
         let inserted = self.db().execute(
             "INSERT INTO dataset_entries \
              (cid, name, schema_ref, data_urls, metadata, atdata_version, atdata_info) \

@@ -122,3 +122,37 @@ pub(crate) fn read_row(chunk: &CheckedRows, raw: &RawRow) -> Result<Entry> {
 pub(crate) fn next_version(recorded: Option<i64>, previous: i64) -> i64 {
     recorded.unwrap_or(previous + 1)
 }
+
+/// What an SQL backend stores for a new entry beside its text columns: our version number,
+/// 0.7's `data_urls` and `metadata` (checksums included) and our `atdata_info` blob.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct NewRow {
+    pub version: i64,
+    pub data_urls: Vec<u8>,
+    pub metadata: Vec<u8>,
+    pub facts: Vec<u8>,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl NewRow {
+    /// The columns of `entry`, whose version the commit has set; a version that is not one
+    /// of our numbers is an invalid argument naming it.
+    pub(crate) fn of(entry: &Entry) -> Result<NewRow> {
+        use crate::error::Error;
+        use crate::index::entry::{compat_metadata_msgpack, strings_to_msgpack, version_number};
+        let version = version_number(&entry.version)
+            .and_then(|v| i64::try_from(v).ok())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "entry '{}' of '{}' has version '{}', not a version number",
+                    entry.cid, entry.name, entry.version
+                ))
+            })?;
+        Ok(NewRow {
+            version,
+            data_urls: strings_to_msgpack(entry.data_urls()),
+            metadata: compat_metadata_msgpack(entry.metadata.as_ref(), &entry.shards)?,
+            facts: info::encode(&info::Info::of(entry)),
+        })
+    }
+}

@@ -6,6 +6,7 @@ use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
 use crate::index::columns::info::{self, Info};
+use crate::index::columns::NewRow;
 use crate::index::entry::{
     compat_metadata_msgpack, stored_schema_or_placeholder, strings_to_msgpack, Entry,
 };
@@ -111,13 +112,12 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn insert_entry(&mut self, entry: &Entry) -> Result<Option<Entry>> {
-        let version: i64 = entry
-            .version
-            .parse()
-            .map_err(|_| Error::invalid(format!("entry version '{}'", entry.version)))?;
-        let facts = info::encode(&Info::of(entry));
-        let metadata = compat_metadata_msgpack(entry.metadata.as_ref(), &entry.shards)?;
-        let data_urls = strings_to_msgpack(entry.data_urls());
+        let NewRow {
+            version,
+            data_urls,
+            metadata,
+            facts,
+        } = NewRow::of(entry)?;
         // Inserting first and looking only when nothing was inserted saves a lookup per entry.
         let inserted = self
             .conn
