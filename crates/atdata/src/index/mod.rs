@@ -22,6 +22,7 @@ mod columns;
 pub mod commit;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod copy;
 pub mod default;
 pub mod entry;
 pub mod gc;
@@ -53,6 +54,7 @@ use crate::store::{self, DataStore, LocalDiskStore};
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisProvider;
+pub use copy::{copy_dataset, CopiedVersion, CopyOptions, CopyReport};
 pub use default::{default_index, index_for_reading, set_default_index, set_default_index_shared};
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};
