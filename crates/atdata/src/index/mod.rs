@@ -1,7 +1,7 @@
 //! The index: which datasets exist, their versions, schemas, shards and checksums.
 //!
 //! This module owns [`Index`], the facade users call (`write`, `insert`, `get`, `load`,
-//! `list_datasets`, `search`, `verify`, `gc`), the [`Provider`] trait its backends implement
+//! `list_datasets`, `search`, `verify`, `gc`, `copy_to`), the [`Provider`] trait its backends implement
 //! (SQLite, and PostgreSQL and Redis behind their features; [`open_location`] picks one from a
 //! location text), [`Entry`] and the rules every backend
 //! shares (CID recipe, schema versions; see [`entry`]). It does not read or write tar bytes
