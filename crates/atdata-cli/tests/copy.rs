@@ -372,3 +372,30 @@ fn copy_into_a_postgres_index() {
     let listed = run(home.path(), &env, &["ls", "--json"]);
     assert_eq!(listed.json().as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn an_unreachable_destination_is_one_error_line_without_the_password() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(home.path(), dir.path());
+    let b_store = dir.path().join("b-data");
+    let r = run(
+        home.path(),
+        &[],
+        &[
+            "copy",
+            "docs",
+            "--index",
+            text(&src.index),
+            "--to-index",
+            "postgresql://someone:hunter2@127.0.0.1:1/db",
+            "--to-store",
+            text(&b_store),
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{r:?}");
+    assert!(r.stderr.contains("127.0.0.1:1"), "{r:?}");
+    assert!(!r.stderr.contains("hunter2"), "{r:?}");
+    assert!(shard_files(&b_store).is_empty());
+}
