@@ -1,5 +1,5 @@
-//! The `atdata` command-line tool: inspect shard files, and list, show, verify, preview and add
-//! datasets of an index.
+//! The `atdata` command-line tool: inspect shard files, and list, show, verify, preview, add
+//! and copy datasets of an index.
 //!
 //! This file holds the command-line definitions and the dispatch; each command group lives in
 //! its own module. Every failure ends in one `error: ...` line on stderr and a non-zero exit
@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod context;
+mod copy;
 mod datasets;
 mod gc;
 mod inspect;
@@ -25,7 +26,6 @@ mod verify;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -46,9 +46,10 @@ pub struct IndexArgs {
     /// $ATDATA_HOME/index.db, $ATDATA_HOME defaulting to ~/.atdata]
     #[arg(long, value_name = "URL|PATH")]
     pub index: Option<String>,
-    /// Root directory of the data store [default: $ATDATA_HOME/data]
-    #[arg(long, value_name = "ROOT")]
-    pub store: Option<PathBuf>,
+    /// Data store: a directory, or s3://BUCKET/PREFIX (builds with the `s3` feature)
+    /// [default: $ATDATA_STORE, else $ATDATA_HOME/data]
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +174,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy a dataset into another index and store, shards byte for byte.
+    ///
+    /// Reads the dataset from --index/--store (or ATDATA_INDEX/ATDATA_STORE), writes its shards
+    /// into --to-store and commits it in --to-index, like `aws s3 cp SRC DEST` for one dataset:
+    ///
+    ///   atdata copy mnist@1 --to-index postgresql://lab-db/atdata --to-store s3://lab/datasets
+    ///
+    /// Every shard is checked against the digest the source recorded before anything is
+    /// committed: a damaged shard fails the copy, naming it, and nothing is committed (shards
+    /// already published are left for gc). The copy keeps the dataset's CID (same name, schema
+    /// and bytes), so copying again does nothing. The destination numbers its own versions.
+    /// Entries atdata 0.7 wrote without checksums get digests computed on the way (and a new
+    /// CID: 0.7's covers shard paths), which the output says.
+    Copy {
+        /// The dataset: `name`, `name@version`, `@repo/name[@version|@cid]` (newest version
+        /// when none is given).
+        source: String,
+        /// Destination index: a SQLite file (created if missing), postgresql://... or
+        /// redis://...
+        #[arg(long, value_name = "URL|PATH")]
+        to_index: String,
+        /// Destination store: a directory, or s3://BUCKET/PREFIX [default: $ATDATA_HOME/data]
+        #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+        to_store: Option<String>,
+        /// Copy every version of the name, oldest first, in one commit.
+        #[arg(long)]
+        all_versions: bool,
+        /// Name of the copy (gives it another CID: the CID covers the name).
+        #[arg(long = "as", value_name = "NEW_NAME")]
+        rename: Option<String>,
+        #[command(flatten)]
+        index: IndexArgs,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +274,23 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             files,
             index,
         } => preview::run(&index, &reference, n, files),
+        Command::Copy {
+            source,
+            to_index,
+            to_store,
+            all_versions,
+            rename,
+            index,
+            json,
+        } => {
+            let dest = copy::Dest::resolve(to_index, to_store)?;
+            let opts = atdata::index::CopyOptions {
+                all_versions,
+                rename,
+                repo: None,
+            };
+            copy::run(&Paths::resolve(&index)?, &source, &dest, &opts, json)
+        }
         Command::Add {
             name,
             target,

@@ -52,6 +52,9 @@ pub fn atdata_at(cwd: &Path, home: &Path, args: &[&str]) -> Run {
         .args(args)
         .current_dir(cwd)
         .env("ATDATA_HOME", home)
+        // The caller's own index and store must not leak into a test.
+        .env_remove("ATDATA_INDEX")
+        .env_remove("ATDATA_STORE")
         .env_remove("HOME")
         .output()
         .expect("the atdata binary runs");

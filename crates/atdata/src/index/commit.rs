@@ -56,6 +56,30 @@ pub(crate) fn commit_many_if(
     write_checked(p, check, |tx| commit_all(tx, entries))
 }
 
+/// [`commit_many_if`] that also refuses, committing nothing, when an entry would not get the
+/// CID in `expected` at its position: what `index::copy` needs, since the CID covers the
+/// schema version, which the destination's own schema records decide inside the transaction.
+pub(crate) fn commit_many_expecting(
+    p: &dyn Provider,
+    entries: &[NewEntry],
+    expected: &[String],
+    check: &mut dyn FnMut() -> Result<()>,
+) -> Result<Vec<Committed>> {
+    write_checked(p, check, |tx| {
+        let out = commit_all(tx, entries)?;
+        for (c, want) in out.iter().zip(expected) {
+            if c.entry.cid != *want {
+                // Not retryable: the backend rolls back at once.
+                return Err(Error::invalid(format!(
+                    "dataset '{}' would get CID {} with schema '{}' here, not {want}: this                      index's schema records give that structure another version; nothing was                      committed",
+                    c.entry.name, c.entry.cid, c.entry.schema_ref
+                )));
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// What one transaction has learned so far, so a bulk commit reads each schema name and each
 /// dataset name's highest version once, decides each distinct schema once, and moves each
 /// name's unversioned label once.

@@ -1,7 +1,7 @@
 //! The index: which datasets exist, their versions, schemas, shards and checksums.
 //!
 //! This module owns [`Index`], the facade users call (`write`, `insert`, `get`, `load`,
-//! `list_datasets`, `search`, `verify`, `gc`), the [`Provider`] trait its backends implement
+//! `list_datasets`, `search`, `verify`, `gc`, `copy_to`), the [`Provider`] trait its backends implement
 //! (SQLite, and PostgreSQL and Redis behind their features; [`open_location`] picks one from a
 //! location text), [`Entry`] and the rules every backend
 //! shares (CID recipe, schema versions; see [`entry`]). It does not read or write tar bytes
@@ -22,6 +22,7 @@ mod columns;
 pub mod commit;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod copy;
 pub mod default;
 pub mod entry;
 pub mod gc;
@@ -53,6 +54,7 @@ use crate::store::{self, DataStore, LocalDiskStore};
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisProvider;
+pub use copy::{copy_dataset, CopiedVersion, CopyOptions, CopyReport};
 pub use default::{default_index, index_for_reading, set_default_index, set_default_index_shared};
 pub use entry::{Committed, Entry, NewEntry, ShardInfo};
 pub use gc::{GcOptions, GcReport};

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::shard::{scheme_of as scheme, without_password};
 use crate::store::DataStore;
 
 use super::{Index, Provider};
@@ -55,34 +56,6 @@ impl<'a> Location<'a> {
     pub fn is_server(&self) -> bool {
         !matches!(self, Location::Sqlite(_))
     }
-}
-
-/// `url` with the password of its `user:password@` replaced by `***`.
-fn without_password(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let authority_end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else {
-        return url.to_string();
-    };
-    match url[start..at].find(':') {
-        Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
-        None => url.to_string(),
-    }
-}
-
-/// The `scheme` of `scheme://rest`, if `text` starts like a URL (RFC 3986 scheme characters),
-/// so `C:\data\index.db` and `./a://b` stay paths.
-fn scheme(text: &str) -> Option<&str> {
-    let (scheme, _) = text.split_once("://")?;
-    let mut chars = scheme.chars();
-    let first = chars.next()?;
-    (first.is_ascii_alphabetic()
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-    .then_some(scheme)
 }
 
 /// The provider for `location`. A SQLite file is opened for writing (created if missing);

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::index::entry::Entry;
+use crate::index::entry::{Entry, ShardInfo};
 use crate::index::reference::DatasetRef;
 use crate::index::scan::{expand_url, hash_file, source_of};
 use crate::index::{resolve, Index};
@@ -198,8 +198,7 @@ fn verify_entry(
                 continue;
             }
         };
-        // A pattern entry (0.7) has no per-file digest: check presence only.
-        let single = urls.len() == 1 && urls.first() == Some(&shard.url);
+        let recorded = Recorded::of(shard, &urls);
         for url in urls {
             let size = match source.size(&url) {
                 Ok(Some(n)) => n,
@@ -212,33 +211,75 @@ fn verify_entry(
                     continue;
                 }
             };
-            if let (true, Some(expected)) = (single, shard.bytes) {
-                if size != expected {
-                    report.problems.push(ShardProblem::SizeMismatch {
-                        url: url.clone(),
-                        expected,
-                        actual: size,
-                    });
-                }
+            if let Some(p) = recorded.size_problem(&url, size) {
+                report.problems.push(p);
             }
-            match (single, &shard.sha256) {
-                (true, Some(expected)) => match hash_file(source, &url, progress) {
-                    Ok(actual) if actual == *expected => report.checked.push(url),
-                    Ok(actual) => {
-                        report.checked.push(url.clone());
-                        report.problems.push(ShardProblem::DigestMismatch {
-                            url,
-                            expected: expected.clone(),
-                            actual,
-                        });
-                    }
-                    Err(e) => report.problems.push(problem_of(&url, e)),
-                },
-                _ => report.unverifiable.push(url),
+            if recorded.sha256.is_none() {
+                report.unverifiable.push(url);
+                continue;
+            }
+            match hash_file(source, &url, progress) {
+                Ok(actual) => {
+                    let problem = recorded.digest_problem(&url, &actual);
+                    report.checked.push(url);
+                    report.problems.extend(problem);
+                }
+                Err(e) => report.problems.push(problem_of(&url, e)),
             }
         }
     }
     report
+}
+
+/// What an entry vouches for about one file of one of its shards: the digest and size it
+/// recorded. The one rule by which bytes are checked against an entry (by verify, and by
+/// `index::copy` on the way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Recorded<'a> {
+    /// The recorded sha256, if any.
+    pub sha256: Option<&'a str>,
+    /// The recorded size, if any.
+    pub bytes: Option<u64>,
+}
+
+impl<'a> Recorded<'a> {
+    /// What `shard` records for each of `files`, what [`expand_url`] made of its URL. Only a
+    /// URL naming that one file has a digest and size of its own; the files of a 0.7 brace
+    /// pattern have none (their presence is all that can be checked).
+    pub fn of(shard: &'a ShardInfo, files: &[String]) -> Self {
+        let single = files.len() == 1 && files.first() == Some(&shard.url);
+        if single {
+            Recorded {
+                sha256: shard.sha256.as_deref(),
+                bytes: shard.bytes,
+            }
+        } else {
+            Recorded {
+                sha256: None,
+                bytes: None,
+            }
+        }
+    }
+
+    /// The problem of the file at `url` being `actual` bytes, if a different size is recorded.
+    pub fn size_problem(&self, url: &str, actual: u64) -> Option<ShardProblem> {
+        let expected = self.bytes?;
+        (expected != actual).then(|| ShardProblem::SizeMismatch {
+            url: url.to_string(),
+            expected,
+            actual,
+        })
+    }
+
+    /// The problem of the file at `url` having sha256 `actual`, if another digest is recorded.
+    pub fn digest_problem(&self, url: &str, actual: &str) -> Option<ShardProblem> {
+        let expected = self.sha256?;
+        (expected != actual).then(|| ShardProblem::DigestMismatch {
+            url: url.to_string(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        })
+    }
 }
 
 fn problem_of(url: &str, e: Error) -> ShardProblem {
@@ -261,7 +302,6 @@ fn problem_of(url: &str, e: Error) -> ShardProblem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::entry::ShardInfo;
 
     fn entry(shards: Vec<ShardInfo>) -> Entry {
         Entry {

@@ -7,7 +7,7 @@
 
 use crate::codec::{decode_sample, encode_sample, validate_sample};
 use crate::error::{Error, Result};
-use crate::index::entry::{compat_metadata, content_tag, Entry, NewEntry, ShardInfo};
+use crate::index::entry::{compat_metadata, content_tag, Committed, Entry, NewEntry, ShardInfo};
 use crate::index::inspect::infer_from_shards;
 use crate::index::provider::{Provider, ProviderExt};
 use crate::index::reference::{check_dataset_name, DatasetRef, LOCAL};
@@ -301,13 +301,6 @@ impl Index {
 const REPUBLISH_ATTEMPTS: usize = 5;
 
 /// Publishes staged shards under names derived from their digests, then commits the entry.
-///
-/// Until the entry is committed a concurrent garbage collection may remove a published shard
-/// (re-publishing identical content only touches the file already there, and gc may have
-/// listed it just before). So a copy of each staged shard is kept until the commit, which
-/// checks inside its transaction, under the lock gc deletes under, that every shard is in
-/// place; if one vanished, it is published again and the commit retried. No entry is ever
-/// committed pointing at a missing shard.
 fn publish_and_commit(
     repo: &Repository,
     store: &dyn DataStore,
@@ -316,36 +309,71 @@ fn publish_and_commit(
     staged: Vec<StagedShard>,
     describe: Describe<'_>,
 ) -> Result<Entry> {
+    let new = new_entry(name, schema, Vec::new(), &describe);
+    publish_and_commit_all(repo, store, vec![(new, staged)], None)?
+        .pop()
+        .map(|c| c.entry)
+        .ok_or_else(|| Error::Database("commit returned no result for one entry".into()))
+}
+
+/// Publishes each entry's staged shards into `store` (appended to its `shards`, in order),
+/// then commits every entry in one transaction: all or nothing. With `expected`, an entry
+/// that would get another CID than the one at its position refuses the whole commit (see
+/// `commit::commit_many_expecting`; `index::copy` keeps CIDs). Shards published when the
+/// commit fails are referenced by nothing, and `gc` removes them.
+///
+/// Until the entries are committed a concurrent garbage collection may remove a published
+/// shard (re-publishing identical content only touches the file already there, and gc may
+/// have listed it just before). So a copy of each staged shard is kept until the commit, which
+/// checks inside its transaction, under the lock gc deletes under, that every shard is in
+/// place; if one vanished, it is published again and the commit retried. No entry is ever
+/// committed pointing at a missing shard.
+pub(super) fn publish_and_commit_all(
+    repo: &Repository,
+    store: &dyn DataStore,
+    writes: Vec<(NewEntry, Vec<StagedShard>)>,
+    expected: Option<&[String]>,
+) -> Result<Vec<Committed>> {
     let provider = repo.provider.as_ref();
     // The store learns which index it belongs to before its first shard lands there.
     claim_unowned(provider, store, repo.store.is_none())?;
-    let mut shards = Vec::with_capacity(staged.len());
-    let mut kept = Vec::with_capacity(staged.len());
-    for (i, s) in staged.into_iter().enumerate() {
-        let (sha, samples, bytes) = (s.sha256.clone(), s.samples, s.bytes);
-        kept.push(s.duplicate().map_err(|e| e.with_dataset(name))?);
-        let url = store
-            .publish(name, &content_tag(&sha), i, s)
-            .map_err(|e| e.with_dataset(name))?;
-        shards.push(ShardInfo::new(url, sha, samples, bytes));
+    let mut news = Vec::with_capacity(writes.len());
+    let mut kept = Vec::with_capacity(writes.len());
+    for (mut new, staged) in writes {
+        let name = new.name.clone();
+        let mut keep = Vec::with_capacity(staged.len());
+        for s in staged {
+            let (sha, samples, bytes) = (s.sha256.clone(), s.samples, s.bytes);
+            keep.push(s.duplicate().map_err(|e| e.with_dataset(&name))?);
+            let url = store
+                .publish(&name, &content_tag(&sha), new.shards.len(), s)
+                .map_err(|e| e.with_dataset(&name))?;
+            new.shards.push(ShardInfo::new(url, sha, samples, bytes));
+        }
+        news.push(new);
+        kept.push(keep);
     }
-    let new = new_entry(name, schema, shards, &describe);
     let mut attempt = 0;
     loop {
         let mut vanished = false;
         let result = {
-            let mut check = || shards_in_place(store, &new, &mut vanished);
-            commit_onto_store(provider, &new, &mut check)
+            let mut check = || {
+                news.iter()
+                    .try_for_each(|new| shards_in_place(store, new, &mut vanished))
+            };
+            commit_onto_store(provider, &news, expected, &mut check)
         };
         match result {
-            Ok(entry) => return Ok(entry),
+            Ok(committed) => return Ok(committed),
             Err(_) if vanished && attempt < REPUBLISH_ATTEMPTS => {
                 attempt += 1;
-                for (i, (k, s)) in kept.iter().zip(&new.shards).enumerate() {
-                    if store.size(&s.url)?.is_none() {
-                        store
-                            .publish(name, &content_tag(&k.sha256), i, k.duplicate()?)
-                            .map_err(|e| e.with_dataset(name))?;
+                for (new, keep) in news.iter().zip(&kept) {
+                    for (i, (k, s)) in keep.iter().zip(&new.shards).enumerate() {
+                        if store.size(&s.url)?.is_none() {
+                            store
+                                .publish(&new.name, &content_tag(&k.sha256), i, k.duplicate()?)
+                                .map_err(|e| e.with_dataset(&new.name))?;
+                        }
                     }
                 }
             }
@@ -354,7 +382,7 @@ fn publish_and_commit(
     }
 }
 
-/// Commits `new`, whose shards were just published to the store, running `check` (are the
+/// Commits `news`, whose shards were just published to the store, running `check` (are the
 /// shards in place?) inside each transaction. The same content committed before under the same
 /// name has the same CID, so the commit returns that entry; if its shards are elsewhere
 /// (indexed in place by `insert` without copy), it is moved onto the store's copies
@@ -364,23 +392,29 @@ fn publish_and_commit(
 /// depends on files outside the store.
 fn commit_onto_store(
     provider: &dyn Provider,
-    new: &NewEntry,
+    news: &[NewEntry],
+    expected: Option<&[String]>,
     check: &mut dyn FnMut() -> Result<()>,
-) -> Result<Entry> {
-    let committed = provider
-        .commit_many_if(std::slice::from_ref(new), check)?
-        .pop()
-        .ok_or_else(|| Error::Database("commit returned no result for one entry".into()))?;
-    let published: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
-    if committed.created
-        || committed
-            .entry
-            .data_urls()
-            .eq(published.iter().map(String::as_str))
-    {
-        return Ok(committed.entry);
+) -> Result<Vec<Committed>> {
+    let mut committed = match expected {
+        Some(cids) => crate::index::commit::commit_many_expecting(provider, news, cids, check)?,
+        None => provider.commit_many_if(news, check)?,
+    };
+    if committed.len() != news.len() {
+        return Err(Error::Database(format!(
+            "commit returned {} result(s) for {} entries",
+            committed.len(),
+            news.len()
+        )));
     }
-    provider.relocate_shards(&committed.entry.cid, &published, check)
+    for (c, new) in committed.iter_mut().zip(news) {
+        let published: Vec<String> = new.shards.iter().map(|s| s.url.clone()).collect();
+        if c.created || c.entry.data_urls().eq(published.iter().map(String::as_str)) {
+            continue;
+        }
+        c.entry = provider.relocate_shards(&c.entry.cid, &published, check)?;
+    }
+    Ok(committed)
 }
 
 /// Checks that every shard of `new` is published with its size (inside the commit's
@@ -447,7 +481,7 @@ fn new_entry(name: &str, schema: &Schema, shards: Vec<ShardInfo>, d: &Describe<'
 /// (repository, dataset name) a write goes to: `name` may carry `@repo/`, or `repo` name it.
 /// Every way a dataset comes in (write, insert with or without copy) passes here, so the name
 /// rule ([`check_dataset_name`]) is applied before anything is read or written.
-fn target_of(name: &str, repo: Option<&str>) -> Result<(String, String)> {
+pub(super) fn target_of(name: &str, repo: Option<&str>) -> Result<(String, String)> {
     // Only the `@repo/` form selects a repository here: a bare name with a '/' is refused
     // (it would be a path, not a name).
     if !name.starts_with('@') {

@@ -24,7 +24,8 @@ pub use tar_header::MAX_MEMBER_SIZE;
 pub use urls::{
     expand, expand_braces, local_path, MAX_BRACE_DEPTH, MAX_EXPANDED_BYTES, MAX_EXPANSIONS,
 };
+pub(crate) use urls::{scheme_of, without_password};
 pub use writer::{
     sample_key, stage_shards, try_write_shards, write_shards, write_shards_at, PublishedShard,
-    ShardOptions, ShardWriter, StagedShard,
+    ShardOptions, ShardWriter, StagedShard, StagingCopy,
 };

@@ -93,14 +93,33 @@ pub fn local_path(url: &str) -> Result<&str> {
 }
 
 /// The scheme of `s` when it starts with one (`s3` of `s3://b/k`): a letter, then letters,
-/// digits, `+`, `-` or `.`, then `://`.
-fn scheme_of(s: &str) -> Option<&str> {
+/// digits, `+`, `-` or `.`, then `://` (RFC 3986 scheme characters), so `C:\data\x.tar` and
+/// `./a://b` stay paths. The one rule for every location text (shards, index, store).
+pub(crate) fn scheme_of(s: &str) -> Option<&str> {
     let i = s.find("://")?;
     let scheme = s.get(..i)?;
     let mut bytes = scheme.bytes();
     let first = bytes.next()?;
     (first.is_ascii_alphabetic() && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
         .then_some(scheme)
+}
+
+/// `url` with the password of its `user:password@` replaced by `***`: how a location is shown
+/// in messages (index and store locations may carry credentials).
+pub(crate) fn without_password(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else {
+        return url.to_string();
+    };
+    match url[start..at].find(':') {
+        Some(colon) => format!("{}:***{}", &url[..start + colon], &url[at..]),
+        None => url.to_string(),
+    }
 }
 
 fn path_string(p: &Path) -> Result<String> {

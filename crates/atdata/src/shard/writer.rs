@@ -176,20 +176,7 @@ impl ShardWriter {
     }
 
     fn open_shard(&self) -> Result<OpenShard> {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".atdata-shard-").suffix(".tmp");
-        // tempfile creates 0600 files; a shard must follow the umask like every other file we
-        // create (0644 under the usual 022), or other accounts cannot read a shared store. The
-        // name stays random and the file is still created with O_EXCL.
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let named = builder
-            .tempfile_in(&self.staging_dir)
-            .map_err(|e| Error::io(self.staging_dir.display().to_string(), e))?;
-        let (file, temp) = named.into_parts();
-        // Tells garbage collection the file is in use (see `StagedShard`); where locks are not
-        // supported, only the grace period protects it.
-        crate::store::local::hold_shared(&file);
+        let (file, temp) = staging_temp(&self.staging_dir)?;
         Ok(OpenShard {
             out: BufWriter::with_capacity(WRITE_BUFFER, file),
             temp,
@@ -219,6 +206,95 @@ impl ShardWriter {
             }
         }
         Ok(std::mem::take(&mut self.staged))
+    }
+}
+
+/// A new staging temp file in `staging_dir`, share-locked (see [`StagedShard`]).
+fn staging_temp(staging_dir: &Path) -> Result<(File, TempPath)> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".atdata-shard-").suffix(".tmp");
+    // tempfile creates 0600 files; a shard must follow the umask like every other file we
+    // create (0644 under the usual 022), or other accounts cannot read a shared store. The
+    // name stays random and the file is still created with O_EXCL.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let named = builder
+        .tempfile_in(staging_dir)
+        .map_err(|e| Error::io(staging_dir.display().to_string(), e))?;
+    let (file, temp) = named.into_parts();
+    // Tells garbage collection the file is in use (see `StagedShard`); where locks are not
+    // supported, only the grace period protects it.
+    crate::store::local::hold_shared(&file);
+    Ok((file, temp))
+}
+
+/// A shard file copied byte for byte into a staging area (from another store, by
+/// `index::copy`), hashed as it is written: the bytes are kept exactly, so the digest an
+/// index recorded for them still holds. [`finish`](Self::finish) makes it a [`StagedShard`]
+/// to publish; dropping it first removes the temp file.
+pub struct StagingCopy {
+    out: BufWriter<File>,
+    temp: TempPath,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl StagingCopy {
+    /// An empty copy staged in `staging_dir` (created if missing).
+    pub fn new(staging_dir: &Path) -> Result<Self> {
+        fs::create_dir_all(staging_dir)
+            .map_err(|e| Error::io(staging_dir.display().to_string(), e))?;
+        let (file, temp) = staging_temp(staging_dir)?;
+        Ok(StagingCopy {
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            temp,
+            hasher: Sha256::new(),
+            bytes: 0,
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The staged shard: its digest and size as written, with `samples` (counted by the
+    /// caller).
+    pub fn finish(self, samples: u64) -> Result<StagedShard> {
+        let path = self.temp.display().to_string();
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| Error::io(path, e.into_error()))?;
+        Ok(StagedShard {
+            sha256: hex::encode(self.hasher.finalize()),
+            samples,
+            bytes: self.bytes,
+            temp: self.temp,
+            _in_use: Some(file),
+        })
+    }
+}
+
+impl Write for StagingCopy {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl std::fmt::Debug for StagingCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagingCopy")
+            .field("temp", &self.temp.display().to_string())
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 

@@ -14,6 +14,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod local;
+pub mod open;
 
 use std::fmt;
 use std::io::Read;
@@ -24,6 +25,7 @@ use crate::error::Result;
 use crate::shard::StagedShard;
 
 pub use local::{LocalDiskStore, LocalFiles};
+pub use open::{open_store_location, open_store_location_for_reading, StoreLocation};
 
 /// A file in a store: a published shard or a staging leftover.
 #[derive(Debug, Clone, PartialEq, Eq)]
