@@ -225,13 +225,8 @@ pub struct PyEntry {
 }
 
 impl PyEntry {
-    /// Wraps a core entry of the `local` repository.
-    pub fn new(inner: Entry) -> Self {
-        Self::in_repo(inner, LOCAL.to_string())
-    }
-
     /// Wraps a core entry of repository `repo`.
-    pub fn in_repo(inner: Entry, repo: String) -> Self {
+    pub fn new(inner: Entry, repo: String) -> Self {
         PyEntry { inner, repo }
     }
 }
@@ -403,7 +398,7 @@ impl PyIndex {
     fn get_dataset(&self, py: Python<'_>, reference: String) -> PyResult<PyEntry> {
         let ix = self.inner.clone();
         let repo = repo_of(&reference);
-        run_core(py, move || ix.get(&reference)).map(|e| PyEntry::in_repo(e, repo))
+        run_core(py, move || ix.get(&reference)).map(|e| PyEntry::new(e, repo))
     }
 
     /// The dataset a reference names, with its schema and length.
@@ -436,7 +431,7 @@ impl PyIndex {
                 listing
                     .entries
                     .into_iter()
-                    .map(|e| PyEntry::in_repo(e, repo.clone())),
+                    .map(|e| PyEntry::new(e, repo.clone())),
             );
         }
         Ok(out)
@@ -501,7 +496,7 @@ impl PyIndex {
         run_write(py, &mut stream, move |stream| {
             ix.write_encoded(&schema, stream, &opts)
         })
-        .map(|e| PyEntry::in_repo(e, repo))
+        .map(|e| PyEntry::new(e, repo))
     }
 
     /// Re-hashes every shard of the dataset `reference` names.
