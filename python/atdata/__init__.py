@@ -22,8 +22,16 @@ from ._core import IndexEntry, LocalDiskStore, SqliteProvider, VerifyReport
 from ._dataset import Dataset, DatasetDict, DictSample, SampleBatch
 from ._packable import PackableSample, packable
 from ._hf import get_default_index, load_dataset, set_default_index
-from ._index import Index, PostgresProvider, RedisProvider, Repository, SchemaRecord
+from ._index import (
+    Index,
+    PostgresProvider,
+    RedisProvider,
+    Repository,
+    SchemaRecord,
+    create_repository,
+)
 from ._write import write_samples
+from . import repository  # atdata 0.7's module path: atdata.repository.Repository
 
 __version__ = _core.__version__
 
@@ -47,6 +55,7 @@ __all__ = [
     "SqliteProvider",
     "UnsupportedFeatureError",
     "VerifyReport",
+    "create_repository",
     "get_default_index",
     "load_dataset",
     "set_default_index",

@@ -89,6 +89,7 @@ class IndexEntry:
     metadata: Optional[dict[str, Any]]
     num_samples: Optional[int]
     created_at: str
+    repo: str
     reference: str
     shards: list[dict[str, Any]]
     def __len__(self) -> int: ...
@@ -104,7 +105,17 @@ class VerifyReport:
     def __bool__(self) -> bool: ...
 
 class Index:
-    def __init__(self, provider: SqliteProvider, data_store: Optional[LocalDiskStore] = None) -> None: ...
+    def __init__(
+        self,
+        provider: SqliteProvider | PostgresProvider | RedisProvider,
+        data_store: Optional[LocalDiskStore] = None,
+    ) -> None: ...
+    def mount(
+        self,
+        name: str,
+        provider: SqliteProvider | PostgresProvider | RedisProvider,
+        data_store: Optional[LocalDiskStore] = None,
+    ) -> None: ...
     def write(
         self,
         samples: Any,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from . import _core
 from ._core import LocalDiskStore, PostgresProvider, SqliteProvider, UnsupportedFeatureError
@@ -115,22 +115,86 @@ class SchemaRecord:
         return out
 
 
-@dataclass(frozen=True)
+_PROVIDER_CLASSES = (SqliteProvider, PostgresProvider, _CoreRedisProvider)
+
+
+def _make_provider(
+    caller: str, provider: Any, path: Any, dsn: Optional[str], redis: Any
+) -> Any:
+    """The index provider that ``provider`` (a name, a provider object or None) and its
+    keywords name, as atdata 0.7's ``create_provider``, except that SQLite without ``path`` is
+    in memory (as ``Index()``)."""
+    name = provider.lower().strip() if isinstance(provider, str) else None
+    if name is None and provider is None and redis is not None:
+        name = "redis"  # 0.7: Index(redis=conn)
+    if dsn is not None and name not in ("postgres", "postgresql"):
+        raise ValueError(f"{caller}(dsn=...) is for provider='postgres'")
+    if isinstance(provider, _PROVIDER_CLASSES):
+        if path is not None:
+            raise ValueError("give either provider=...Provider(...) or path=..., not both")
+        return provider
+    if (provider is None and name is None) or name == "sqlite":
+        return SqliteProvider(os.fspath(path) if path is not None else None)
+    if name in ("postgres", "postgresql"):
+        if dsn is None:
+            raise ValueError("dsn is required for the postgres provider")
+        return PostgresProvider(dsn)
+    if name == "redis":
+        return RedisProvider(redis)
+    raise _core.InvalidArgumentError(
+        f"{caller}(provider={provider!r}): expected 'sqlite', 'postgres', 'redis', a "
+        "SqliteProvider, PostgresProvider or RedisProvider, or None"
+    )
+
+
+@dataclass
 class Repository:
-    """A named storage unit of an index: an index provider and, optionally, a data store."""
+    """A named storage unit of an index: an index ``provider`` (``SqliteProvider``,
+    ``PostgresProvider``, ``RedisProvider``) and, optionally, a ``data_store`` for its shards
+    (without one, writes to it go to the default store, ``~/.atdata/data``).
+
+    Mount repositories with ``Index(repos={"lab": Repository(...)})`` and address their
+    datasets as ``@lab/name``.
+    """
 
     provider: Any
     data_store: Any = None
 
 
+def create_repository(
+    provider: str = "sqlite",
+    *,
+    path: "str | os.PathLike[str] | None" = None,
+    dsn: Optional[str] = None,
+    redis: Any = None,
+    data_store: Any = None,
+    **kwargs: Any,
+) -> Repository:
+    """A ``Repository`` over a provider made by name, as ``Index(provider=...)`` makes one:
+    ``"sqlite"`` (``path``; in memory without one), ``"postgres"`` (``dsn``) or ``"redis"``
+    (``redis``: a ``redis://`` URL or a redis.Redis client)."""
+    if kwargs:
+        raise UnsupportedFeatureError(
+            f"create_repository({', '.join(f'{k}=...' for k in kwargs)}): provider keywords "
+            "are not supported yet; for Redis pass redis='redis://host:port/db'"
+        )
+    return Repository(
+        provider=_make_provider("create_repository", provider, path, dsn, redis),
+        data_store=data_store,
+    )
+
+
 class Index:
-    """An index of datasets: names, versions, schemas and shards.
+    """An index of datasets: names, versions, schemas and shards, in one or more
+    repositories.
 
     ``Index()`` is an in-memory SQLite index; ``Index(path=...)`` keeps it in a file that
     several processes may share; ``Index(provider="postgres", dsn="postgresql://...")`` and
     ``Index(provider="redis", redis="redis://..." or a redis.Redis client)`` keep it on a
     server a lab shares (an unreachable one raises ``IndexDatabaseError`` naming it). ``data_store`` is where written shards go
-    (``LocalDiskStore()``, default ``~/.atdata/data``).
+    (``LocalDiskStore()``, default ``~/.atdata/data``). These make the ``local`` repository;
+    ``repos={"lab": Repository(provider=..., data_store=...)}`` mounts more, whose datasets
+    are ``@lab/name`` (or ``lab/name``) in every method that takes a dataset reference.
     """
 
     def __init__(
@@ -140,7 +204,7 @@ class Index:
         path: "str | os.PathLike[str] | None" = None,
         dsn: Optional[str] = None,
         redis: Any = None,
-        data_store: Optional[LocalDiskStore] = None,
+        data_store: Any = None,
         repos: Optional[dict] = None,
         atmosphere: Any = _DEFAULT,
         **kwargs: Any,
@@ -162,58 +226,43 @@ class Index:
                 "Index(atmosphere=...): the ATProto atmosphere backend is not supported yet; "
                 "pass atmosphere=None or leave it out"
             )
-        if repos:
-            raise UnsupportedFeatureError(
-                f"Index(repos=...): extra repositories ({', '.join(map(str, repos))}) are not "
-                "supported yet; only the 'local' repository is"
+        if repos is not None and not isinstance(repos, Mapping):
+            raise TypeError(
+                f"repos must be a dict of name -> Repository, got {type(repos).__name__}"
             )
-        name = provider.lower().strip() if isinstance(provider, str) else None
-        if name is None and provider is None and redis is not None:
-            name = "redis"  # 0.7: Index(redis=conn)
-        if dsn is not None and name not in ("postgres", "postgresql"):
-            raise ValueError("Index(dsn=...) is for provider='postgres'")
-        if isinstance(provider, (SqliteProvider, PostgresProvider, _CoreRedisProvider)):
-            if path is not None:
-                raise ValueError("give either provider=...Provider(...) or path=..., not both")
-            prov = provider
-        elif (provider is None and name is None) or name == "sqlite":
-            prov = SqliteProvider(os.fspath(path) if path is not None else None)
-        elif name in ("postgres", "postgresql"):
-            if dsn is None:
-                raise ValueError("dsn is required for the postgres provider")
-            prov = PostgresProvider(dsn)
-        elif name == "redis":
-            prov = RedisProvider(redis)
-        else:
-            raise _core.InvalidArgumentError(
-                f"Index(provider={provider!r}): expected 'sqlite', 'postgres', 'redis', a "
-                "SqliteProvider, PostgresProvider or RedisProvider, or None"
-            )
-        if data_store is not None and not isinstance(data_store, LocalDiskStore):
-            raise UnsupportedFeatureError(
-                f"Index(data_store={type(data_store).__name__}): only LocalDiskStore is "
-                "supported yet"
-            )
-        self._provider = prov
-        self._data_store = data_store
+        for name, repo in (repos or {}).items():
+            if not isinstance(repo, Repository):
+                raise TypeError(f"repos[{name!r}] must be a Repository, got {type(repo).__name__}")
+            check_text("repository name", name)
+        prov = _make_provider("Index", provider, path, dsn, redis)
         self._core = _core.Index(prov, data_store)
+        # Our own Repository objects: changing the caller's later does not change what is
+        # mounted, and ``repos`` shows what is.
+        self._repos = {"local": Repository(prov, data_store)}
+        for name, repo in (repos or {}).items():
+            try:
+                self._core.mount(name, repo.provider, repo.data_store)
+            except (TypeError, UnsupportedFeatureError) as e:
+                raise type(e)(f"repos[{name!r}]: {e}") from None
+            self._repos[name] = Repository(repo.provider, repo.data_store)
 
     # -- repositories -------------------------------------------------------------------
 
     @property
     def provider(self) -> Any:
         """The ``local`` repository's index provider."""
-        return self._provider
+        return self._repos["local"].provider
 
     @property
-    def data_store(self) -> Optional[LocalDiskStore]:
+    def data_store(self) -> Any:
         """The ``local`` repository's data store (None: the default store is used)."""
-        return self._data_store
+        return self._repos["local"].data_store
 
     @property
     def repos(self) -> dict:
-        """Repositories by name; ``local`` is always present."""
-        return {"local": Repository(self._provider, self._data_store)}
+        """Every repository by name: ``local`` first, then the mounted ones in the order
+        given. Each shows its provider and store (kind and location, never a password)."""
+        return {name: Repository(r.provider, r.data_store) for name, r in self._repos.items()}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -234,7 +283,8 @@ class Index:
         force: bool = False,
         progress: Optional[bool] = None,
     ) -> Any:
-        """Writes samples as a new version of dataset ``name`` and returns its entry.
+        """Writes samples as a new version of dataset ``name`` (``@lab/name``: into the
+        mounted repository ``lab``, its shards into its store) and returns its entry.
 
         Shards roll over at ``maxcount`` samples (None: the core's default, 10,000, as in
         atdata 0.7) or ``maxsize`` bytes. Writing the same samples
@@ -294,7 +344,8 @@ class Index:
     # -- reading -------------------------------------------------------------------------
 
     def get_dataset(self, ref: str) -> Any:
-        """The entry ``ref`` names: ``name``, ``@local/name``, ``name@2`` or ``name@<cid>``.
+        """The entry ``ref`` names: ``name``, ``@local/name``, ``@lab/name`` (a mounted
+        repository), ``name@2`` or ``name@<cid>``.
 
         Unknown names or versions raise ``NotFoundError`` listing what exists.
         """
@@ -302,7 +353,8 @@ class Index:
         return self._core.get_dataset(ref)
 
     def list_datasets(self, repo: Optional[str] = None) -> list:
-        """Every version of every dataset (of repository ``repo`` when given), oldest first.
+        """Every version of every dataset, oldest first within each repository (``local``
+        first, then the mounted ones by name), or of repository ``repo`` only.
 
         An unknown repository raises ``NotFoundError`` listing the mounted ones.
         """
@@ -344,7 +396,9 @@ class Index:
         return [r.to_dict() for r in self.schemas]
 
     def get_schema(self, ref: str) -> dict:
-        """A schema record by reference (``atdata://local/schema/Name@1.0.0``, ``Name``)."""
+        """A schema record by reference: ``atdata://local/schema/Name@1.0.0``,
+        ``Name@1.0.0`` or ``Name`` (its newest version); ``atdata://lab/schema/...`` or
+        ``@lab/Name[@1.0.0]`` read repository ``lab``'s schemas."""
         return SchemaRecord.from_json(self._core.get_schema(ref)).to_dict()
 
     def get_schema_type(self, ref: str) -> type:
@@ -355,7 +409,10 @@ class Index:
     decode_schema = get_schema_type
 
     def __repr__(self) -> str:
-        return f"Index(provider={self._provider!r}, data_store={self._data_store!r})"
+        local = self._repos["local"]
+        mounted = {name: r for name, r in self._repos.items() if name != "local"}
+        more = f", repos={mounted!r}" if mounted else ""
+        return f"Index(provider={local.provider!r}, data_store={local.data_store!r}{more})"
 
 
 __all__ = [
@@ -366,5 +423,6 @@ __all__ = [
     "SqliteProvider",
     "Repository",
     "SchemaRecord",
+    "create_repository",
 ]
 

@@ -1,10 +1,12 @@
-"""Shared fixtures: sample types, a fresh index per test, the reference atdata 0.7 venv."""
+"""Shared fixtures: sample types, a fresh index per test, the reference atdata 0.7 venv, a
+PostgreSQL database and a Redis key prefix of each test's own."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +17,9 @@ from numpy.typing import NDArray
 import atdata
 
 REPO = Path(__file__).resolve().parents[2]
+# The test servers (see CONTRIBUTING.md): PostgreSQL user postgres by trust, Redis db 0.
+PG = "postgresql://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 @atdata.packable
@@ -105,3 +110,32 @@ def run_py(code: str, python: str = sys.executable, **kw) -> subprocess.Complete
     env.pop("PYTHONPATH", None)
     env.update(kw.pop("env", {}))
     return subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, **kw)
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def pg_dsn():
+    """The DSN of a PostgreSQL database made for this test, dropped after it."""
+    name = f"atdata_py_test_{uuid.uuid4().hex[:16]}"
+    _psql(f"CREATE DATABASE {name}")
+    try:
+        yield f"{PG}/{name}"
+    finally:
+        _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def redis_provider():
+    """A Redis provider under a key prefix of this test's own, whose keys are deleted after."""
+    p = atdata.RedisProvider(REDIS, prefix=f"atdata-py-test-{uuid.uuid4().hex}:")
+    try:
+        yield p
+    finally:
+        p.delete_all_keys()

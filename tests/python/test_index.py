@@ -24,12 +24,13 @@ def test_constructor_keywords(tmp_path):
         atdata.Index(dsn="postgresql://x")
     for kw, match in [
         (dict(atmosphere=object()), "atmosphere"),
-        (dict(repos={"lab": object()}), "lab"),
         (dict(auto_stubs=True), "auto_stubs"),
         (dict(data_store=object()), "LocalDiskStore"),
     ]:
         with pytest.raises(atdata.UnsupportedFeatureError, match=match):
             atdata.Index(**kw)
+    with pytest.raises(TypeError, match=r"repos\['lab'\] must be a Repository"):
+        atdata.Index(repos={"lab": object()})
     with pytest.raises(TypeError, match="bogus"):
         atdata.Index(bogus=1)
     with pytest.raises(atdata.InvalidArgumentError):

@@ -1,47 +1,15 @@
 """Indexes on a PostgreSQL or Redis server (127.0.0.1, see CONTRIBUTING.md).
 
-Each PostgreSQL test makes a database of its own (psql) and drops it; each Redis test writes
-under a key prefix of its own and deletes its keys. Shards go to a local store as usual.
+Each PostgreSQL test makes a database of its own and drops it; each Redis test writes under a
+key prefix of its own and deletes its keys (the fixtures `pg_dsn` and `redis_provider` are in
+conftest.py). Shards go to a local store as usual.
 """
-
-import subprocess
-import uuid
 
 import pytest
 
 import atdata
 
-from conftest import TextSample, text_samples
-
-PG = "postgresql://postgres@127.0.0.1:5432"
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-def _psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
-        check=True,
-        capture_output=True,
-    )
-
-
-@pytest.fixture
-def pg_dsn():
-    name = f"atdata_py_test_{uuid.uuid4().hex[:16]}"
-    _psql(f"CREATE DATABASE {name}")
-    try:
-        yield f"{PG}/{name}"
-    finally:
-        _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-def redis_provider():
-    p = atdata.RedisProvider(REDIS, prefix=f"atdata-py-test-{uuid.uuid4().hex}:")
-    try:
-        yield p
-    finally:
-        p.delete_all_keys()
+from conftest import REDIS, TextSample, text_samples
 
 
 def _write_and_load(index: atdata.Index) -> None:

@@ -157,6 +157,16 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// `UnsupportedFeatureError(message)`: for what atdata 0.7 accepts and this version does not
+/// implement yet (the core has no such error: it is a binding's limit, not a core failure).
+pub fn unsupported(py: Python<'_>, message: &str) -> PyErr {
+    let made = types(py).and_then(|t| t.unsupported.bind(py).call1((message,)));
+    match made {
+        Ok(inst) => PyErr::from_value(inst),
+        Err(err) => err,
+    }
+}
+
 /// Converts a core error into the matching Python exception, with the location parts as
 /// attributes (`shard`, `offset`, `key`, `sample`, `field`, `dataset`; None when unknown).
 pub fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {

@@ -3,14 +3,19 @@
 //!
 //! The Python `atdata.Index` (python/atdata/_index.py) sorts out the 0.7 keyword arguments and
 //! the sample type; this layer converts arguments and results and calls the core's `Index`.
+//! A Python provider object becomes a core provider in [`provider_of`] and a Python store
+//! object a core store in [`store_of`]: one place each, so a new backend class is one arm
+//! there (and its class registered in `lib.rs`), and every way in (`Index(...)`, `mount`)
+//! takes it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use atdata::index::{
-    Entry, Index, PostgresProvider, Provider, ProviderExt, RedisProvider, SqliteProvider,
+    DatasetRef, Entry, Index, PostgresProvider, Provider, ProviderExt, RedisProvider, Repository,
+    SqliteProvider, LOCAL,
 };
-use atdata::store::LocalDiskStore;
+use atdata::store::{DataStore, LocalDiskStore};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -158,6 +163,25 @@ fn provider_of(provider: &Bound<'_, PyAny>) -> PyResult<Arc<dyn Provider>> {
     )))
 }
 
+/// The core store behind one of the store classes: the one place a Python store object
+/// becomes a core store (for `Index(data_store=...)` and every mounted repository). A new
+/// store class is one more arm here.
+fn store_of(store: &Bound<'_, PyAny>) -> PyResult<Arc<dyn DataStore>> {
+    if let Ok(s) = store.cast::<PyLocalDiskStore>() {
+        return Ok(s.get().inner.clone());
+    }
+    // atdata 0.7 takes any object with its store methods; ours must be a store the core
+    // implements, so other objects are a feature this version lacks, not a wrong type.
+    Err(crate::exceptions::unsupported(
+        store.py(),
+        &format!(
+            "data_store: expected a LocalDiskStore, got {}; other data stores are not \
+             supported yet",
+            store.get_type().name()?
+        ),
+    ))
+}
+
 /// Shard files on a local disk, under `root` (default `$ATDATA_HOME/data`, `~/.atdata/data`).
 #[pyclass(name = "LocalDiskStore", module = "atdata", frozen)]
 pub struct PyLocalDiskStore {
@@ -196,13 +220,21 @@ impl PyLocalDiskStore {
 #[pyclass(name = "IndexEntry", module = "atdata", frozen)]
 pub struct PyEntry {
     inner: Entry,
+    /// The repository it was read from or written to (the core's entry does not say).
+    repo: String,
 }
 
 impl PyEntry {
-    /// Wraps a core entry.
-    pub fn new(inner: Entry) -> Self {
-        PyEntry { inner }
+    /// Wraps a core entry of repository `repo`.
+    pub fn new(inner: Entry, repo: String) -> Self {
+        PyEntry { inner, repo }
     }
+}
+
+/// The repository a reference the core has just resolved names (`local` for a bare name),
+/// by the core's parser.
+fn repo_of(reference: &str) -> String {
+    DatasetRef::parse(reference).map_or_else(|_| LOCAL.to_string(), |r| r.repo)
 }
 
 #[pymethods]
@@ -265,10 +297,20 @@ impl PyEntry {
     fn created_at(&self) -> &str {
         &self.inner.created_at
     }
-    /// The reference pinning this version (`@local/name@version`).
+    /// The repository the entry is in (`local`, or a mounted one's name).
+    #[getter]
+    fn repo(&self) -> &str {
+        &self.repo
+    }
+    /// The reference pinning this version (`@repo/name@version`).
     #[getter]
     fn reference(&self) -> String {
-        self.inner.reference()
+        DatasetRef {
+            repo: self.repo.clone(),
+            name: self.inner.name.clone(),
+            selector: Some(self.inner.version.clone()),
+        }
+        .to_string()
     }
     /// Per-shard facts: list of dicts `url, sha256, samples, bytes`.
     #[getter]
@@ -326,20 +368,37 @@ pub struct PyIndex {
 impl PyIndex {
     #[new]
     #[pyo3(signature = (provider, data_store=None))]
-    fn new(provider: &Bound<'_, PyAny>, data_store: Option<&PyLocalDiskStore>) -> PyResult<Self> {
-        let index = Index::new(
-            provider_of(provider)?,
-            data_store.map(|s| s.inner.clone() as Arc<dyn atdata::store::DataStore>),
-        );
+    fn new(provider: &Bound<'_, PyAny>, data_store: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let store = data_store.map(store_of).transpose()?;
+        let index = Index::new(provider_of(provider)?, store);
         Ok(PyIndex {
             inner: Arc::new(index),
         })
     }
 
+    /// Mounts the repository `name` (a provider object and, optionally, a store object),
+    /// addressed as `@name/dataset`. The core checks the name (`local` is reserved, each name
+    /// once).
+    #[pyo3(signature = (name, provider, data_store=None))]
+    fn mount(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        provider: &Bound<'_, PyAny>,
+        data_store: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let repo = Repository {
+            provider: provider_of(provider)?,
+            store: data_store.map(store_of).transpose()?,
+        };
+        crate::util::core(py, self.inner.mount(name, repo))
+    }
+
     /// The entry a reference names (`name`, `@local/name`, `@local/name@2`, `...@<cid>`).
     fn get_dataset(&self, py: Python<'_>, reference: String) -> PyResult<PyEntry> {
         let ix = self.inner.clone();
-        run_core(py, move || ix.get(&reference)).map(PyEntry::new)
+        let repo = repo_of(&reference);
+        run_core(py, move || ix.get(&reference)).map(|e| PyEntry::new(e, repo))
     }
 
     /// The dataset a reference names, with its schema and length.
@@ -355,17 +414,27 @@ impl PyIndex {
     #[pyo3(signature = (repo=None))]
     fn list_datasets(&self, py: Python<'_>, repo: Option<String>) -> PyResult<Vec<PyEntry>> {
         let ix = self.inner.clone();
-        let listing = run_core(py, move || match repo {
-            None => ix.listing(),
-            Some(name) => ix.repo(&name)?.provider.listing(),
+        let listings = run_core(py, move || match repo {
+            None => ix.listing_by_repo(),
+            Some(name) => Ok(vec![(name.clone(), ix.repo(&name)?.provider.listing()?)]),
         })?;
-        for e in &listing.skipped {
-            let message = std::ffi::CString::new(format!("skipped an unreadable index row: {e}"))
-                .unwrap_or_else(|_| c"skipped an unreadable index row".to_owned());
-            let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
-            PyErr::warn(py, &category, &message, 1)?;
+        let mut out = Vec::new();
+        for (repo, listing) in listings {
+            for e in &listing.skipped {
+                let message =
+                    std::ffi::CString::new(format!("skipped an unreadable index row: {e}"))
+                        .unwrap_or_else(|_| c"skipped an unreadable index row".to_owned());
+                let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+                PyErr::warn(py, &category, &message, 1)?;
+            }
+            out.extend(
+                listing
+                    .entries
+                    .into_iter()
+                    .map(|e| PyEntry::new(e, repo.clone())),
+            );
         }
-        Ok(listing.entries.into_iter().map(PyEntry::new).collect())
+        Ok(out)
     }
 
     /// Every schema record, as JSON text.
@@ -422,11 +491,12 @@ impl PyIndex {
             maxsize,
             ..atdata::index::WriteOptions::new("")
         };
+        let repo = repo_of(&opts.name);
         let ix = self.inner.clone();
         run_write(py, &mut stream, move |stream| {
             ix.write_encoded(&schema, stream, &opts)
         })
-        .map(PyEntry::new)
+        .map(|e| PyEntry::new(e, repo))
     }
 
     /// Re-hashes every shard of the dataset `reference` names.

@@ -180,16 +180,22 @@ impl Index {
         all
     }
 
-    /// Mounts another repository, addressed as `@{name}/dataset`. `local` is reserved and a
-    /// name can be mounted once.
+    /// Mounts another repository, addressed as `@{name}/dataset`. `local` is reserved (an
+    /// invalid name, as Python atdata 0.7 refuses it) and a name can be mounted once.
     pub fn mount(&self, name: &str, repo: Repository) -> Result<()> {
         if name.is_empty() || name.contains(['/', '@']) || name.chars().any(char::is_whitespace) {
             return Err(Error::invalid(format!(
                 "repository name {name:?} must be non-empty without '/', '@' or spaces"
             )));
         }
+        if name == LOCAL {
+            return Err(Error::invalid(format!(
+                "repository name '{LOCAL}' is reserved for the index's own repository; mount \
+                 the repository under another name"
+            )));
+        }
         let mut repos = self.mounted.write().unwrap_or_else(|p| p.into_inner());
-        if name == LOCAL || repos.contains_key(name) {
+        if repos.contains_key(name) {
             return Err(Error::AlreadyExists {
                 what: format!("repository '{name}' is already mounted"),
             });
@@ -308,6 +314,15 @@ impl Index {
         Ok(out)
     }
 
+    /// [`listing`](Self::listing) split by repository, in the same order (`local` first, then
+    /// the mounted ones by name): for callers that say which repository each entry is in.
+    pub fn listing_by_repo(&self) -> Result<Vec<(String, Listing)>> {
+        self.ordered_repos()
+            .into_iter()
+            .map(|(name, repo)| Ok((name, repo.provider.listing()?)))
+            .collect()
+    }
+
     /// Every version of every dataset of one repository, oldest first.
     pub fn list_datasets_in(&self, repo: &str) -> Result<Vec<Entry>> {
         self.repo(repo)?.provider.entries()
@@ -350,7 +365,8 @@ impl Index {
     }
 
     /// A schema record by reference: `atdata://{repo}/schema/Name@1.0.0`, Python 0.7's legacy
-    /// `local://schemas/module.Name@1.0.0`, `Name@1.0.0`, or `Name` (its newest version).
+    /// `local://schemas/module.Name@1.0.0`, `Name@1.0.0`, or `Name` (its newest version); the
+    /// last two also as `@repo/Name@1.0.0` and `@repo/Name`, like dataset references.
     pub fn get_schema(&self, reference: &str) -> Result<Schema> {
         let (repo_name, name, version) = parse_schema_ref(reference)?;
         let repo = self.repo(&repo_name)?;
@@ -499,15 +515,26 @@ fn parse_schema_ref(text: &str) -> Result<(String, String, Option<String>)> {
             Some(version.to_string()),
         ));
     }
-    if text.is_empty() || text.contains('/') {
-        return Err(Error::invalid(format!(
+    let bad = || {
+        Error::invalid(format!(
             "bad schema reference '{text}': expected atdata://local/schema/Name@1.0.0, \
-             Name@1.0.0 or Name"
-        )));
+             Name@1.0.0, Name, or @repo/ before either of the last two"
+        ))
+    };
+    // `@repo/Name[@version]` splits as a dataset reference does.
+    let (repo, rest) = match text.strip_prefix('@') {
+        Some(r) => r.split_once('/').ok_or_else(bad)?,
+        None => (LOCAL, text),
+    };
+    if repo.is_empty() || repo.contains('@') || rest.is_empty() || rest.contains('/') {
+        return Err(bad());
     }
-    Ok(match text.split_once('@') {
-        Some((n, v)) => (LOCAL.to_string(), n.to_string(), Some(v.to_string())),
-        None => (LOCAL.to_string(), text.to_string(), None),
+    Ok(match rest.split_once('@') {
+        Some((n, v)) if !n.is_empty() && !v.is_empty() => {
+            (repo.to_string(), n.to_string(), Some(v.to_string()))
+        }
+        Some(_) => return Err(bad()),
+        None => (repo.to_string(), rest.to_string(), None),
     })
 }
 
@@ -583,8 +610,16 @@ mod tests {
             ("local".into(), "T".into(), Some("1.0.0".into()))
         );
         assert_eq!(p("T"), ("local".into(), "T".into(), None));
-        assert!(parse_schema_ref("").is_err());
-        assert!(parse_schema_ref("a/b").is_err());
+        assert_eq!(
+            p("@lab/T@2.0.0"),
+            ("lab".into(), "T".into(), Some("2.0.0".into()))
+        );
+        assert_eq!(p("@lab/T"), ("lab".into(), "T".into(), None));
+        for bad in [
+            "", "a/b", "@lab", "@/T", "@lab/", "@lab/a/b", "T@", "@T", "@lab/T@",
+        ] {
+            assert!(parse_schema_ref(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -597,7 +632,11 @@ mod tests {
             index.mount("lab", lab.clone()),
             Err(Error::AlreadyExists { .. })
         ));
-        assert!(index.mount("local", lab.clone()).is_err());
+        let e = index.mount("local", lab.clone()).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument(m) if m.contains("reserved")),
+            "{e}"
+        );
         assert!(index.mount("a/b", lab).is_err());
         assert_eq!(index.repos().len(), 2);
         let e = index.repo("nope").unwrap_err().to_string();
@@ -605,5 +644,12 @@ mod tests {
         let e = index.get("@nope/x").unwrap_err().to_string();
         assert!(e.contains("repository 'nope'"), "{e}");
         assert_eq!(index.provider().kind(), "SqliteProvider");
+        let names: Vec<String> = index
+            .listing_by_repo()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["local", "lab"]);
     }
 }
