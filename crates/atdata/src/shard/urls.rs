@@ -44,6 +44,10 @@ pub fn expand(target: &str) -> Result<Vec<String>> {
     if target.trim().is_empty() {
         return Err(Error::invalid("empty shard path"));
     }
+    #[cfg(feature = "s3")]
+    if is_remote(target) {
+        return expand_remote(target);
+    }
     let literal = local_path(target)?;
     if Path::new(literal).exists() {
         return local_files(literal);
@@ -86,15 +90,46 @@ pub fn local_path(url: &str) -> Result<&str> {
             "file URL '{url}' names a host; write file:///absolute/path"
         )));
     }
+    #[cfg(feature = "s3")]
+    if is_remote(url) {
+        return Err(Error::invalid(format!(
+            "'{url}' is not a local file: {scheme}:// URLs are read through an object store \
+             source (store::UrlSource, or the S3 store)"
+        )));
+    }
     Err(Error::invalid(format!(
         "unsupported URL scheme '{scheme}' in '{url}': only local paths and file:// URLs can \
          be read"
     )))
 }
 
+/// Whether `url` is an object-store URL this build reads (`s3://`, `http://`, `https://`).
+#[cfg(feature = "s3")]
+pub(crate) fn is_remote(url: &str) -> bool {
+    scheme_of(url).is_some_and(|s| {
+        ["s3", "http", "https"]
+            .iter()
+            .any(|r| s.eq_ignore_ascii_case(r))
+    })
+}
+
+/// A remote target: brace patterns expand (as 0.7 and WebDataset do); globs and directories
+/// cannot be listed over HTTP, and nothing is checked to exist here (readers say what is
+/// missing).
+#[cfg(feature = "s3")]
+fn expand_remote(target: &str) -> Result<Vec<String>> {
+    let urls = expand_braces(target)?;
+    if let Some(bad) = urls.iter().find(|u| !is_remote(u)) {
+        return Err(Error::invalid(format!(
+            "'{target}' expands to '{bad}', which is not an s3:// or http(s):// URL"
+        )));
+    }
+    Ok(urls)
+}
+
 /// The scheme of `s` when it starts with one (`s3` of `s3://b/k`): a letter, then letters,
 /// digits, `+`, `-` or `.`, then `://`.
-fn scheme_of(s: &str) -> Option<&str> {
+pub(crate) fn scheme_of(s: &str) -> Option<&str> {
     let i = s.find("://")?;
     let scheme = s.get(..i)?;
     let mut bytes = scheme.bytes();

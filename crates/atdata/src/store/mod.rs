@@ -13,7 +13,15 @@
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(feature = "s3")]
+pub mod http;
 pub mod local;
+#[cfg(feature = "s3")]
+mod object;
+#[cfg(feature = "s3")]
+pub mod remote;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use std::fmt;
 use std::io::Read;
@@ -23,7 +31,42 @@ use std::time::SystemTime;
 use crate::error::Result;
 use crate::shard::StagedShard;
 
+#[cfg(feature = "s3")]
+pub use self::http::HttpSource;
 pub use local::{LocalDiskStore, LocalFiles};
+#[cfg(feature = "s3")]
+pub use object::ReadTuning;
+#[cfg(feature = "s3")]
+pub use remote::UrlSource;
+#[cfg(feature = "s3")]
+pub use s3::{RetryPolicy, S3DataStore, S3Options, S3Source};
+
+/// The source a `Dataset` reads through when it was given none: [`LocalFiles`], or with the
+/// feature `s3` a [`UrlSource`] (local files, `s3://` from the AWS environment, `http(s)://`).
+pub fn default_source() -> std::sync::Arc<dyn ShardSource> {
+    #[cfg(feature = "s3")]
+    {
+        std::sync::Arc::new(UrlSource::new())
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        LocalFiles::shared()
+    }
+}
+
+/// The source for the entries of a repository whose store is `store`: the store's own
+/// source, and with the feature `s3` also every other scheme (a [`UrlSource`] over it), since
+/// an entry may name shards outside its store.
+pub fn source_over(store: std::sync::Arc<dyn ShardSource>) -> std::sync::Arc<dyn ShardSource> {
+    #[cfg(feature = "s3")]
+    {
+        std::sync::Arc::new(UrlSource::over(store))
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        store
+    }
+}
 
 /// A file in a store: a published shard or a staging leftover.
 #[derive(Debug, Clone, PartialEq, Eq)]
