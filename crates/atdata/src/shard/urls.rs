@@ -93,8 +93,8 @@ pub fn local_path(url: &str) -> Result<&str> {
     #[cfg(feature = "s3")]
     if is_remote(url) {
         return Err(Error::invalid(format!(
-            "'{url}' is not a local file: {scheme}:// URLs are read through an object store \
-             source (store::UrlSource, or the S3 store)"
+            "unsupported URL scheme '{scheme}' in '{url}' for a local file: {scheme}:// URLs \
+             are read through an object store source (store::UrlSource, or an S3 store)"
         )));
     }
     Err(Error::invalid(format!(
@@ -582,8 +582,8 @@ mod tests {
             "{text}"
         );
         assert!(local_path("file://host/a.tar").is_err());
-        let e = expand("https://h/x-{0..1}.tar").unwrap_err().to_string();
-        assert!(e.contains("'https'"), "{e}");
+        let e = expand("gs://h/x-{0..1}.tar").unwrap_err().to_string();
+        assert!(e.contains("'gs'"), "{e}");
     }
 
     #[test]
