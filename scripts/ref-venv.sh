@@ -31,7 +31,7 @@ fi
 # The marker records what was installed; a venv whose marker matches is reused as is.
 want_marker="$PKG $(sha256sum "$CONSTRAINTS" | cut -c1-16)"
 if [[ -x "$VENV/bin/python" && -f "$MARKER" && "$(cat "$MARKER")" == "$want_marker" ]]; then
-    if "$VENV/bin/python" -c 'import atdata' >/dev/null 2>&1; then
+    if "$VENV/bin/python" -c 'import atdata, moto.server' >/dev/null 2>&1; then
         echo "$VENV/bin/python"
         exit 0
     fi
@@ -74,9 +74,11 @@ if [[ "${ATDATA_REF_UNPINNED:-0}" != "1" ]]; then
     pip_args+=(-c "$CONSTRAINTS")
 fi
 log "installing $PKG"
-# psycopg: 0.7's PostgresProvider, for the PostgreSQL interop tests.
-"$VENV/bin/python" -m pip install "${pip_args[@]}" "$PKG" "psycopg[binary]" >&2
+# psycopg: 0.7's PostgresProvider, for the PostgreSQL interop tests. moto[server]: the
+# S3-compatible server the S3 store tests start (`python -m moto.server`).
+"$VENV/bin/python" -m pip install "${pip_args[@]}" "$PKG" "psycopg[binary]" "moto[server]" >&2
 "$VENV/bin/python" -c 'import atdata, importlib.metadata as m; v = m.version("atdata"); assert v == "0.7.0b1", v' >&2
+"$VENV/bin/python" -c 'import moto.server' >&2
 echo "$want_marker" >"$MARKER"
 log "installed in $(($(date +%s) - start)) s"
 echo "$VENV/bin/python"

@@ -131,11 +131,13 @@ fn missing_paths_and_bad_patterns() {
 
 #[test]
 fn urls_with_another_scheme_than_file_are_refused_by_name() {
-    for url in [
-        "s3://bucket/ds/data-{000..002}.tar",
-        "https://h/x.tar",
-        "gs://b/*.tar",
-    ] {
+    // With the feature `s3`, s3:// and http(s):// targets are read (and brace-expanded).
+    let remote: &[&str] = if cfg!(feature = "s3") {
+        &[]
+    } else {
+        &["s3://bucket/ds/data-{000..002}.tar", "https://h/x.tar"]
+    };
+    for url in remote.iter().copied().chain(["gs://b/*.tar"]) {
         let e = expand(url).unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)), "{url}: {e}");
         let scheme = url.split("://").next().unwrap();
@@ -145,6 +147,22 @@ fn urls_with_another_scheme_than_file_are_refused_by_name() {
             "{text}"
         );
     }
+}
+
+#[cfg(feature = "s3")]
+#[test]
+fn remote_targets_expand_their_braces_without_listing() {
+    assert_eq!(
+        expand("s3://bucket/ds/data-{000..002}.tar").unwrap(),
+        [
+            "s3://bucket/ds/data-000.tar",
+            "s3://bucket/ds/data-001.tar",
+            "s3://bucket/ds/data-002.tar"
+        ]
+    );
+    assert_eq!(expand("https://h/x.tar").unwrap(), ["https://h/x.tar"]);
+    let e = expand("s3://b/x-{0..1.tar").unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
 }
 
 #[test]

@@ -23,7 +23,7 @@ use crate::codec::decode_sample;
 use crate::error::{Error, Result};
 use crate::packable::Packable;
 use crate::schema::Schema;
-use crate::store::{LocalFiles, ShardSource};
+use crate::store::ShardSource;
 use crate::value::Sample;
 use shuffle::BufferShuffle;
 use std::sync::Arc;
@@ -53,11 +53,13 @@ pub struct Dataset {
 
 impl Dataset {
     /// A dataset over `urls` (already expanded), decoded with `schema` when given, read as
-    /// local files ([`LocalFiles`]; see [`with_source`](Self::with_source)).
+    /// local files ([`LocalFiles`](crate::store::LocalFiles); with the feature `s3`, remote URLs by their scheme: see
+    /// [`default_source`](crate::store::default_source) and
+    /// [`with_source`](Self::with_source)).
     pub fn new(urls: Vec<String>, schema: Option<Schema>) -> Self {
         Dataset {
             urls,
-            source: LocalFiles::shared(),
+            source: crate::store::default_source(),
             schema,
             name: None,
             len: None,

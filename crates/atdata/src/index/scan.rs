@@ -1,7 +1,8 @@
 //! Reading shard files for the index: counting samples, hashing, and expanding stored URLs.
 //! Used where the index must look at bytes: inserting existing shards, counting entries whose
 //! length is unknown, and verifying. Every read goes through a [`ShardSource`]: the
-//! repository's store for what an entry names, [`LocalFiles`] for paths the user gave.
+//! repository's store for what an entry names, [`LocalFiles`](crate::store::LocalFiles) for
+//! paths the user gave.
 
 use std::io::{self, BufReader, Read};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::index::entry::Entry;
 use crate::index::Repository;
 use crate::progress::Progress;
 use crate::shard::{expand_braces, RawSample, ShardReader};
-use crate::store::{LocalFiles, ShardSource};
+use crate::store::ShardSource;
 
 /// What a pass over one shard file found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +29,12 @@ pub(crate) struct ShardScan {
 }
 
 /// Where the shards of `repo`'s entries are read from: its store, else local files (what the
-/// default store reads; reading must not create the default store's folder).
+/// default store reads; reading must not create the default store's folder); with the
+/// feature `s3`, remote URLs by their scheme too (see [`crate::store::source_over`]).
 pub(crate) fn source_of(repo: &Repository) -> Arc<dyn ShardSource> {
     match &repo.store {
-        Some(store) => store.clone().as_source(),
-        None => LocalFiles::shared(),
+        Some(store) => crate::store::source_over(store.clone().as_source()),
+        None => crate::store::default_source(),
     }
 }
 
@@ -156,6 +158,7 @@ pub(crate) fn hash_file(
 mod tests {
     use super::*;
     use crate::shard::{write_shards, ShardOptions};
+    use crate::store::LocalFiles;
 
     #[test]
     fn counts_and_hashes_in_one_pass() {

@@ -44,6 +44,10 @@ pub fn expand(target: &str) -> Result<Vec<String>> {
     if target.trim().is_empty() {
         return Err(Error::invalid("empty shard path"));
     }
+    #[cfg(feature = "s3")]
+    if is_remote(target) {
+        return expand_remote(target);
+    }
     let literal = local_path(target)?;
     if Path::new(literal).exists() {
         return local_files(literal);
@@ -86,10 +90,41 @@ pub fn local_path(url: &str) -> Result<&str> {
             "file URL '{url}' names a host; write file:///absolute/path"
         )));
     }
+    #[cfg(feature = "s3")]
+    if is_remote(url) {
+        return Err(Error::invalid(format!(
+            "unsupported URL scheme '{scheme}' in '{url}' for a local file: {scheme}:// URLs \
+             are read through an object store source (store::UrlSource, or an S3 store)"
+        )));
+    }
     Err(Error::invalid(format!(
         "unsupported URL scheme '{scheme}' in '{url}': only local paths and file:// URLs can \
          be read"
     )))
+}
+
+/// Whether `url` is an object-store URL this build reads (`s3://`, `http://`, `https://`).
+#[cfg(feature = "s3")]
+pub(crate) fn is_remote(url: &str) -> bool {
+    scheme_of(url).is_some_and(|s| {
+        ["s3", "http", "https"]
+            .iter()
+            .any(|r| s.eq_ignore_ascii_case(r))
+    })
+}
+
+/// A remote target: brace patterns expand (as 0.7 and WebDataset do); globs and directories
+/// cannot be listed over HTTP, and nothing is checked to exist here (readers say what is
+/// missing).
+#[cfg(feature = "s3")]
+fn expand_remote(target: &str) -> Result<Vec<String>> {
+    let urls = expand_braces(target)?;
+    if let Some(bad) = urls.iter().find(|u| !is_remote(u)) {
+        return Err(Error::invalid(format!(
+            "'{target}' expands to '{bad}', which is not an s3:// or http(s):// URL"
+        )));
+    }
+    Ok(urls)
 }
 
 /// The scheme of `s` when it starts with one (`s3` of `s3://b/k`): a letter, then letters,
@@ -566,8 +601,8 @@ mod tests {
             "{text}"
         );
         assert!(local_path("file://host/a.tar").is_err());
-        let e = expand("https://h/x-{0..1}.tar").unwrap_err().to_string();
-        assert!(e.contains("'https'"), "{e}");
+        let e = expand("gs://h/x-{0..1}.tar").unwrap_err().to_string();
+        assert!(e.contains("'gs'"), "{e}");
     }
 
     #[test]

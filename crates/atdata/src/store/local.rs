@@ -164,15 +164,48 @@ impl LocalDiskStore {
     /// The path of `url` if it lies inside the root (by path components, so `..` tricks and
     /// sibling folders sharing a prefix do not count).
     fn inside(&self, url: &str) -> Option<PathBuf> {
-        let path = Path::new(url.strip_prefix("file://").unwrap_or(url));
-        let normal = path.components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::Normal(_) | std::path::Component::RootDir
-            )
-        });
-        (normal && path.starts_with(&self.root) && path != self.root).then(|| path.to_path_buf())
+        inside_dir(&self.root, url)
     }
+}
+
+/// The path of `url` (a path or `file://` URL) if it lies strictly inside `dir`, by path
+/// components, so `..` tricks and sibling folders sharing a prefix do not count. Stores use it
+/// for their root and their staging directory.
+pub(crate) fn inside_dir(dir: &Path, url: &str) -> Option<PathBuf> {
+    let path = Path::new(url.strip_prefix("file://").unwrap_or(url));
+    let normal = path.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::RootDir
+        )
+    });
+    (normal && path.starts_with(dir) && path != dir).then(|| path.to_path_buf())
+}
+
+/// Whether a writer holds the staging file at `path` (see [`hold_shared`]); a file that
+/// cannot be opened is not held.
+pub(crate) fn staging_in_use(path: &Path) -> bool {
+    match fs::File::open(path) {
+        Ok(f) => held_by_a_writer(&f),
+        Err(_) => false,
+    }
+}
+
+/// The files of a staging directory (none when it does not exist): what
+/// [`DataStore::staging_files`] lists for every store that stages locally.
+pub(crate) fn list_staging(dir: &Path) -> Result<Vec<StoredFile>> {
+    let mut out = Vec::new();
+    for file in read_dir(dir)? {
+        let path = file.path();
+        match file.metadata() {
+            Ok(meta) if meta.is_file() => out.push(stored_file(&path, &meta)),
+            Ok(_) => {}
+            // A writer published or dropped it since listed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path.display().to_string(), e)),
+        }
+    }
+    Ok(out)
 }
 
 fn stored_file(path: &Path, meta: &fs::Metadata) -> StoredFile {
@@ -324,13 +357,7 @@ impl DataStore for LocalDiskStore {
     }
 
     fn in_use(&self, url: &str) -> bool {
-        let Some(path) = self.inside(url) else {
-            return false;
-        };
-        match fs::File::open(&path) {
-            Ok(f) => held_by_a_writer(&f),
-            Err(_) => false,
-        }
+        self.inside(url).is_some_and(|p| staging_in_use(&p))
     }
 
     fn staging_dir(&self) -> Result<PathBuf> {
@@ -387,18 +414,7 @@ impl DataStore for LocalDiskStore {
     }
 
     fn staging_files(&self) -> Result<Vec<StoredFile>> {
-        let mut out = Vec::new();
-        for file in read_dir(&self.staging())? {
-            let path = file.path();
-            match file.metadata() {
-                Ok(meta) if meta.is_file() => out.push(stored_file(&path, &meta)),
-                Ok(_) => {}
-                // A writer published or dropped it since listed.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(path.display().to_string(), e)),
-            }
-        }
-        Ok(out)
+        list_staging(&self.staging())
     }
 
     fn owns(&self, url: &str) -> bool {

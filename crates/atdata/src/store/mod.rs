@@ -1,7 +1,8 @@
 //! Data stores: where shard files live once published.
 //!
-//! This module owns the [`DataStore`] trait and its backends (one file each: [`local`] now,
-//! S3-compatible object storage next). A store places, reads, lists and removes shard files; it
+//! This module owns the [`DataStore`] trait and its backends (one file each: [`local`], and
+//! with the feature `s3`, `s3` with `S3DataStore`, S3-compatible object storage on the
+//! `object_store` crate). A store places, reads, lists and removes shard files; it
 //! does not write or parse tar bytes (that is `shard`) nor decide what a dataset is (that is
 //! `index`). Its read side is a trait of its own, [`ShardSource`], because shards that belong
 //! to no store (a path the user typed, an entry indexed in place) are read too: by
@@ -10,11 +11,25 @@
 //! The index stages shards with [`ShardWriter`](crate::shard::ShardWriter) in the store's
 //! staging area, publishes them here, and only then commits the entry, so nothing a reader can
 //! reach is ever partial.
+//!
+//! With the feature `s3`, remote shards are read too: `S3Source` (`s3://` of any bucket),
+//! `HttpSource` (`http(s)://`), and `UrlSource`, which reads each URL by its scheme and is the
+//! source a `Dataset` holds by default ([`default_source`]; [`source_over`] puts a store's own
+//! source first). Their shared machinery (a blocking API over a runtime each source owns,
+//! streamed ranged GETs, error mapping) is the private module `object`.
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(feature = "s3")]
+pub mod http;
 pub mod local;
 pub mod open;
+#[cfg(feature = "s3")]
+mod object;
+#[cfg(feature = "s3")]
+pub mod remote;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use std::fmt;
 use std::io::Read;
@@ -24,8 +39,43 @@ use std::time::SystemTime;
 use crate::error::Result;
 use crate::shard::StagedShard;
 
+#[cfg(feature = "s3")]
+pub use self::http::HttpSource;
 pub use local::{LocalDiskStore, LocalFiles};
 pub use open::{open_store_location, open_store_location_for_reading, StoreLocation};
+#[cfg(feature = "s3")]
+pub use object::ReadTuning;
+#[cfg(feature = "s3")]
+pub use remote::UrlSource;
+#[cfg(feature = "s3")]
+pub use s3::{RetryPolicy, S3DataStore, S3Options, S3Source};
+
+/// The source a `Dataset` reads through when it was given none: [`LocalFiles`], or with the
+/// feature `s3` a [`UrlSource`] (local files, `s3://` from the AWS environment, `http(s)://`).
+pub fn default_source() -> std::sync::Arc<dyn ShardSource> {
+    #[cfg(feature = "s3")]
+    {
+        std::sync::Arc::new(UrlSource::new())
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        LocalFiles::shared()
+    }
+}
+
+/// The source for the entries of a repository whose store is `store`: the store's own
+/// source, and with the feature `s3` also every other scheme (a [`UrlSource`] over it), since
+/// an entry may name shards outside its store.
+pub fn source_over(store: std::sync::Arc<dyn ShardSource>) -> std::sync::Arc<dyn ShardSource> {
+    #[cfg(feature = "s3")]
+    {
+        std::sync::Arc::new(UrlSource::over(store))
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        store
+    }
+}
 
 /// A file in a store: a published shard or a staging leftover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +184,9 @@ pub trait ShardSource: Send + Sync + fmt::Debug {
 ///   root, so that publishing is a rename on one filesystem.
 /// - **Publishing refreshes the modification time** of the file (new or existing), so a
 ///   concurrent garbage collection with a grace period never removes a shard about to be
-///   committed.
+///   committed. (An object store sets it by copying the object onto itself; where a backend
+///   cannot, the index's write path still never commits a shard gc took: it checks every
+///   shard under the index lock and publishes it again.)
 /// - **Ownership.** A store records which index it belongs to ([`StoreOwner`]) the first time
 ///   an index writes to it; later writes of that or other indexes leave the record alone, and
 ///   only an explicit claim ([`set_owner`](DataStore::set_owner) with `replace`) changes it.
