@@ -18,7 +18,7 @@ from ._core import (
     SchemaMismatchError,
     UnsupportedFeatureError,
 )
-from ._core import IndexEntry, LocalDiskStore, SqliteProvider, VerifyReport
+from ._core import IndexEntry, LocalDiskStore, S3DataStore, SqliteProvider, VerifyReport
 from ._dataset import Dataset, DatasetDict, DictSample, SampleBatch
 from ._packable import PackableSample, packable
 from ._hf import get_default_index, load_dataset, set_default_index
@@ -51,6 +51,7 @@ __all__ = [
     "PostgresProvider",
     "RedisProvider",
     "Repository",
+    "S3DataStore",
     "SchemaRecord",
     "SqliteProvider",
     "UnsupportedFeatureError",

@@ -77,6 +77,21 @@ class LocalDiskStore:
     @property
     def root(self) -> Any: ...
 
+class S3DataStore:
+    def __init__(
+        self,
+        credentials: Optional[dict[str, str] | str | PathLike[str]] = None,
+        *,
+        bucket: str,
+        prefix: Optional[str] = None,
+        endpoint: Optional[str] = None,
+        region: Optional[str] = None,
+    ) -> None: ...
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def prefix(self) -> Optional[str]: ...
+
 class IndexEntry:
     name: str
     version: str
@@ -108,13 +123,13 @@ class Index:
     def __init__(
         self,
         provider: SqliteProvider | PostgresProvider | RedisProvider,
-        data_store: Optional[LocalDiskStore] = None,
+        data_store: Optional[LocalDiskStore | S3DataStore] = None,
     ) -> None: ...
     def mount(
         self,
         name: str,
         provider: SqliteProvider | PostgresProvider | RedisProvider,
-        data_store: Optional[LocalDiskStore] = None,
+        data_store: Optional[LocalDiskStore | S3DataStore] = None,
     ) -> None: ...
     def write(
         self,

@@ -289,26 +289,6 @@ fn store_locations_the_build_cannot_open_are_one_error_line() {
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.stderr.contains("gs://"), "{r:?}");
     assert!(!r.stderr.contains("secret"), "{r:?}");
-    if cfg!(not(feature = "s3")) {
-        let src = source(home.path(), dir.path());
-        let r = run(
-            home.path(),
-            &[],
-            &[
-                "copy",
-                "docs",
-                "--index",
-                text(&src.index),
-                "--to-index",
-                text(&dir.path().join("b.db")),
-                "--to-store",
-                "s3://bucket/prefix",
-            ],
-        );
-        assert_eq!(r.code, Some(1), "{r:?}");
-        assert!(r.stderr.contains("no S3 support"), "{r:?}");
-        assert_eq!(r.stderr.trim_end().lines().count(), 1, "{r:?}");
-    }
     // A copy without a destination is a usage error.
     let r = run(home.path(), &[], &["copy", "docs"]);
     assert_eq!(r.code, Some(2), "{r:?}");

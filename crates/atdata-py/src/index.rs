@@ -15,7 +15,7 @@ use atdata::index::{
     DatasetRef, Entry, Index, PostgresProvider, Provider, ProviderExt, RedisProvider, Repository,
     SqliteProvider, LOCAL,
 };
-use atdata::store::{DataStore, LocalDiskStore};
+use atdata::store::{DataStore, LocalDiskStore, S3DataStore, S3Options};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -170,13 +170,16 @@ fn store_of(store: &Bound<'_, PyAny>) -> PyResult<Arc<dyn DataStore>> {
     if let Ok(s) = store.cast::<PyLocalDiskStore>() {
         return Ok(s.get().inner.clone());
     }
+    if let Ok(s) = store.cast::<PyS3DataStore>() {
+        return Ok(s.get().inner.clone());
+    }
     // atdata 0.7 takes any object with its store methods; ours must be a store the core
     // implements, so other objects are a feature this version lacks, not a wrong type.
     Err(crate::exceptions::unsupported(
         store.py(),
         &format!(
-            "data_store: expected a LocalDiskStore, got {}; other data stores are not \
-             supported yet",
+            "data_store: expected a LocalDiskStore or S3DataStore, got {}; other data \
+             stores are not supported yet",
             store.get_type().name()?
         ),
     ))
@@ -213,6 +216,90 @@ impl PyLocalDiskStore {
             "LocalDiskStore(root={:?})",
             self.inner.root().display().to_string()
         )
+    }
+}
+
+/// Shard files in an S3-compatible bucket (AWS S3, MinIO, R2, ...), under an optional key
+/// prefix. Credentials as atdata 0.7 takes them (a dict with `AWS_ENDPOINT`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, or the path of a `.env` file
+/// holding them), or, without `credentials`, the standard AWS environment. `endpoint` and
+/// `region` given as arguments win over both.
+#[pyclass(name = "S3DataStore", module = "atdata", frozen)]
+pub struct PyS3DataStore {
+    pub(crate) inner: Arc<S3DataStore>,
+}
+
+#[pymethods]
+impl PyS3DataStore {
+    #[new]
+    #[pyo3(signature = (credentials=None, *, bucket, prefix=None, endpoint=None, region=None))]
+    fn new(
+        py: Python<'_>,
+        credentials: Option<&Bound<'_, PyAny>>,
+        bucket: String,
+        prefix: Option<String>,
+        endpoint: Option<String>,
+        region: Option<String>,
+    ) -> PyResult<Self> {
+        let mut options = match credentials {
+            None => S3Options::from_env(),
+            Some(c) if c.is_instance_of::<PyDict>() => {
+                let mut pairs = Vec::new();
+                for (k, v) in c.cast::<PyDict>()?.iter() {
+                    let k: String = k.extract().map_err(|_| {
+                        pyo3::exceptions::PyTypeError::new_err(
+                            "S3DataStore: credentials keys must be str",
+                        )
+                    })?;
+                    let v: String = v.str()?.extract()?;
+                    pairs.push((k, v));
+                }
+                S3Options::from_credentials(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .map_err(|e| crate::exceptions::to_pyerr(py, e))?
+            }
+            Some(c) => {
+                let path: PathBuf = c.extract().map_err(|_| {
+                    pyo3::exceptions::PyTypeError::new_err(format!(
+                        "S3DataStore: credentials must be a dict or the path of a .env file, \
+                         got {}",
+                        c.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    ))
+                })?;
+                S3Options::from_env_file(&path).map_err(|e| crate::exceptions::to_pyerr(py, e))?
+            }
+        };
+        if let Some(e) = endpoint {
+            options = options.with_endpoint(e);
+        }
+        if let Some(r) = region {
+            options = options.with_region(r);
+        }
+        let inner = run_core(py, move || {
+            S3DataStore::new(&bucket, prefix.as_deref(), options)
+        })?;
+        Ok(PyS3DataStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The bucket.
+    #[getter]
+    fn bucket(&self) -> String {
+        self.inner.bucket().to_string()
+    }
+
+    /// The key prefix under the bucket, or None.
+    #[getter]
+    fn prefix(&self) -> Option<String> {
+        self.inner.prefix().map(str::to_string)
+    }
+
+    fn __repr__(&self) -> String {
+        // The bucket and prefix only: never a key.
+        format!("S3DataStore({})", self.inner.location())
     }
 }
 

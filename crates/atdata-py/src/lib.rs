@@ -52,6 +52,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::PyPostgresProvider>()?;
     m.add_class::<index::PyRedisProvider>()?;
     m.add_class::<index::PyLocalDiskStore>()?;
+    m.add_class::<index::PyS3DataStore>()?;
     m.add_class::<index::PyEntry>()?;
     m.add_class::<index::PyVerifyReport>()?;
     m.add_function(wrap_pyfunction!(samples::pack, m)?)?;

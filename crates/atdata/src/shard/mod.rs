@@ -21,8 +21,6 @@ mod writer;
 pub(crate) use reader::not_a_regular_file;
 pub use reader::{open_shard_file, read_shard_bytes, RawSample, ShardReader};
 pub use tar_header::MAX_MEMBER_SIZE;
-#[cfg(feature = "s3")]
-pub(crate) use urls::scheme_of;
 pub use urls::{
     expand, expand_braces, local_path, MAX_BRACE_DEPTH, MAX_EXPANDED_BYTES, MAX_EXPANSIONS,
 };

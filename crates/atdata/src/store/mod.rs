@@ -23,9 +23,9 @@ pub mod conformance;
 #[cfg(feature = "s3")]
 pub mod http;
 pub mod local;
-pub mod open;
 #[cfg(feature = "s3")]
 mod object;
+pub mod open;
 #[cfg(feature = "s3")]
 pub mod remote;
 #[cfg(feature = "s3")]
@@ -42,9 +42,9 @@ use crate::shard::StagedShard;
 #[cfg(feature = "s3")]
 pub use self::http::HttpSource;
 pub use local::{LocalDiskStore, LocalFiles};
-pub use open::{open_store_location, open_store_location_for_reading, StoreLocation};
 #[cfg(feature = "s3")]
 pub use object::ReadTuning;
+pub use open::{open_store_location, open_store_location_for_reading, StoreLocation};
 #[cfg(feature = "s3")]
 pub use remote::UrlSource;
 #[cfg(feature = "s3")]

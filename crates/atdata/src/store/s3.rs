@@ -250,6 +250,50 @@ impl S3Options {
         Ok(o)
     }
 
+    /// Options from a `.env` file as Python atdata 0.7 takes it (`S3DataStore(credentials=
+    /// "s3.env")`): `KEY=VALUE` lines (an optional `export `, quotes around the value, `#`
+    /// comments, blank lines). The keys of [`CREDENTIAL_KEYS`] are used and any other key is
+    /// ignored, as 0.7 ignores them; a line that is not `KEY=VALUE` is an error naming the file
+    /// and the line, and so is a file without both keys (0.7 also demands `AWS_ENDPOINT`; we
+    /// let it default to AWS S3).
+    pub fn from_env_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("S3 credentials file {}", path.display()), e))?;
+        let mut pairs = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let Some((k, v)) = line.split_once('=') else {
+                return Err(Error::invalid(format!(
+                    "S3 credentials file {} line {}: expected KEY=VALUE",
+                    path.display(),
+                    n + 1
+                )));
+            };
+            let v = v.trim();
+            let v = [('"', '"'), ('\'', '\'')]
+                .iter()
+                .find_map(|(a, b)| v.strip_prefix(*a).and_then(|v| v.strip_suffix(*b)))
+                .unwrap_or(v);
+            let k = k.trim();
+            if CREDENTIAL_KEYS.contains(&k) {
+                pairs.push((k.to_string(), v.to_string()));
+            }
+        }
+        let o = Self::from_credentials(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|e| Error::invalid(format!("S3 credentials file {}: {e}", path.display())))?;
+        if o.access_key_id.is_none() {
+            return Err(Error::invalid(format!(
+                "S3 credentials file {} holds no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+                path.display()
+            )));
+        }
+        Ok(o)
+    }
+
     /// Sets the endpoint.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
@@ -979,6 +1023,31 @@ impl DataStore for S3DataStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_0_7_env_file_gives_the_credentials_and_bad_lines_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s3.env");
+        std::fs::write(
+            &p,
+            "# lab bucket\nexport AWS_ENDPOINT=\"http://127.0.0.1:9\"\n\nAWS_ACCESS_KEY_ID='a'\n\
+             AWS_SECRET_ACCESS_KEY = b\nOTHER=ignored\n",
+        )
+        .unwrap();
+        let o = S3Options::from_env_file(&p).unwrap();
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(o.access_key_id.as_deref(), Some("a"));
+        assert_eq!(o.secret_access_key.as_deref(), Some("b"));
+
+        std::fs::write(&p, "AWS_ACCESS_KEY_ID=a\nnot a pair\n").unwrap();
+        let e = S3Options::from_env_file(&p).unwrap_err().to_string();
+        assert!(e.contains("s3.env") && e.contains("line 2"), "{e}");
+        std::fs::write(&p, "AWS_ENDPOINT=http://x\n").unwrap();
+        let e = S3Options::from_env_file(&p).unwrap_err().to_string();
+        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+        let e = S3Options::from_env_file(&dir.path().join("missing.env")).unwrap_err();
+        assert!(e.to_string().contains("missing.env"), "{e}");
+    }
 
     #[test]
     fn options_come_from_the_environment_and_0_7_credentials() {
