@@ -429,6 +429,37 @@ impl PyIndex {
         .map(PyEntry::new)
     }
 
+    /// Commits entries for shards already in place, in ONE transaction (bulk import; the core's
+    /// `Index::commit_entries`). Each entry is `(name, shards)` with shards as
+    /// `(url, sha256, samples, bytes)`, all of schema `schema_json`; returns the number of
+    /// entries created (the others were there already, same CID).
+    fn commit_entries(
+        &self,
+        py: Python<'_>,
+        schema_json: &str,
+        entries: Vec<(String, Vec<(String, String, u64, u64)>)>,
+    ) -> PyResult<usize> {
+        let schema = crate::util::core(py, atdata::Schema::from_json(schema_json))?;
+        let entries: Vec<atdata::index::NewEntry> = entries
+            .into_iter()
+            .map(|(name, shards)| atdata::index::NewEntry {
+                name,
+                schema: schema.clone(),
+                shards: shards
+                    .into_iter()
+                    .map(|(url, sha, n, bytes)| atdata::index::ShardInfo::new(url, sha, n, bytes))
+                    .collect(),
+                description: None,
+                tags: Vec::new(),
+                license: None,
+                metadata: None,
+            })
+            .collect();
+        let ix = self.inner.clone();
+        run_core(py, move || ix.commit_entries(&entries))
+            .map(|done| done.iter().filter(|c| c.created).count())
+    }
+
     /// Re-hashes every shard of the dataset `reference` names.
     fn verify(&self, py: Python<'_>, reference: String) -> PyResult<PyVerifyReport> {
         let ix = self.inner.clone();
