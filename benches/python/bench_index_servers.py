@@ -16,7 +16,9 @@ in bulk to 1k, 10k and 100k entries (4 versions per name). At each size it measu
   messages) or commands (Redis RESP arrays). pg_stat_statements would need a server restart
   with ``shared_preload_libraries`` (not loaded on the test server), and Redis ``INFO
   commandstats`` counts every client of a shared server and the commands inside Lua scripts:
-  the wire count is exact and per connection.
+  the wire count is exact and per connection. PostgreSQL connections use ``sslmode=disable``
+  for both libraries (libpq would negotiate TLS where the server offers it; ours speaks
+  plain TCP), so both pay for the same transport.
 
 Bulk insert: ours ``Index.commit_entries`` (many entries in one transaction; chunks of 10k),
 0.7's fastest path for entries whose shards exist: per entry ``provider.store_entry`` plus
@@ -555,8 +557,11 @@ def main() -> None:
                 db = f"atdata_bench_{lib}_{tag}"
                 admin(args.ref_python, "createdb", server=args.pg, db=db)
                 try:
+                    # Plain TCP for both (libpq would otherwise negotiate TLS with a server
+                    # that offers it, and ours does not speak TLS): the same transport, and
+                    # statements the proxy can count.
                     results[backend][lib] = run_worker(
-                        python, lib, backend, f"{args.pg}/{db}", "", args
+                        python, lib, backend, f"{args.pg}/{db}?sslmode=disable", "", args
                     )
                 finally:
                     admin(args.ref_python, "dropdb", server=args.pg, db=db)

@@ -839,7 +839,7 @@ impl WriteTx for RedisTx<'_> {
         for n in &names {
             pipe.zrevrange_withscores(p.name_key(n), 0, 0);
         }
-        let replies: Vec<redis::Value> = pipe.query(self.conn).map_err(|e| p.err(e.into()))?;
+        let replies: Vec<redis::Value> = pipe.query(self.conn).map_err(|e| p.err(e))?;
         let mut replies = replies.into_iter();
         for c in cids {
             let there: bool = redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))
