@@ -20,6 +20,9 @@ use crate::progress::{Kind, Progress};
 use crate::samples::{run_write, EncodeStream};
 use crate::util::run_core;
 
+/// A shard as Python passes it to `commit_entries`: `(url, sha256, samples, bytes)`.
+type PyShard = (String, String, u64, u64);
+
 /// The SQLite index backend: a database file, or memory when no path is given.
 #[pyclass(name = "SqliteProvider", module = "atdata", frozen)]
 pub struct PySqliteProvider {
@@ -437,7 +440,7 @@ impl PyIndex {
         &self,
         py: Python<'_>,
         schema_json: &str,
-        entries: Vec<(String, Vec<(String, String, u64, u64)>)>,
+        entries: Vec<(String, Vec<PyShard>)>,
     ) -> PyResult<usize> {
         let schema = crate::util::core(py, atdata::Schema::from_json(schema_json))?;
         let entries: Vec<atdata::index::NewEntry> = entries
