@@ -341,6 +341,18 @@ class Index:
         """Same as ``write_samples`` (kept for atdata 0.7 code; no deprecation warning)."""
         return self.write_samples(samples, name=name, **kwargs)
 
+    def commit_entries(self, sample_type: type, entries: Iterable[Any]) -> int:
+        """Indexes shards that are already in place, many datasets in ONE transaction (bulk
+        import). ``entries``: ``(name, shards)`` pairs, ``shards`` a list of
+        ``(url, sha256_hex, num_samples, num_bytes)``; every entry has the schema of the
+        ``@packable`` class ``sample_type``. Returns how many entries were created (an entry
+        whose CID is there already is not created again)."""
+        rows = []
+        for name, shards in entries:
+            check_text("name", name)
+            rows.append((name, [tuple(s) for s in shards]))
+        return self._core.commit_entries(schema_json_of(sample_type), rows)
+
     # -- reading -------------------------------------------------------------------------
 
     def get_dataset(self, ref: str) -> Any:

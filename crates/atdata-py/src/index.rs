@@ -25,6 +25,9 @@ use crate::progress::{Kind, Progress};
 use crate::samples::{run_write, EncodeStream};
 use crate::util::run_core;
 
+/// A shard as Python passes it to `commit_entries`: `(url, sha256, samples, bytes)`.
+type PyShard = (String, String, u64, u64);
+
 /// The SQLite index backend: a database file, or memory when no path is given.
 #[pyclass(name = "SqliteProvider", module = "atdata", frozen)]
 pub struct PySqliteProvider {
@@ -584,6 +587,37 @@ impl PyIndex {
             ix.write_encoded(&schema, stream, &opts)
         })
         .map(|e| PyEntry::new(e, repo))
+    }
+
+    /// Commits entries for shards already in place, in ONE transaction (bulk import; the core's
+    /// `Index::commit_entries`). Each entry is `(name, shards)` with shards as
+    /// `(url, sha256, samples, bytes)`, all of schema `schema_json`; returns the number of
+    /// entries created (the others were there already, same CID).
+    fn commit_entries(
+        &self,
+        py: Python<'_>,
+        schema_json: &str,
+        entries: Vec<(String, Vec<PyShard>)>,
+    ) -> PyResult<usize> {
+        let schema = crate::util::core(py, atdata::Schema::from_json(schema_json))?;
+        let entries: Vec<atdata::index::NewEntry> = entries
+            .into_iter()
+            .map(|(name, shards)| atdata::index::NewEntry {
+                name,
+                schema: schema.clone(),
+                shards: shards
+                    .into_iter()
+                    .map(|(url, sha, n, bytes)| atdata::index::ShardInfo::new(url, sha, n, bytes))
+                    .collect(),
+                description: None,
+                tags: Vec::new(),
+                license: None,
+                metadata: None,
+            })
+            .collect();
+        let ix = self.inner.clone();
+        run_core(py, move || ix.commit_entries(&entries))
+            .map(|done| done.iter().filter(|c| c.created).count())
     }
 
     /// Re-hashes every shard of the dataset `reference` names.

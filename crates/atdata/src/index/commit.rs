@@ -169,8 +169,14 @@ fn commit_all(tx: &mut dyn WriteTx, entries: &[NewEntry]) -> Result<Vec<Committe
     let now = cache.now.clone();
     let mut out = Vec::with_capacity(entries.len());
     if entries.len() < PIPELINE_FROM {
-        for (new, r) in entries.iter().zip(refs) {
-            insert(tx, &mut cache, &mut out, prepare(new, r, &now)?)?;
+        let ready = entries
+            .iter()
+            .zip(refs)
+            .map(|(new, r)| prepare(new, r, &now))
+            .collect::<Result<Vec<_>>>()?;
+        tx.prefetch(&ready)?;
+        for e in ready {
+            insert(tx, &mut cache, &mut out, e)?;
         }
     } else {
         // A backend inserts one entry at a time on this thread; computing CIDs and building
@@ -194,8 +200,10 @@ fn commit_all(tx: &mut dyn WriteTx, entries: &[NewEntry]) -> Result<Vec<Committe
             });
             // Returning early drops `chunks`, which ends the preparing thread.
             for part in chunks {
+                let part = part.into_iter().collect::<Result<Vec<_>>>()?;
+                tx.prefetch(&part)?;
                 for e in part {
-                    insert(tx, &mut cache, &mut out, e?)?;
+                    insert(tx, &mut cache, &mut out, e)?;
                 }
             }
             Ok(())

@@ -31,7 +31,7 @@
 //! a commit the server was processing took effect is unknown; committing the same entries
 //! again is safe, as they dedup by CID) and the next call gets the new connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
@@ -115,13 +115,18 @@ INSERT INTO atdata_index (key, value)
 const WRITE_LOCK: i64 = 0x6174_6461_7461;
 
 /// Every column a row's entry can need, completed by a `WHERE`/`ORDER BY` tail. `created_at`
-/// is read as RFC 3339 text in UTC, the form our entries carry.
+/// is read as RFC 3339 text in UTC, the form our entries carry. Rows we wrote carry 0.7's
+/// columns in `atdata_info` too, so those are sent only for rows without it (0.7's): listing
+/// 10k entries then formats no timestamps and sends about half the bytes.
 macro_rules! select_entry {
     ($tail:literal) => {
         concat!(
-            "SELECT atdata_seq, atdata_version, atdata_info, cid, name, schema_ref, data_urls, \
-             metadata, to_char(created_at AT TIME ZONE 'UTC', \
-             'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') FROM dataset_entries ",
+            "SELECT atdata_seq, atdata_version, atdata_info, cid, name, \
+             CASE WHEN atdata_info IS NULL THEN schema_ref END, \
+             CASE WHEN atdata_info IS NULL THEN data_urls END, \
+             CASE WHEN atdata_info IS NULL THEN metadata END, \
+             CASE WHEN atdata_info IS NULL THEN to_char(created_at AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') END FROM dataset_entries ",
             $tail
         )
     };
@@ -583,18 +588,120 @@ fn parse_schema(name: &str, version: String, json: &str) -> Result<Schema> {
     stored_schema(name, &version, json)
 }
 
+/// Rows a write transaction queues before sending them in one statement.
+const FLUSH_ROWS: usize = 2000;
+
+/// What [`WriteTx::prefetch`] asks in one round trip: which CIDs exist (kind 0), and the
+/// version of each name's last row (kind 1; no row for a name without rows).
+const PREFETCH: &str = "SELECT 0, cid, NULL::bigint FROM dataset_entries WHERE cid = ANY($1) \
+     UNION ALL \
+     SELECT 1, n.name, l.atdata_version FROM unnest($2::text[]) AS n(name) \
+     JOIN LATERAL (SELECT atdata_version FROM dataset_entries d WHERE d.name = n.name \
+     ORDER BY atdata_seq DESC LIMIT 1) l ON true";
+
+/// The queued entries in one statement, in order (their `atdata_seq` follows it).
+const INSERT_ENTRIES: &str = "INSERT INTO dataset_entries \
+     (cid, name, schema_ref, data_urls, metadata, atdata_version, atdata_info) \
+     SELECT cid, name, schema_ref, data_urls, metadata, atdata_version, atdata_info \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::int8[], \
+     $7::bytea[]) WITH ORDINALITY \
+     AS u(cid, name, schema_ref, data_urls, metadata, atdata_version, atdata_info, ord) \
+     ORDER BY ord ON CONFLICT (cid) DO NOTHING";
+
+/// The queued labels in one statement (at most one per name and version).
+const UPSERT_LABELS: &str = "INSERT INTO labels (name, cid, version, description) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
+     ON CONFLICT (name, version) DO UPDATE SET cid = EXCLUDED.cid, \
+     description = EXCLUDED.description, created_at = now()";
+
+/// Entry rows waiting to be sent, column by column.
+#[derive(Default)]
+struct QueuedRows {
+    cid: Vec<String>,
+    name: Vec<String>,
+    schema_ref: Vec<String>,
+    data_urls: Vec<Vec<u8>>,
+    metadata: Vec<Vec<u8>>,
+    version: Vec<i64>,
+    info: Vec<Vec<u8>>,
+}
+
+/// Labels waiting to be sent, and where each `(name, version)` is among them.
+#[derive(Default)]
+struct QueuedLabels {
+    name: Vec<String>,
+    cid: Vec<String>,
+    version: Vec<String>,
+    description: Vec<Option<String>>,
+    at: HashMap<(String, String), usize>,
+}
+
 /// One open write transaction holding the write lock; rolls back when dropped uncommitted.
+///
+/// Entries and labels are queued and sent in statements of up to [`FLUSH_ROWS`] rows (one
+/// round trip each, not one per row); [`prefetch`](WriteTx::prefetch) learns beforehand which
+/// CIDs exist and each name's highest version. Every read of the tables these rows go to
+/// sends the queue first, so the transaction always reads its own writes.
 struct PgTx<'c> {
     tx: postgres::Transaction<'c>,
     statements: &'c mut Statements,
+    /// CIDs `prefetch` found absent, not inserted yet.
+    absent: HashSet<String>,
+    /// Each name's highest version as this transaction leaves it, where known without a
+    /// query (prefetched, or written by this transaction).
+    highest: HashMap<String, i64>,
+    /// The entries queued in `rows`, by CID.
+    queued: HashMap<String, Entry>,
+    rows: QueuedRows,
+    labels: QueuedLabels,
 }
 
 impl<'c> PgTx<'c> {
+    fn new(tx: postgres::Transaction<'c>, statements: &'c mut Statements) -> Self {
+        PgTx {
+            tx,
+            statements,
+            absent: HashSet::new(),
+            highest: HashMap::new(),
+            queued: HashMap::new(),
+            rows: QueuedRows::default(),
+            labels: QueuedLabels::default(),
+        }
+    }
+
     fn db(&mut self) -> Db<'_, postgres::Transaction<'c>> {
         Db {
             c: &mut self.tx,
             statements: self.statements,
         }
+    }
+
+    /// Sends the queued entries, then the queued labels.
+    fn flush(&mut self) -> Result<()> {
+        if !self.rows.cid.is_empty() {
+            let r = std::mem::take(&mut self.rows);
+            self.db().execute(
+                INSERT_ENTRIES,
+                &[
+                    &r.cid,
+                    &r.name,
+                    &r.schema_ref,
+                    &r.data_urls,
+                    &r.metadata,
+                    &r.version,
+                    &r.info,
+                ],
+            )?;
+            self.queued.clear();
+        }
+        if !self.labels.name.is_empty() {
+            let l = std::mem::take(&mut self.labels);
+            self.db().execute(
+                UPSERT_LABELS,
+                &[&l.name, &l.cid, &l.version, &l.description],
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -624,6 +731,10 @@ impl WriteTx for PgTx<'_> {
     /// Versions grow with the row order, so it is the version of the name's last row
     /// (counted through the rows before it if 0.7 wrote that one).
     fn highest_version(&mut self, name: &str) -> Result<u64> {
+        if let Some(v) = self.highest.get(name) {
+            return Ok(u64::try_from(*v).unwrap_or(0));
+        }
+        // No entry of `name` is queued (those are in `highest`): the table alone answers.
         let last = self.db().query_opt(
             "SELECT atdata_seq, atdata_version FROM dataset_entries \
              WHERE name = $1 ORDER BY atdata_seq DESC LIMIT 1",
@@ -638,59 +749,128 @@ impl WriteTx for PgTx<'_> {
                     .map_or(0, |(_, v)| *v),
             },
         };
+        // Under the write lock only this transaction changes it, and it keeps `highest` up
+        // to date.
+        self.highest.insert(name.to_string(), v);
         Ok(u64::try_from(v).unwrap_or(0))
     }
 
     fn insert_entry(&mut self, entry: &Entry) -> Result<Option<Entry>> {
+        if let Some(e) = self.queued.get(&entry.cid) {
+            return Ok(Some(e.clone()));
+        }
+        if !self.absent.remove(&entry.cid) {
+            if let Some(e) = entry_by_cid(&mut self.db(), &entry.cid)? {
+                return Ok(Some(e));
+            }
+        }
         let NewRow {
             version,
             data_urls,
             metadata,
             facts,
         } = NewRow::of(entry)?;
-        let inserted = self.db().execute(
-            "INSERT INTO dataset_entries \
-             (cid, name, schema_ref, data_urls, metadata, atdata_version, atdata_info) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (cid) DO NOTHING",
-            &[
-                &entry.cid,
-                &entry.name,
-                &entry.schema_ref,
-                &data_urls,
-                &metadata,
-                &version,
-                &facts,
-            ],
-        )?;
-        if inserted > 0 {
-            return Ok(None);
+        let r = &mut self.rows;
+        r.cid.push(entry.cid.clone());
+        r.name.push(entry.name.clone());
+        r.schema_ref.push(entry.schema_ref.clone());
+        r.data_urls.push(data_urls);
+        r.metadata.push(metadata);
+        r.version.push(version);
+        r.info.push(facts);
+        match self.highest.get_mut(entry.name.as_str()) {
+            Some(h) => *h = (*h).max(version),
+            None => {
+                // What the table holds for the name (0.7's rows too) comes first.
+                let before = i64::try_from(self.highest_version(&entry.name)?).unwrap_or(0);
+                self.highest.insert(entry.name.clone(), before.max(version));
+            }
         }
-        let cid = &entry.cid;
-        entry_by_cid(&mut self.db(), cid)?
-            .map(Some)
-            .ok_or_else(|| Error::Database(format!("entry '{cid}' vanished inside a transaction")))
+        self.queued.insert(entry.cid.clone(), entry.clone());
+        if self.rows.cid.len() >= FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(None)
     }
 
     fn set_label(&mut self, name: &str, version: Option<&str>, entry: &Entry) -> Result<()> {
-        self.db().execute(
-            "INSERT INTO labels (name, cid, version, description) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name, version) DO UPDATE SET cid = EXCLUDED.cid, \
-             description = EXCLUDED.description, created_at = now()",
-            &[
-                &name,
-                &entry.cid,
-                &version.unwrap_or(""),
-                &entry.description,
-            ],
-        )?;
+        let l = &mut self.labels;
+        let key = (name.to_string(), version.unwrap_or("").to_string());
+        match l.at.get(&key) {
+            // Replaces what this transaction queued for that label.
+            Some(&i) => {
+                l.cid[i].clone_from(&entry.cid);
+                l.description[i].clone_from(&entry.description);
+            }
+            None => {
+                l.at.insert(key.clone(), l.name.len());
+                l.name.push(key.0);
+                l.version.push(key.1);
+                l.cid.push(entry.cid.clone());
+                l.description.push(entry.description.clone());
+            }
+        }
         Ok(())
     }
 
     fn entry_by_cid(&mut self, cid: &str) -> Result<Option<Entry>> {
+        if let Some(e) = self.queued.get(cid) {
+            return Ok(Some(e.clone()));
+        }
         entry_by_cid(&mut self.db(), cid)
     }
 
+    fn prefetch(&mut self, entries: &[Entry]) -> Result<()> {
+        let cids: Vec<&str> = entries
+            .iter()
+            .map(|e| e.cid.as_str())
+            .filter(|c| !self.queued.contains_key(*c))
+            .collect();
+        let mut names: Vec<&str> = entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|n| !self.highest.contains_key(*n))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if cids.is_empty() && names.is_empty() {
+            return Ok(());
+        }
+        let rows = self.db().query(PREFETCH, &[&cids, &names])?;
+        let mut found: HashSet<&str> = HashSet::new();
+        let mut named: HashSet<String> = HashSet::new();
+        let mut highest = Vec::new();
+        for row in &rows {
+            let kind: i32 = row.try_get(0)?;
+            let key: &str = row.try_get(1)?;
+            if kind == 0 {
+                found.insert(key);
+            } else {
+                named.insert(key.to_string());
+                // A last row 0.7 wrote has no version: `highest_version` counts the rows.
+                if let Some(v) = row.try_get::<_, Option<i64>>(2)? {
+                    highest.push((key.to_string(), v));
+                }
+            }
+        }
+        for c in cids {
+            if !found.contains(c) {
+                self.absent.insert(c.to_string());
+            }
+        }
+        for n in names {
+            if !named.contains(n) {
+                self.highest.insert(n.to_string(), 0);
+            }
+        }
+        self.highest.extend(highest);
+        Ok(())
+    }
+
     fn update_shards(&mut self, entry: &Entry) -> Result<()> {
+        self.flush()?;
+        // It may set the version of an entry 0.7 wrote: the name's highest is read again.
+        self.highest.remove(&entry.name);
         let cid = &entry.cid;
         let version: i64 = entry.version.parse().map_err(|_| {
             Error::Database(format!("entry '{cid}' has version '{}'", entry.version))
@@ -725,6 +905,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn listing(&mut self) -> Result<Listing> {
+        self.flush()?;
         listing(&mut self.db())
     }
 }
@@ -754,10 +935,11 @@ impl Provider for PostgresProvider {
             let done = {
                 let Conn { client, statements } = &mut *guard;
                 client.transaction().map_err(Error::from).and_then(|tx| {
-                    let mut w = PgTx { tx, statements };
+                    let mut w = PgTx::new(tx, statements);
                     w.db()
                         .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
                     f(&mut w)?;
+                    w.flush()?;
                     Ok(w.tx.commit()?)
                 })
             };

@@ -133,6 +133,16 @@ pub trait WriteTx {
 
     /// Every entry that can be read, oldest first, and an error for each that cannot.
     fn listing(&mut self) -> Result<Listing>;
+
+    /// A hint before `entries` (prepared, their versions not yet set) are inserted in order:
+    /// a backend on a server may learn here, in one round trip, which of their CIDs exist and
+    /// the highest version of each of their names, instead of one round trip per entry in
+    /// [`insert_entry`](Self::insert_entry) and [`highest_version`](Self::highest_version).
+    /// What those answer must not change. The default does nothing.
+    fn prefetch(&mut self, entries: &[Entry]) -> Result<()> {
+        let _ = entries;
+        Ok(())
+    }
 }
 
 /// What [`Provider::list`] selects. The default selects everything, in one page.

@@ -49,7 +49,7 @@
 //! other order to follow), and added to our keys with `atdata_version` set. Entries 0.7 writes
 //! after that are adopted by the next handle opened; until then they are found by CID only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -476,6 +476,8 @@ struct RedisTx<'a> {
     entries: HashMap<String, Entry>,
     /// Highest version per name as this transaction leaves it.
     highest: HashMap<String, u64>,
+    /// CIDs [`WriteTx::prefetch`] found absent, not inserted yet.
+    absent: HashSet<String>,
     schemas: Vec<Schema>,
     /// The next sequence number and the one the server holds (read on first use).
     seq: Option<(u64, u64)>,
@@ -492,6 +494,7 @@ impl<'a> RedisTx<'a> {
             queued,
             entries: HashMap::new(),
             highest: HashMap::new(),
+            absent: HashSet::new(),
             schemas: Vec::new(),
             seq: None,
             now: chrono::Utc::now().to_rfc3339(),
@@ -741,8 +744,10 @@ impl WriteTx for RedisTx<'_> {
         if let Some(e) = self.entries.get(&entry.cid) {
             return Ok(Some(e.clone()));
         }
-        if let Some(e) = WriteTx::entry_by_cid(self, &entry.cid)? {
-            return Ok(Some(e));
+        if !self.absent.remove(&entry.cid) {
+            if let Some(e) = WriteTx::entry_by_cid(self, &entry.cid)? {
+                return Ok(Some(e));
+            }
         }
         let version = version_number(&entry.version)
             .ok_or_else(|| Error::invalid(format!("entry version '{}'", entry.version)))?;
@@ -805,6 +810,51 @@ impl WriteTx for RedisTx<'_> {
             .zadd(self.p.name_key(&entry.name), cid, version)
             .ignore();
         self.entries.insert(cid.clone(), entry.clone());
+        Ok(())
+    }
+
+    /// One pipelined round trip: `EXISTS` of each CID's hash and the top of each name's
+    /// sorted set.
+    fn prefetch(&mut self, entries: &[Entry]) -> Result<()> {
+        let cids: Vec<&str> = entries
+            .iter()
+            .map(|e| e.cid.as_str())
+            .filter(|c| !self.entries.contains_key(*c))
+            .collect();
+        let mut names: Vec<&str> = entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|n| !self.highest.contains_key(*n))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if cids.is_empty() && names.is_empty() {
+            return Ok(());
+        }
+        let p = self.p;
+        let mut pipe = redis::pipe();
+        for c in &cids {
+            pipe.exists(p.key(&format!("{ENTRY}{c}")));
+        }
+        for n in &names {
+            pipe.zrevrange_withscores(p.name_key(n), 0, 0);
+        }
+        let replies: Vec<redis::Value> = pipe.query(self.conn).map_err(|e| p.err(e))?;
+        let mut replies = replies.into_iter();
+        for c in cids {
+            let there: bool = redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))
+                .map_err(|e| p.err(e.into()))?;
+            if !there {
+                self.absent.insert(c.to_string());
+            }
+        }
+        for n in names {
+            let top: Vec<(String, f64)> =
+                redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))
+                    .map_err(|e| p.err(e.into()))?;
+            self.highest
+                .insert(n.to_string(), top.first().map_or(0, |(_, v)| *v as u64));
+        }
         Ok(())
     }
 
