@@ -25,10 +25,12 @@ fi
 echo "== Rust tests"
 cargo test --workspace --locked --no-fail-fast
 
-echo "== PostgreSQL and Redis index backends (features postgres, redis; servers from scripts/services.sh)"
-# One feature set for both, so the core is compiled once more, not twice.
-cargo test -p atdata --features postgres,redis --locked --lib -- index::postgres index::redis
-cargo test -p atdata --features postgres,redis --locked --test index_postgres --test index_redis
+echo "== server backends: PostgreSQL and Redis indexes, the S3 store (servers from scripts/services.sh; S3 is moto's, started by the tests from the reference venv)"
+# One feature set for all, so the core is compiled once more, not once per backend.
+features=postgres,redis,s3,conformance
+cargo test -p atdata --features $features --locked --lib -- index::postgres index::redis store::
+cargo test -p atdata --features $features --locked \
+  --test index_postgres --test index_redis --test store_s3 --test store_s3_memory
 
 echo "== Python package in a fresh venv"
 venv="${ATDATA_TEST_VENV:-$root/.venv-test}"
