@@ -250,3 +250,26 @@ def test_list_datasets_skips_a_corrupt_row_with_a_warning_naming_it(tmp_path):
     assert names == ["good", "also-good"]
     message = str(caught[0].message)
     assert "bad" in message and bad.cid in message
+
+
+def test_commit_entries_indexes_shards_in_place_in_one_call(index, tmp_path):
+    import hashlib
+
+    shards = []
+    for n, count in (("a", 7), ("b", 5)):
+        path = tmp_path / f"{n}.tar"
+        atdata.write_samples(text_samples(count), path)
+        data = path.read_bytes()
+        shards.append((n, [(str(path), hashlib.sha256(data).hexdigest(), count, len(data))]))
+    assert index.commit_entries(TextSample, shards) == 2
+    assert sorted(e.name for e in index.list_datasets()) == ["a", "b"]
+    ds = atdata.load_dataset("@local/a", split="train", index=index)
+    assert [s.text for s in ds] == [s.text for s in text_samples(7)]
+    assert index.verify("b").ok
+    # The same entries again: same CIDs, nothing new.
+    assert index.commit_entries(TextSample, shards) == 0
+    # A digest that is not hex is refused and nothing is committed.
+    bad = [("c", [(str(tmp_path / "a.tar"), "not-hex", 7, 1)])]
+    with pytest.raises(ValueError):
+        index.commit_entries(TextSample, bad)
+    assert "c" not in {e.name for e in index.list_datasets()}

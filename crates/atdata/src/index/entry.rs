@@ -115,16 +115,28 @@ impl NewEntry {
     }
 
     /// The shard digests, in order; an error names a shard without one.
+    ///
+    /// Each must be a sha256 as we write them (64 lower-case hex digits): the CID covers
+    /// these texts, so `ABC...` and `abc...` would give one content two identities, and a
+    /// digest that is no digest would make every later verify fail.
     pub fn digests(&self) -> Result<Vec<&str>> {
         self.shards
             .iter()
             .map(|s| {
-                s.sha256.as_deref().ok_or_else(|| {
+                let d = s.sha256.as_deref().ok_or_else(|| {
                     Error::invalid(format!(
                         "shard '{}' of dataset '{}' has no sha256",
                         s.url, self.name
                     ))
-                })
+                })?;
+                if d.len() != 64 || !d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                    return Err(Error::invalid(format!(
+                        "shard '{}' of dataset '{}': sha256 '{d}' is not 64 lower-case hex \
+                         digits",
+                        s.url, self.name
+                    )));
+                }
+                Ok(d)
             })
             .collect()
     }
@@ -411,6 +423,29 @@ pub fn stored_schema_or_placeholder(name: &str, version: &str, json: &str) -> Sc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_must_be_lower_case_hex_sha256() {
+        let d = crate::codec::sha256_hex(b"x");
+        let mut new = NewEntry {
+            name: "n".into(),
+            schema: crate::schema::Schema::new("T", Vec::new()),
+            shards: vec![ShardInfo::new("/a.tar", d.clone(), 1, 10240)],
+            description: None,
+            tags: Vec::new(),
+            license: None,
+            metadata: None,
+        };
+        assert_eq!(new.digests().unwrap(), vec![d.as_str()]);
+        for bad in [d.to_uppercase(), "ab".into(), "g".repeat(64), String::new()] {
+            new.shards[0].sha256 = Some(bad.clone());
+            let e = new.digests().unwrap_err().to_string();
+            assert!(
+                e.contains("/a.tar") && e.contains("lower-case hex"),
+                "{bad}: {e}"
+            );
+        }
+    }
     use crate::schema::{Field, FieldType, Primitive};
 
     fn text_schema() -> Schema {
