@@ -20,6 +20,13 @@ else
     exit 1
   fi
   echo "no Python 3.12: interop tests will skip"
+  # The S3 tests still need a real S3 server: moto's, in a venv of the machine's python3.
+  moto_venv="$root/.venv-moto"
+  if ! "$moto_venv/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
+    python3 -m venv --clear "$moto_venv"
+    "$moto_venv/bin/python" -m pip install -q "$(grep -E '^moto==' scripts/ref-constraints.txt | sed 's/^moto/moto[server]/')"
+  fi
+  export ATDATA_S3_SERVER_PYTHON="$moto_venv/bin/python"
 fi
 
 echo "== Rust tests"

@@ -32,11 +32,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint(ref_python):
-    """The endpoint of a moto S3 server of this module's own, stopped after it."""
+def s3_endpoint(request):
+    """The endpoint of a moto S3 server of this module's own, stopped after it: moto from
+    $ATDATA_S3_SERVER_PYTHON (scripts/test.sh sets it when there is no reference venv), else
+    from the reference venv."""
+    server_python = os.environ.get("ATDATA_S3_SERVER_PYTHON") or request.getfixturevalue(
+        "ref_python"
+    )
     port = _free_port()
     proc = subprocess.Popen(
-        [ref_python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [server_python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -21,9 +21,13 @@ pub const KEY_ID: &str = "testing";
 /// The secret.
 pub const SECRET: &str = "testing";
 
+/// The Python that runs moto: `$ATDATA_S3_SERVER_PYTHON` (scripts/test.sh sets it on a
+/// machine without the reference venv), else the reference venv's.
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ATDATA_REF_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
+    for var in ["ATDATA_S3_SERVER_PYTHON", "ATDATA_REF_PYTHON"] {
+        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
     }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     repo.join(".venv-ref/bin/python")
