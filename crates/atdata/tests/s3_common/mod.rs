@@ -9,6 +9,7 @@
 
 #[path = "../fault_proxy/mod.rs"]
 mod fault_proxy;
+#[allow(unused_imports)]
 pub use fault_proxy::FaultProxy;
 
 use std::io::{Read, Write};
