@@ -20,9 +20,12 @@ fn now_rfc3339() -> String {
 /// Runs `f` in one write of `p` after `check` passed inside it, and returns what `f` made.
 /// A failed check commits nothing and is returned as it is (never retried by a backend, which
 /// retries only its own conflicts); `f` may run more than once, so its result is reset on
-/// every attempt.
+/// every attempt. A database error or conflict is prefixed with `op` (what was being written):
+/// the backend's own text says where and why, not which operation broke (a lost connection
+/// mid-commit otherwise reads like any other).
 fn write_checked<T>(
     p: &dyn Provider,
+    op: &dyn Fn() -> String,
     check: &mut dyn FnMut() -> Result<()>,
     mut f: impl FnMut(&mut dyn WriteTx) -> Result<T>,
 ) -> Result<T> {
@@ -41,9 +44,31 @@ fn write_checked<T>(
     });
     match (written, refused, out) {
         (_, Some(e), _) => Err(e),
+        (Err(Error::Database(m)), None, _) => Err(Error::Database(format!("{}: {m}", op()))),
+        (Err(Error::Conflict { what }), None, _) => Err(Error::Conflict {
+            what: format!("{}: {what}", op()),
+        }),
         (Err(e), None, _) => Err(e),
         (Ok(()), None, Some(out)) => Ok(out),
         (Ok(()), None, None) => Err(Error::Database("a write finished without a result".into())),
+    }
+}
+
+/// "committing dataset 'docs'", "committing 2000 entries of 20 datasets ('a', 'b', ...)":
+/// what a failed commit of `entries` was doing.
+fn committing(entries: &[NewEntry]) -> String {
+    let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let shown: Vec<String> = names.iter().take(3).map(|n| format!("'{n}'")).collect();
+    let more = if names.len() > 3 { ", ..." } else { "" };
+    match (entries.len(), names.len()) {
+        (1, _) => format!("committing dataset {}", shown[0]),
+        (n, 1) => format!("committing {n} entries of dataset {}", shown[0]),
+        (n, k) => format!(
+            "committing {n} entries of {k} datasets ({}{more})",
+            shown.join(", ")
+        ),
     }
 }
 
@@ -53,7 +78,9 @@ pub(crate) fn commit_many_if(
     entries: &[NewEntry],
     check: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Vec<Committed>> {
-    write_checked(p, check, |tx| commit_all(tx, entries))
+    write_checked(p, &|| committing(entries), check, |tx| {
+        commit_all(tx, entries)
+    })
 }
 
 /// [`commit_many_if`] that also refuses, committing nothing, when an entry would not get the
@@ -65,7 +92,7 @@ pub(crate) fn commit_many_expecting(
     expected: &[String],
     check: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Vec<Committed>> {
-    write_checked(p, check, |tx| {
+    write_checked(p, &|| committing(entries), check, |tx| {
         let out = commit_all(tx, entries)?;
         for (c, want) in out.iter().zip(expected) {
             if c.entry.cid != *want {
@@ -262,7 +289,8 @@ pub(crate) fn relocate_shards(
     urls: &[String],
     check: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Entry> {
-    write_checked(p, check, |tx| {
+    let op = || format!("moving the shards of index entry '{cid}'");
+    write_checked(p, &op, check, |tx| {
         let mut entry = tx
             .entry_by_cid(cid)?
             .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;
@@ -290,7 +318,8 @@ pub(crate) fn relocate_shards(
 
 /// [`ProviderExt::record_shard_info`](crate::index::ProviderExt::record_shard_info).
 pub(crate) fn record_shard_info(p: &dyn Provider, cid: &str, shards: &[ShardInfo]) -> Result<()> {
-    write_checked(p, &mut || Ok(()), |tx| {
+    let op = || format!("recording the shard facts of index entry '{cid}'");
+    write_checked(p, &op, &mut || Ok(()), |tx| {
         let mut entry = tx
             .entry_by_cid(cid)?
             .ok_or_else(|| Error::not_found(format!("index entry '{cid}'")))?;

@@ -373,6 +373,19 @@ impl From<postgres::Error> for Error {
     }
 }
 
+/// The message of a write whose connection was lost, saying what became of the write:
+/// before COMMIT was sent the server rolled it back; during COMMIT nobody can know.
+fn lost_write(m: String, committing: bool) -> String {
+    if committing {
+        format!(
+            "{m} (while the server committed: whether the write took effect is unknown; \
+             committing the same entries again is safe, they dedup by CID)"
+        )
+    } else {
+        format!("{m} (before the commit: nothing was written)")
+    }
+}
+
 /// Adds the database's name to an error that lacks it.
 fn name_db(shown: &str, e: Error) -> Error {
     e.with_index(shown)
@@ -932,6 +945,8 @@ impl Provider for PostgresProvider {
     fn write(&self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
         retry(|| {
             let mut guard = self.lock()?;
+            // Whether COMMIT was sent: a connection lost before it rolled everything back.
+            let mut committing = false;
             let done = {
                 let Conn { client, statements } = &mut *guard;
                 client.transaction().map_err(Error::from).and_then(|tx| {
@@ -940,15 +955,22 @@ impl Provider for PostgresProvider {
                         .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
                     f(&mut w)?;
                     w.flush()?;
+                    committing = true;
                     Ok(w.tx.commit()?)
                 })
             };
-            if done.is_err() {
+            match done {
                 // Not run again here (whether a lost commit took effect is unknown), but the
                 // next call gets a working connection.
-                self.heal(&mut guard);
+                Err(Error::Database(m)) if self.heal(&mut guard) => {
+                    Err(Error::Database(lost_write(m, committing)))
+                }
+                Err(e) => {
+                    self.heal(&mut guard);
+                    Err(e)
+                }
+                ok => ok,
             }
-            done
         })
         .map_err(|e| name_db(&self.shown, e))
     }

@@ -153,6 +153,10 @@ pub struct RedisProvider {
     pool: Mutex<Vec<Connection>>,
     /// Whether this handle adopted the entries 0.7 wrote (see the module docs).
     adopted: AtomicBool,
+    /// Tokens of write leases this handle took but could not release (the connection broke
+    /// mid-write): released first by its next write, so that write does not wait for its own
+    /// lease to expire.
+    stale_leases: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for RedisProvider {
@@ -197,6 +201,7 @@ impl RedisProvider {
             prefix: String::new(),
             pool: Mutex::new(Vec::new()),
             adopted: AtomicBool::new(false),
+            stale_leases: Mutex::new(Vec::new()),
         };
         let conn = p.conn()?;
         p.give_back(conn);
@@ -268,6 +273,13 @@ impl RedisProvider {
         if let Some(c) = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(c);
         }
+        self.new_conn()
+    }
+
+    /// A new connection, and no pooled ones: called when a connection was found lost, since
+    /// the others to the same server (a restart, a network cut) are most likely lost too.
+    fn new_conn(&self) -> Result<Connection> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.client
             .get_connection_with_timeout(Duration::from_secs(10))
             .map_err(|e| {
@@ -283,13 +295,39 @@ impl RedisProvider {
     }
 
     /// Runs `f` on a pooled connection (after adopting 0.7's entries once); the connection
-    /// goes back only when `f` succeeded (a failed one may be broken).
-    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
+    /// goes back only when `f` succeeded (a failed one may be broken). A read that finds its
+    /// connection lost (the server restarted or the network broke since it was pooled) runs
+    /// once more on a new one: reading twice changes nothing.
+    fn with_conn<T>(
+        &self,
+        mut f: impl FnMut(&mut Connection) -> redis::RedisResult<T>,
+    ) -> Result<T> {
         self.adopt()?;
         let mut c = self.conn()?;
-        let out = f(&mut c).map_err(|e| self.err(e))?;
+        let out = match f(&mut c) {
+            Err(e) if lost(&e) => {
+                c = self.new_conn()?;
+                f(&mut c)
+            }
+            other => other,
+        }
+        .map_err(|e| self.err(e))?;
         self.give_back(c);
         Ok(out)
+    }
+
+    /// Releases the leases a broken connection left (see `stale_leases`); those that cannot
+    /// be released now stay for the next write (or expire).
+    fn release_stale(&self, conn: &mut Connection) {
+        let mut stale = self.stale_leases.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = self.key("atdata:lock");
+        stale.retain(|token| {
+            let released: redis::RedisResult<i64> = redis::Script::new(RELEASE)
+                .key(&lock)
+                .arg(token)
+                .invoke(conn);
+            released.is_err()
+        });
     }
 
     /// Adopts the entries and schemas 0.7 wrote, once per handle (see the module docs).
@@ -307,6 +345,7 @@ impl RedisProvider {
         let mut attempt = 0;
         loop {
             let mut conn = self.conn()?;
+            self.release_stale(&mut conn);
             let token = format!("{:032x}", rand::random::<u128>());
             let lock = self.key("atdata:lock");
             self.acquire(&mut conn, &lock, &token)?;
@@ -321,6 +360,11 @@ impl RedisProvider {
                 .invoke(&mut conn);
             if released.is_ok() {
                 self.give_back(conn);
+            } else {
+                self.stale_leases
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(token);
             }
             match run {
                 Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS => attempt += 1,
@@ -329,19 +373,34 @@ impl RedisProvider {
         }
     }
 
-    /// Takes the lease, waiting with backoff for another writer's to go.
+    /// Takes the lease, waiting with backoff for another writer's to go. A pooled connection
+    /// found lost is replaced once (nothing was written yet; a `SET` whose reply was lost may
+    /// have taken the lease, which then holds our token).
     fn acquire(&self, conn: &mut Connection, lock: &str, token: &str) -> Result<()> {
         let start = Instant::now();
         let mut wait = Duration::from_millis(1);
+        let mut reconnected = false;
         loop {
-            let got: Option<String> = redis::cmd("SET")
+            let got: redis::RedisResult<Option<String>> = redis::cmd("SET")
                 .arg(lock)
                 .arg(token)
                 .arg("NX")
                 .arg("PX")
                 .arg(LEASE.as_millis() as u64)
-                .query(conn)
-                .map_err(|e| self.err(e))?;
+                .query(conn);
+            let got = match got {
+                Err(e) if lost(&e) && !reconnected => {
+                    reconnected = true;
+                    *conn = self.new_conn()?;
+                    self.release_stale(conn);
+                    let holder: Option<String> = conn.get(lock).map_err(|e| self.err(e))?;
+                    if holder.as_deref() == Some(token) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                other => other.map_err(|e| self.err(e))?,
+            };
             if got.is_some() {
                 return Ok(());
             }
@@ -373,6 +432,11 @@ impl RedisProvider {
             }
         }
     }
+}
+
+/// Whether `e` says the connection is gone (closed, reset, broken), not that a command failed.
+fn lost(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error()
 }
 
 /// One entry's hash, field -> bytes.

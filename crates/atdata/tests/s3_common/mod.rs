@@ -1,4 +1,5 @@
-//! A real S3-compatible server for the S3 store tests, and a TCP proxy the tests can cut.
+//! A real S3-compatible server for the S3 store tests, and (from `fault_proxy`) a TCP proxy the
+//! tests can cut.
 //!
 //! The server is moto's (`python -m moto.server`), run from `$ATDATA_REF_PYTHON` (or the
 //! repository's `.venv-ref`), which `scripts/ref-venv.sh` creates with `moto[server]`
@@ -6,12 +7,15 @@
 //! cannot be started the tests fail, saying how to provide it.
 #![allow(dead_code)]
 
+#[path = "../fault_proxy/mod.rs"]
+mod fault_proxy;
+#[allow(unused_imports)]
+pub use fault_proxy::FaultProxy;
+
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atdata::store::{RetryPolicy, S3Options};
@@ -181,125 +185,6 @@ fn request(
     let mut out = Vec::new();
     s.read_to_end(&mut out)?;
     Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// A TCP proxy in front of a server, which a test can cut: live connections are shut down,
-/// and new ones are closed as soon as accepted, until [`restore`](Self::restore).
-pub struct FaultProxy {
-    /// The port clients connect to.
-    pub port: u16,
-    state: Arc<ProxyState>,
-}
-
-struct ProxyState {
-    cut: AtomicBool,
-    /// Bytes (both directions) left before the proxy cuts itself.
-    budget: AtomicU64,
-    live: Mutex<Vec<TcpStream>>,
-    stop: AtomicBool,
-}
-
-impl ProxyState {
-    fn cut_now(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        for s in self.live.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-impl FaultProxy {
-    /// A proxy to `127.0.0.1:{upstream}`.
-    pub fn start(upstream: u16) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(ProxyState {
-            cut: AtomicBool::new(false),
-            budget: AtomicU64::new(u64::MAX),
-            live: Mutex::new(Vec::new()),
-            stop: AtomicBool::new(false),
-        });
-        let st = state.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if st.stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(client) = client else { continue };
-                if st.cut.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    continue;
-                };
-                {
-                    let mut live = st.live.lock().unwrap();
-                    live.push(client.try_clone().unwrap());
-                    live.push(server.try_clone().unwrap());
-                }
-                for (mut from, mut to) in [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
-                ] {
-                    let st = st.clone();
-                    std::thread::spawn(move || {
-                        let mut buf = vec![0u8; 64 << 10];
-                        loop {
-                            let n = match from.read(&mut buf) {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => n,
-                            };
-                            if st.cut.load(Ordering::SeqCst) {
-                                break;
-                            }
-                            let left = st.budget.load(Ordering::SeqCst);
-                            if (n as u64) >= left {
-                                st.cut_now();
-                                break;
-                            }
-                            st.budget.fetch_sub(n as u64, Ordering::SeqCst);
-                            if to.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = from.shutdown(Shutdown::Both);
-                        let _ = to.shutdown(Shutdown::Both);
-                    });
-                }
-            }
-        });
-        FaultProxy { port, state }
-    }
-
-    /// `http://127.0.0.1:{port}`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Cuts every connection now, and refuses new ones.
-    pub fn cut(&self) {
-        self.state.cut_now();
-    }
-
-    /// Cuts (as [`cut`](Self::cut)) once `bytes` more have passed, in either direction.
-    pub fn cut_after(&self, bytes: u64) {
-        self.state.budget.store(bytes, Ordering::SeqCst);
-    }
-
-    /// Lets connections through again.
-    pub fn restore(&self) {
-        self.state.budget.store(u64::MAX, Ordering::SeqCst);
-        self.state.cut.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-        self.state.cut_now();
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
 }
 
 /// Deterministic pseudo-random bytes (incompressible enough for transfer tests).
