@@ -318,6 +318,24 @@ fn s3_and_http_urls_no_store_owns_are_readable() {
         .unwrap();
     assert_eq!(ds.urls(), urls.as_slice());
     assert_eq!(ds.len().unwrap(), 20);
+    // Ordered batches over the network open the next shard ahead of time; a missing shard is
+    // still reported where it comes, after every sample before it, and names itself.
+    let mut gap = urls.clone();
+    gap[2] = gap[2].replace("000002.tar", "000009.tar");
+    let mut delivered = 0;
+    let mut failure = None;
+    for b in atdata::dataset::Dataset::new(gap.clone(), None).ordered(5) {
+        match b {
+            Ok(b) => delivered += b.len(),
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    assert_eq!(delivered, 10);
+    let e = failure.expect("the missing shard is an error");
+    assert!(e.contains(&gap[2]), "{e}");
     let s3_from_url = S3DataStore::from_url("s3://plain").unwrap();
     assert_eq!(s3_from_url.shards().unwrap().len(), 4);
 

@@ -191,6 +191,11 @@ pub struct DirectSource {
     source: Arc<dyn ShardSource>,
     urls: std::vec::IntoIter<String>,
     current: Option<(Arc<str>, SourceReader)>,
+    /// The next shard, opened while this one is decoded when shards come over the network
+    /// (no local path): its metadata request and first ranged reads then overlap our decoding
+    /// instead of stalling at every shard boundary. One shard ahead at most, so memory stays
+    /// bounded by two shards' read buffers. Local files are not opened ahead (nothing to hide).
+    ahead: Option<(String, Result<SourceReader>)>,
     scratch: Vec<u8>,
 }
 
@@ -201,16 +206,37 @@ impl DirectSource {
             source,
             urls: urls.into_iter(),
             current: None,
+            ahead: None,
             scratch: Vec::new(),
         }
+    }
+
+    /// The next shard: the one opened ahead if any, else opened now; then, for a remote
+    /// source, the one after it is opened ahead.
+    fn open_next(&mut self) -> Option<(String, Result<SourceReader>)> {
+        let (url, opened) = match self.ahead.take() {
+            Some(a) => a,
+            None => {
+                let url = self.urls.next()?;
+                let r = open_direct(self.source.as_ref(), &url);
+                (url, r)
+            }
+        };
+        if opened.is_ok() && self.source.local_path(&url).is_none() {
+            if let Some(next) = self.urls.next() {
+                let r = open_direct(self.source.as_ref(), &next);
+                self.ahead = Some((next, r));
+            }
+        }
+        Some((url, opened))
     }
 
     /// Decodes the next sample into `b`; `None` at the end of the last shard.
     pub fn push_next(&mut self, b: &mut BatchBuilder) -> Option<Result<()>> {
         loop {
             let Some((url, reader)) = &mut self.current else {
-                let url = self.urls.next()?;
-                match open_direct(self.source.as_ref(), &url) {
+                let (url, opened) = self.open_next()?;
+                match opened {
                     Ok(r) => self.current = Some((Arc::from(url.as_str()), r)),
                     Err(e) => return Some(Err(e)),
                 }
