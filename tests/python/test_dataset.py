@@ -180,6 +180,28 @@ def test_corrupt_shard_error_says_which_shard_and_offset(index):
     assert isinstance(err, ValueError)
 
 
+def test_every_sample_before_a_corrupt_shard_reaches_the_user(index):
+    # 600 good samples, then a shard whose first sample is corrupt: 0.7 (and WebDataset)
+    # deliver the 600, then raise. We used to lose the rows of the unfinished batch.
+    e = index.write(text_samples(700), name="docs", maxcount=100)
+    path = e.data_urls[6]
+    data = bytearray(open(path, "rb").read())
+    data[512] = 0xC1
+    open(path, "wb").write(bytes(data))
+    ds = index.load("docs")
+    seen = []
+    with pytest.raises(atdata.CorruptDataError) as ei:
+        for s in ds:
+            seen.append(s.text)
+    assert seen == [s.text for s in text_samples(600)]
+    assert ei.value.shard == path
+    rows = 0
+    with pytest.raises(atdata.CorruptDataError):
+        for b in ds.ordered(batch_size=512):
+            rows += len(b)
+    assert rows == 600
+
+
 def test_truncated_shard(index):
     e = index.write(text_samples(50), name="docs")
     path = e.data_urls[0]

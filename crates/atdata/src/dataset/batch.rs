@@ -222,6 +222,37 @@ impl BatchBuilder {
         self.rows == 0
     }
 
+    /// Drops whatever a failed sample left in the columns past the last whole row, so that
+    /// the rows before it can still be finished into a batch (a later corrupt sample must not
+    /// take the good ones before it down with it).
+    pub fn discard_partial_row(&mut self) {
+        let rows = self.rows;
+        for col in &mut self.cols {
+            match &mut col.builder {
+                None => {}
+                Some(Builder::Int(v)) => v.truncate(rows),
+                Some(Builder::Float(v)) => v.truncate(rows),
+                Some(Builder::Bool(v)) => v.truncate(rows),
+                Some(Builder::Str(v)) => v.truncate(rows),
+                Some(Builder::Bytes(v)) => v.truncate(rows),
+                Some(Builder::Values(v)) => v.truncate(rows),
+                Some(Builder::Array {
+                    dtype,
+                    item_shape,
+                    data,
+                    rows: n,
+                }) => {
+                    let item = DType::parse(dtype).map_or(0, |d| {
+                        d.itemsize()
+                            .saturating_mul(item_shape.iter().product::<usize>())
+                    });
+                    *n = (*n).min(rows);
+                    data.truncate(item.saturating_mul(*n));
+                }
+            }
+        }
+    }
+
     /// Decodes one msgpack sample and appends it. On error the builder is unchanged only up to
     /// the failing field; callers stop the iteration on error.
     pub fn push(&mut self, buf: &[u8]) -> Result<()> {

@@ -255,6 +255,7 @@ impl Dataset {
             drop_last: false,
             dataset: self.name.clone(),
             done: false,
+            pending: None,
         }
     }
 }
@@ -275,6 +276,8 @@ pub struct Batches {
     drop_last: bool,
     dataset: Option<String>,
     done: bool,
+    /// An error met after some rows of a batch: those rows are handed out first, then this.
+    pending: Option<Error>,
 }
 
 impl Batches {
@@ -289,6 +292,9 @@ impl Iterator for Batches {
     type Item = Result<Batch>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending.take() {
+            return Some(Err(e));
+        }
         if self.done {
             return None;
         }
@@ -306,10 +312,18 @@ impl Iterator for Batches {
                 Some(Ok(())) => {}
                 Some(Err(e)) => {
                     self.done = true;
-                    return Some(Err(match &self.dataset {
+                    let e = match &self.dataset {
                         Some(d) => e.with_dataset(d),
                         None => e,
-                    }));
+                    };
+                    // The whole samples read before the error reach the caller first (as
+                    // WebDataset and atdata 0.7 deliver them), unless drop_last would drop them.
+                    self.builder.discard_partial_row();
+                    if self.builder.is_empty() || self.drop_last {
+                        return Some(Err(e));
+                    }
+                    self.pending = Some(e);
+                    return Some(Ok(self.builder.finish()));
                 }
             }
         }
