@@ -834,18 +834,11 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn prefetch(&mut self, entries: &[Entry]) -> Result<()> {
-        let cids: Vec<&str> = entries
-            .iter()
-            .map(|e| e.cid.as_str())
-            .filter(|c| !self.queued.contains_key(*c))
-            .collect();
-        let mut names: Vec<&str> = entries
-            .iter()
-            .map(|e| e.name.as_str())
-            .filter(|n| !self.highest.contains_key(*n))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
+        let (cids, names) = super::provider::unknown_keys(
+            entries,
+            |c| self.queued.contains_key(c),
+            |n| self.highest.contains_key(n),
+        );
         if cids.is_empty() && names.is_empty() {
             return Ok(());
         }

@@ -145,6 +145,29 @@ pub trait WriteTx {
     }
 }
 
+/// What a [`WriteTx::prefetch`] still has to ask its server about `entries`: the CIDs that
+/// `known_cid` does not know and the distinct names `known_name` does not (sorted), so that
+/// every backend skips what its write already learned the same way.
+pub(crate) fn unknown_keys(
+    entries: &[Entry],
+    known_cid: impl Fn(&str) -> bool,
+    known_name: impl Fn(&str) -> bool,
+) -> (Vec<&str>, Vec<&str>) {
+    let cids = entries
+        .iter()
+        .map(|e| e.cid.as_str())
+        .filter(|c| !known_cid(c))
+        .collect();
+    let mut names: Vec<&str> = entries
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| !known_name(n))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    (cids, names)
+}
+
 /// What [`Provider::list`] selects. The default selects everything, in one page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {

@@ -880,18 +880,11 @@ impl WriteTx for RedisTx<'_> {
     /// One pipelined round trip: `EXISTS` of each CID's hash and the top of each name's
     /// sorted set.
     fn prefetch(&mut self, entries: &[Entry]) -> Result<()> {
-        let cids: Vec<&str> = entries
-            .iter()
-            .map(|e| e.cid.as_str())
-            .filter(|c| !self.entries.contains_key(*c))
-            .collect();
-        let mut names: Vec<&str> = entries
-            .iter()
-            .map(|e| e.name.as_str())
-            .filter(|n| !self.highest.contains_key(*n))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
+        let (cids, names) = super::provider::unknown_keys(
+            entries,
+            |c| self.entries.contains_key(c),
+            |n| self.highest.contains_key(n),
+        );
         if cids.is_empty() && names.is_empty() {
             return Ok(());
         }

@@ -18,8 +18,8 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::shard::{open_shard_file, StagedShard};
 use crate::store::{
-    check_dataset_name, is_shard_file_name, shard_file_name, DataStore, OpenedShard, ShardSource,
-    StoreOwner, StoredFile,
+    check_dataset_name, is_shard_file_name, DataStore, OpenedShard, ShardSource, StoreOwner,
+    StoredFile,
 };
 
 /// The read side for shards on local filesystems: plain paths and `file://` URLs (the scheme
@@ -373,14 +373,8 @@ impl DataStore for LocalDiskStore {
         index: usize,
         shard: StagedShard,
     ) -> Result<String> {
-        check_dataset_name(dataset)?;
-        let file_name = shard_file_name(tag, index);
-        if !is_shard_file_name(&file_name) {
-            return Err(Error::invalid(format!(
-                "shard tag {tag:?} must be ASCII letters and digits"
-            )));
-        }
-        let dest = self.root.join(dataset).join(file_name);
+        let rel = super::published_shard_path(dataset, tag, index)?;
+        let dest = self.root.join(rel);
         shard.publish(&dest)?;
         touch(&dest);
         Ok(dest.display().to_string())

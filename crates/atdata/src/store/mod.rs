@@ -258,6 +258,21 @@ pub fn shard_file_name(tag: &str, index: usize) -> String {
     format!("data--{tag}--{index:06}.tar")
 }
 
+/// The path, relative to a store's root, where shard `index` of `dataset` tagged `tag` is
+/// published (`{dataset}/data--{tag}--{index:06}.tar`): the checks every backend's
+/// [`DataStore::publish`] makes before it writes anything (a safe dataset name, a tag of ASCII
+/// letters and digits), in one place.
+pub(crate) fn published_shard_path(dataset: &str, tag: &str, index: usize) -> Result<String> {
+    check_dataset_name(dataset)?;
+    let file_name = shard_file_name(tag, index);
+    if !is_shard_file_name(&file_name) {
+        return Err(crate::Error::invalid(format!(
+            "shard tag {tag:?} must be ASCII letters and digits"
+        )));
+    }
+    Ok(format!("{dataset}/{file_name}"))
+}
+
 /// Whether `file_name` has the shape of [`shard_file_name`].
 pub fn is_shard_file_name(file_name: &str) -> bool {
     let Some(rest) = file_name

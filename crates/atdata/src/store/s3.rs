@@ -61,8 +61,8 @@ use crate::store::object::{
     object_sha256, open_stream, store_error, unsupported_scheme, Located, ReadTuning, Runtime,
 };
 use crate::store::{
-    check_dataset_name, is_shard_file_name, shard_file_name, DataStore, OpenedShard, ShardSource,
-    StoreOwner, StoredFile,
+    check_dataset_name, is_shard_file_name, DataStore, OpenedShard, ShardSource, StoreOwner,
+    StoredFile,
 };
 
 /// The user metadata key holding a shard's full sha256 (`x-amz-meta-atdata-sha256`).
@@ -929,14 +929,8 @@ impl DataStore for S3DataStore {
         index: usize,
         shard: StagedShard,
     ) -> Result<String> {
-        check_dataset_name(dataset)?;
-        let file_name = shard_file_name(tag, index);
-        if !is_shard_file_name(&file_name) {
-            return Err(Error::invalid(format!(
-                "shard tag {tag:?} must be ASCII letters and digits"
-            )));
-        }
-        let obj = self.located(self.key(&format!("{dataset}/{file_name}"))?)?;
+        let rel = super::published_shard_path(dataset, tag, index)?;
+        let obj = self.located(self.key(&rel)?)?;
         for _ in 0..PUBLISH_ATTEMPTS {
             if self.upload(&obj, &shard)? || self.same_content(&obj, &shard)? {
                 return Ok(obj.url);
