@@ -148,6 +148,7 @@ pub trait WriteTx {
 /// What a [`WriteTx::prefetch`] still has to ask its server about `entries`: the CIDs that
 /// `known_cid` does not know and the distinct names `known_name` does not (sorted), so that
 /// every backend skips what its write already learned the same way.
+#[cfg(any(feature = "postgres", feature = "redis"))]
 pub(crate) fn unknown_keys(
     entries: &[Entry],
     known_cid: impl Fn(&str) -> bool,
