@@ -273,3 +273,22 @@ def test_commit_entries_indexes_shards_in_place_in_one_call(index, tmp_path):
     with pytest.raises(ValueError):
         index.commit_entries(TextSample, bad)
     assert "c" not in {e.name for e in index.list_datasets()}
+
+
+def test_a_leading_tilde_is_the_home_directory(tmp_path, monkeypatch):
+    # atdata 0.7 made a folder literally named "~" for these.
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    store = atdata.LocalDiskStore(root="~/atdata-data")
+    assert str(store.root) == str(home / "atdata-data")
+    index = atdata.Index(path="~/index.db", data_store=store)
+    e = index.write(text_samples(3), name="docs")
+    assert e.data_urls[0].startswith(str(home / "atdata-data"))
+    assert (home / "index.db").exists()
+    reader = atdata.Index(provider=atdata.SqliteProvider("~/index.db"))
+    assert [x.name for x in reader.list_datasets()] == ["docs"]
+    assert not (work / "~").exists()

@@ -40,6 +40,7 @@ impl PySqliteProvider {
     #[new]
     #[pyo3(signature = (path=None))]
     fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
+        let path = path.map(crate::util::user_path);
         let p = path.clone();
         let inner = run_core(py, move || match p {
             Some(p) => SqliteProvider::open(p),
@@ -55,6 +56,7 @@ impl PySqliteProvider {
     /// read-only media work, and a missing, empty or foreign file raises naming it.
     #[staticmethod]
     fn open_read_only(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let path = crate::util::user_path(path);
         let p = path.clone();
         let inner = run_core(py, move || SqliteProvider::open_read_only(p))?;
         Ok(PySqliteProvider {
@@ -199,7 +201,7 @@ impl PyLocalDiskStore {
     #[new]
     #[pyo3(signature = (root=None))]
     fn new(py: Python<'_>, root: Option<PathBuf>) -> PyResult<Self> {
-        let inner = run_core(py, move || match root {
+        let inner = run_core(py, move || match root.map(crate::util::user_path) {
             Some(r) => LocalDiskStore::new(r),
             None => LocalDiskStore::at_default_root(),
         })?;
@@ -271,7 +273,8 @@ impl PyS3DataStore {
                             .unwrap_or_default()
                     ))
                 })?;
-                S3Options::from_env_file(&path).map_err(|e| crate::exceptions::to_pyerr(py, e))?
+                S3Options::from_env_file(&crate::util::user_path(path))
+                    .map_err(|e| crate::exceptions::to_pyerr(py, e))?
             }
         };
         if let Some(e) = endpoint {
