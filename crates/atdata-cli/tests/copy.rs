@@ -3,30 +3,12 @@
 //! test's own, dropped after).
 
 mod common;
+#[path = "../../atdata/tests/pg_common/mod.rs"]
+mod pg_common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{flip_byte, write_dataset, Run};
-
-/// Runs `atdata` with a home of its own and only `env` of the atdata variables set.
-fn run(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atdata"));
-    cmd.args(args)
-        .env("ATDATA_HOME", home)
-        .env_remove("ATDATA_INDEX")
-        .env_remove("ATDATA_STORE")
-        .env_remove("HOME");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("the atdata binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{atdata_env, atdata_in, flip_byte, write_dataset};
 
 fn text(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -46,9 +28,8 @@ fn source(home: &Path, dir: &Path) -> Source {
     for (n, sub) in [(6, "one"), (4, "two")] {
         let shards = dir.join(sub);
         write_dataset(&shards, n, 2);
-        let added = run(
+        let added = atdata_in(
             home,
-            &[],
             &[
                 "add",
                 "docs",
@@ -104,7 +85,7 @@ fn copy_into_another_index_and_store_keeps_the_cid_and_again_does_nothing() {
         "--json",
     ];
     let args: Vec<&str> = ["copy", "docs"].into_iter().chain(to).collect();
-    let copied = run(home.path(), &env, &args);
+    let copied = atdata_env(home.path(), &env, &args);
     assert!(copied.ok(), "{copied:?}");
     let j = copied.json();
     assert_eq!(j["created"], 1);
@@ -116,20 +97,15 @@ fn copy_into_another_index_and_store_keeps_the_cid_and_again_does_nothing() {
     assert_eq!(v["entry"]["num_samples"], 4);
     assert_eq!(shard_files(&b_store).len(), 2);
 
-    let verified = run(
-        home.path(),
-        &[],
-        &["verify", "docs", "--index", text(&b_index)],
-    );
+    let verified = atdata_in(home.path(), &["verify", "docs", "--index", text(&b_index)]);
     assert!(verified.ok(), "{verified:?}");
-    let shown = run(
+    let shown = atdata_in(
         home.path(),
-        &[],
         &["show", "docs", "--index", text(&b_index), "--json"],
     );
     assert_eq!(shown.json()["cid"], v["source"]["cid"]);
 
-    let again = run(home.path(), &env, &args[..args.len() - 1]);
+    let again = atdata_env(home.path(), &env, &args[..args.len() - 1]);
     assert!(again.ok(), "{again:?}");
     assert!(again.stdout.contains("already there"), "{again:?}");
     assert!(
@@ -159,7 +135,7 @@ fn every_version_and_a_new_name() {
     ];
     args.extend(from);
     args.extend(to);
-    let copied = run(home.path(), &[], &args);
+    let copied = atdata_in(home.path(), &args);
     assert!(copied.ok(), "{copied:?}");
     let j = copied.json();
     assert_eq!(j["created"], 2);
@@ -167,11 +143,7 @@ fn every_version_and_a_new_name() {
         assert_eq!(v["cid_kept"], false, "another name, another CID");
         assert_eq!(v["entry"]["name"], "docs-copy");
     }
-    let listed = run(
-        home.path(),
-        &[],
-        &["ls", "--index", text(&b_index), "--json"],
-    );
+    let listed = atdata_in(home.path(), &["ls", "--index", text(&b_index), "--json"]);
     let versions: Vec<String> = listed
         .json()
         .as_array()
@@ -184,7 +156,7 @@ fn every_version_and_a_new_name() {
     let mut args = vec!["copy", "docs@1", "--all-versions"];
     args.extend(from);
     args.extend(to);
-    let r = run(home.path(), &[], &args);
+    let r = atdata_in(home.path(), &args);
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.stderr.contains("every version"), "{r:?}");
 }
@@ -198,9 +170,8 @@ fn a_damaged_shard_fails_the_copy_naming_it_and_commits_nothing() {
     flip_byte(&bad, 700);
     let b_index = dir.path().join("b.db");
     let b_store = dir.path().join("b-data");
-    let r = run(
+    let r = atdata_in(
         home.path(),
-        &[],
         &[
             "copy",
             "docs",
@@ -223,11 +194,7 @@ fn a_damaged_shard_fails_the_copy_naming_it_and_commits_nothing() {
         r.stderr.contains(name) && r.stderr.contains("nothing was committed"),
         "{r:?}"
     );
-    let listed = run(
-        home.path(),
-        &[],
-        &["ls", "--index", text(&b_index), "--json"],
-    );
+    let listed = atdata_in(home.path(), &["ls", "--index", text(&b_index), "--json"]);
     assert_eq!(listed.json(), serde_json::json!([]));
     assert!(shard_files(&b_store).is_empty());
 }
@@ -251,7 +218,7 @@ fn the_store_flag_wins_over_atdata_store() {
             text(&index),
         ];
         args.extend(extra);
-        run(home.path(), &env, &args)
+        atdata_env(home.path(), &env, &args)
     };
     let r = add(&[], "from-env");
     assert!(r.ok(), "{r:?}");
@@ -260,7 +227,7 @@ fn the_store_flag_wins_over_atdata_store() {
     assert!(r.ok(), "{r:?}");
     assert_eq!(shard_files(&flag_store).len(), 2);
     // An empty variable is no variable: the home's store.
-    let r = run(
+    let r = atdata_env(
         home.path(),
         &[("ATDATA_STORE", "")],
         &[
@@ -281,7 +248,7 @@ fn store_locations_the_build_cannot_open_are_one_error_line() {
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("i.db");
-    let r = run(
+    let r = atdata_env(
         home.path(),
         &[("ATDATA_STORE", "gs://key:secret@bucket/x")],
         &["ls", "--index", text(&index)],
@@ -290,47 +257,21 @@ fn store_locations_the_build_cannot_open_are_one_error_line() {
     assert!(r.stderr.contains("gs://"), "{r:?}");
     assert!(!r.stderr.contains("secret"), "{r:?}");
     // A copy without a destination is a usage error.
-    let r = run(home.path(), &[], &["copy", "docs"]);
+    let r = atdata_in(home.path(), &["copy", "docs"]);
     assert_eq!(r.code, Some(2), "{r:?}");
 }
 
 #[test]
 fn copy_into_a_postgres_index() {
-    const PG: &str = "postgresql://postgres@127.0.0.1:5432";
-    struct PgDb(String);
-    impl Drop for PgDb {
-        fn drop(&mut self) {
-            if let Ok(mut admin) =
-                postgres::Client::connect(&format!("{PG}/postgres"), postgres::NoTls)
-            {
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
-            }
-        }
-    }
-    let name = format!(
-        "atdata_cli_copy_{}_{:x}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let mut admin = postgres::Client::connect(&format!("{PG}/postgres"), postgres::NoTls)
-        .expect("the test PostgreSQL server answers");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let db = PgDb(name);
-    let url = format!("{PG}/{}", db.0);
+    let db = pg_common::TestDb::new("cli_copy");
+    let url = db.dsn.clone();
 
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let src = source(home.path(), dir.path());
     let b_store = dir.path().join("b-data");
-    let copied = run(
+    let copied = atdata_in(
         home.path(),
-        &[],
         &[
             "copy",
             "docs",
@@ -347,9 +288,9 @@ fn copy_into_a_postgres_index() {
     assert!(copied.ok(), "{copied:?}");
     assert_eq!(copied.json()["created"], 2);
     let env = [("ATDATA_INDEX", url.as_str())];
-    let verified = run(home.path(), &env, &["verify", "docs@1"]);
+    let verified = atdata_env(home.path(), &env, &["verify", "docs@1"]);
     assert!(verified.ok(), "{verified:?}");
-    let listed = run(home.path(), &env, &["ls", "--json"]);
+    let listed = atdata_env(home.path(), &env, &["ls", "--json"]);
     assert_eq!(listed.json().as_array().unwrap().len(), 2);
 }
 
@@ -359,9 +300,8 @@ fn an_unreachable_destination_is_one_error_line_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let src = source(home.path(), dir.path());
     let b_store = dir.path().join("b-data");
-    let r = run(
+    let r = atdata_in(
         home.path(),
-        &[],
         &[
             "copy",
             "docs",

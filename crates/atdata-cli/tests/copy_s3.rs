@@ -7,54 +7,17 @@
 //! is one error line naming bucket and endpoint.
 
 mod common;
+#[path = "../../atdata/tests/pg_common/mod.rs"]
+mod pg_common;
 #[path = "../../atdata/tests/s3_common/mod.rs"]
 mod s3_common;
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{write_dataset, Run};
+use common::{atdata_env, atdata_in, write_dataset};
 use s3_common::S3Server;
-
-const PG: &str = "postgresql://postgres@127.0.0.1:5432";
-
-/// A PostgreSQL database of the test's own, dropped on drop (failed test or not).
-struct PgDb(String);
-
-impl PgDb {
-    fn new() -> PgDb {
-        let name = format!(
-            "atdata_cli_s3_{}_{:x}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let mut admin = postgres::Client::connect(&format!("{PG}/postgres"), postgres::NoTls)
-            .expect("the test PostgreSQL server answers (scripts/services.sh)");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        PgDb(name)
-    }
-
-    fn url(&self) -> String {
-        format!("{PG}/{}", self.0)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&format!("{PG}/postgres"), postgres::NoTls)
-        {
-            let _ =
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
-        }
-    }
-}
 
 /// The AWS variables pointing at the S3 server at `endpoint`.
 fn aws(endpoint: &str) -> Vec<(&'static str, String)> {
@@ -66,31 +29,6 @@ fn aws(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Runs `atdata` with a home of its own, none of the caller's atdata or AWS settings, and
-/// `env` set.
-fn run(home: &Path, env: &[(&str, String)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atdata"));
-    cmd.args(args)
-        .env("ATDATA_HOME", home)
-        .env_remove("ATDATA_INDEX")
-        .env_remove("ATDATA_STORE")
-        .env_remove("HOME");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("the atdata binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn text(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -100,8 +38,8 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
     let server = S3Server::start();
     server.create_bucket("lab");
     let env = aws(&server.endpoint());
-    let db = PgDb::new();
-    let lab = db.url();
+    let db = pg_common::TestDb::new("cli_s3");
+    let lab = db.dsn.clone();
     let store = "s3://lab/datasets";
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -109,15 +47,13 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
     let shards = dir.path().join("shards");
     write_dataset(&shards, 10, 4);
     let laptop_args = ["--index", text(&laptop), "--store", text(&laptop_data)];
-    let added = run(
+    let added = atdata_in(
         home.path(),
-        &[],
         &[&["add", "docs", text(&shards), "--copy"][..], &laptop_args].concat(),
     );
     assert!(added.ok(), "{added:?}");
-    let shown = run(
+    let shown = atdata_in(
         home.path(),
-        &[],
         &[&["show", "docs", "--json"][..], &laptop_args].concat(),
     );
     assert!(shown.ok(), "{shown:?}");
@@ -135,7 +71,7 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
         "--json",
     ];
     let started = Instant::now();
-    let copied = run(home.path(), &env, &copy);
+    let copied = atdata_env(home.path(), &env, &copy);
     let copy_time = started.elapsed();
     assert!(copied.ok(), "{copied:?}");
     let j = copied.json();
@@ -146,7 +82,7 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
     assert_eq!(v["entry"]["num_samples"], 10, "{j}");
 
     let lab_args = ["--index", lab.as_str(), "--store", store];
-    let shown = run(
+    let shown = atdata_env(
         home.path(),
         &env,
         &[&["show", "docs", "--json"][..], &lab_args].concat(),
@@ -157,7 +93,7 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
     let urls = entry.to_string();
     assert!(urls.contains("s3://lab/datasets/docs/"), "{entry}");
 
-    let verified = run(
+    let verified = atdata_env(
         home.path(),
         &env,
         &[&["verify", "docs"][..], &lab_args].concat(),
@@ -166,7 +102,7 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
     // Reading the samples back from the bucket (the laptop's store could serve nothing: it
     // is gone).
     std::fs::remove_dir_all(&laptop_data).unwrap();
-    let preview = run(
+    let preview = atdata_env(
         home.path(),
         &env,
         &[&["preview", "docs", "-n", "10"][..], &lab_args].concat(),
@@ -180,13 +116,13 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
     }
 
     // Copying again changes nothing.
-    let again = run(home.path(), &env, &copy[..copy.len() - 1]);
+    let again = atdata_env(home.path(), &env, &copy[..copy.len() - 1]);
     assert!(again.ok(), "{again:?}");
     assert!(
         again.stdout.contains("0 of 1 version(s) copied"),
         "{again:?}"
     );
-    let listed = run(
+    let listed = atdata_env(
         home.path(),
         &env,
         &[&["ls", "--json"][..], &lab_args].concat(),
@@ -197,15 +133,14 @@ fn a_laptop_dataset_copied_to_postgres_and_s3_verifies_previews_and_keeps_its_ci
 
 #[test]
 fn an_s3_store_whose_server_is_down_is_one_error_line_naming_it() {
-    let db = PgDb::new();
+    let db = pg_common::TestDb::new("cli_s3");
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let shards = dir.path().join("shards");
     write_dataset(&shards, 4, 2);
     let laptop = dir.path().join("laptop.db");
-    let added = run(
+    let added = atdata_in(
         home.path(),
-        &[],
         &["add", "docs", text(&shards), "--index", text(&laptop)],
     );
     assert!(added.ok(), "{added:?}");
@@ -216,7 +151,7 @@ fn an_s3_store_whose_server_is_down_is_one_error_line_naming_it() {
         .port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    let r = run(
+    let r = atdata_env(
         home.path(),
         &aws(&endpoint),
         &[
@@ -225,7 +160,7 @@ fn an_s3_store_whose_server_is_down_is_one_error_line_naming_it() {
             "--index",
             text(&laptop),
             "--to-index",
-            &db.url(),
+            &db.dsn.clone(),
             "--to-store",
             "s3://lab/datasets",
         ],
@@ -243,7 +178,7 @@ fn an_s3_store_whose_server_is_down_is_one_error_line_naming_it() {
     assert!(r.stderr.contains(&format!("127.0.0.1:{port}")), "{r:?}");
     assert!(took < Duration::from_secs(60), "{took:?}");
     // `--store` (not only `--to-store`) says the same.
-    let r = run(
+    let r = atdata_env(
         home.path(),
         &aws(&endpoint),
         &[
@@ -261,6 +196,6 @@ fn an_s3_store_whose_server_is_down_is_one_error_line_naming_it() {
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{r:?}");
     assert!(r.stderr.contains(&format!("127.0.0.1:{port}")), "{r:?}");
     // Nothing was committed to the lab index.
-    let listed = run(home.path(), &[], &["ls", "--json", "--index", &db.url()]);
+    let listed = atdata_in(home.path(), &["ls", "--json", "--index", &db.dsn.clone()]);
     assert_eq!(listed.json().as_array().unwrap().len(), 0, "{listed:?}");
 }

@@ -4,56 +4,15 @@
 //! database 12 of the test server and flushes it before and after.
 
 mod common;
+#[path = "../../atdata/tests/pg_common/mod.rs"]
+mod pg_common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::Command;
 
-use common::{write_dataset, Run};
+use common::{atdata_env, atdata_in, write_dataset};
 
-const PG: &str = "postgresql://postgres@127.0.0.1:5432";
 const REDIS_DB: &str = "redis://127.0.0.1:6379/12";
-
-/// A PostgreSQL database of its own, dropped on drop (failed test or not).
-struct PgDb {
-    name: String,
-}
-
-impl PgDb {
-    fn new() -> PgDb {
-        let name = format!("atdata_cli_test_{}_{:x}", std::process::id(), nanos());
-        let mut admin = postgres::Client::connect(&format!("{PG}/postgres"), postgres::NoTls)
-            .expect("the test PostgreSQL server answers");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        PgDb { name }
-    }
-
-    fn url(&self) -> String {
-        format!("{PG}/{}", self.name)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&format!("{PG}/postgres"), postgres::NoTls)
-        {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-}
-
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
 
 /// Logical database 12 of the test Redis server, flushed now and on drop.
 struct RedisDb;
@@ -86,43 +45,24 @@ fn flush_redis_db_12() {
     assert_eq!(got, b"+OK\r\n+OK\r\n");
 }
 
-/// Runs `atdata` with a home of its own and `env` set.
-fn run(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atdata"));
-    cmd.args(args)
-        .env("ATDATA_HOME", home)
-        .env_remove("ATDATA_INDEX")
-        .env_remove("HOME");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("the atdata binary runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// `add` through `--index URL`, then `ls` and `show` through `ATDATA_INDEX`.
 fn add_ls_show_through(url: &str) {
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path(), 6, 2);
     let shards = dir.path().to_str().unwrap();
-    let added = run(
+    let added = atdata_in(
         home.path(),
-        &[],
         &["add", "shared", shards, "--index", url, "--json"],
     );
     assert!(added.ok(), "{added:?}");
     assert_eq!(added.json()["num_samples"], 6);
 
     let env = [("ATDATA_INDEX", url)];
-    let listed = run(home.path(), &env, &["ls", "--json"]);
+    let listed = atdata_env(home.path(), &env, &["ls", "--json"]);
     assert!(listed.ok(), "{listed:?}");
     assert!(listed.stdout.contains("shared"), "{listed:?}");
-    let shown = run(home.path(), &env, &["show", "shared", "--json"]);
+    let shown = atdata_env(home.path(), &env, &["show", "shared", "--json"]);
     assert!(shown.ok(), "{shown:?}");
     assert_eq!(shown.json()["num_samples"], 6);
     // Nothing went to the home's SQLite index.
@@ -131,8 +71,8 @@ fn add_ls_show_through(url: &str) {
 
 #[test]
 fn add_ls_and_show_work_through_a_postgres_index() {
-    let db = PgDb::new();
-    add_ls_show_through(&db.url());
+    let db = pg_common::TestDb::new("cli_test");
+    add_ls_show_through(&db.dsn);
 }
 
 #[test]
@@ -148,7 +88,7 @@ fn the_index_flag_wins_over_atdata_index() {
     let env = [("ATDATA_INDEX", "redis://127.0.0.1:1/0")];
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path(), 2, 2);
-    let run = run(
+    let run = atdata_env(
         home.path(),
         &env,
         &[
@@ -170,7 +110,7 @@ fn an_unreachable_server_is_one_error_line_without_the_password() {
         "postgresql://someone:hunter2@127.0.0.1:1/db",
         "redis://:hunter2@127.0.0.1:1/0",
     ] {
-        let r = run(home.path(), &[], &["ls", "--index", url]);
+        let r = atdata_in(home.path(), &["ls", "--index", url]);
         assert!(!r.ok(), "{r:?}");
         assert!(r.stderr.starts_with("error: "), "{r:?}");
         assert_eq!(r.stderr.trim_end().lines().count(), 1, "{r:?}");
@@ -182,7 +122,7 @@ fn an_unreachable_server_is_one_error_line_without_the_password() {
 #[test]
 fn unknown_index_schemes_are_refused_by_name() {
     let home = tempfile::tempdir().unwrap();
-    let r = run(home.path(), &[], &["ls", "--index", "mysql://u:pw@h/db"]);
+    let r = atdata_in(home.path(), &["ls", "--index", "mysql://u:pw@h/db"]);
     assert!(!r.ok(), "{r:?}");
     assert!(r.stderr.contains("mysql://"), "{r:?}");
     assert!(!r.stderr.contains("pw@"), "{r:?}");

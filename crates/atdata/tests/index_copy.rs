@@ -3,6 +3,8 @@
 //! test's own on 127.0.0.1:5432), and from an index Python atdata 0.7 wrote.
 
 mod index_common;
+#[cfg(feature = "postgres")]
+mod pg_common;
 mod py07_common;
 
 use std::path::Path;
@@ -316,46 +318,9 @@ mod postgres_destination {
     use super::*;
     use atdata::index::PostgresProvider;
 
-    fn server() -> String {
-        std::env::var("ATDATA_TEST_PG")
-            .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432".to_string())
-    }
-
-    fn admin(sql: &str) {
-        let mut c = postgres::Client::connect(&format!("{}/postgres", server()), postgres::NoTls)
-            .expect("the test PostgreSQL server answers (scripts/services.sh starts it)");
-        c.batch_execute(sql).unwrap();
-    }
-
-    /// A database of this test's own, dropped on drop.
-    struct TestDb {
-        dsn: String,
-        name: String,
-    }
-
-    impl TestDb {
-        fn new() -> TestDb {
-            let name = format!("atdata_copy_test_{:016x}", rand::random::<u64>());
-            admin(&format!("CREATE DATABASE {name}"));
-            TestDb {
-                dsn: format!("{}/{name}", server()),
-                name,
-            }
-        }
-    }
-
-    impl Drop for TestDb {
-        fn drop(&mut self) {
-            admin(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
-
     #[test]
     fn every_version_copies_into_a_postgres_index_with_its_cids() {
-        let db = TestDb::new();
+        let db = super::pg_common::TestDb::new("copy_test");
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         let (src, v1, v2) = source(a.path());

@@ -13,7 +13,9 @@
 
 #[path = "fault_proxy/mod.rs"]
 mod fault_proxy;
+mod pg_common;
 
+use pg_common::TestDb;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -31,40 +33,6 @@ const NAMES: usize = 20;
 /// The password in every URL: trust authentication (PostgreSQL) and a server without AUTH
 /// (Redis) ignore it, and no message may show it.
 const PASSWORD: &str = "s3cret-pw";
-
-/// The test PostgreSQL server; `ATDATA_TEST_PG` overrides it (a URL without a database).
-fn pg_server() -> String {
-    std::env::var("ATDATA_TEST_PG")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432".to_string())
-}
-
-/// A database of this test's own, dropped (with any connections left) on drop.
-struct TestDb {
-    name: String,
-}
-
-impl TestDb {
-    fn new() -> TestDb {
-        let name = format!("atdata_faults_{:016x}", rand::random::<u64>());
-        pg_admin(&format!("CREATE DATABASE {name}"));
-        TestDb { name }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        pg_admin(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
-}
-
-fn pg_admin(sql: &str) {
-    let mut c = postgres::Client::connect(&format!("{}/postgres", pg_server()), postgres::NoTls)
-        .expect("the test PostgreSQL server answers (scripts/services.sh starts it)");
-    c.batch_execute(sql).unwrap();
-}
 
 fn schema() -> Schema {
     Schema::new(
@@ -277,19 +245,19 @@ fn cut_mid_commit(
 }
 
 fn pg_port() -> u16 {
-    let url = pg_server();
+    let url = pg_common::server();
     url.rsplit(':').next().unwrap().parse().unwrap()
 }
 
 #[test]
 fn postgres_commit_cut_midway_is_all_or_nothing_and_the_provider_recovers() {
-    let db = TestDb::new();
+    let db = TestDb::new("faults");
     let proxy = FaultProxy::start(pg_port());
     let via = format!(
         "postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{}",
         proxy.port, db.name
     );
-    let direct = format!("{}/{}", pg_server(), db.name);
+    let direct = db.dsn.clone();
     let location = format!("127.0.0.1:{}/{}", proxy.port, db.name);
     let out = cut_mid_commit(
         "PostgreSQL",

@@ -5,6 +5,7 @@
 //! and dropped afterwards (also when the test fails).
 
 mod index_common;
+mod pg_common;
 mod py07_common;
 
 use std::collections::BTreeSet;
@@ -15,46 +16,9 @@ use atdata::dataset::Order;
 use atdata::index::{NewEntry, PostgresProvider, Provider, ProviderExt, ShardInfo, WriteOptions};
 use atdata::{Index, LocalDiskStore, Packable};
 use index_common::{texts, TextSample};
+use pg_common::TestDb;
 use py07_common::{py07_read, py07_report, ref_python, run_python};
 use serde_json::{json, Value as Json};
-
-/// The test server; `ATDATA_TEST_PG` overrides it (a URL without a database).
-fn server() -> String {
-    std::env::var("ATDATA_TEST_PG")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432".to_string())
-}
-
-/// A database of this test's own, dropped (with any connections left) on drop.
-struct TestDb {
-    dsn: String,
-    name: String,
-}
-
-impl TestDb {
-    fn new() -> TestDb {
-        let name = format!("atdata_test_{:016x}", rand::random::<u64>());
-        admin(&format!("CREATE DATABASE {name}"));
-        TestDb {
-            dsn: format!("{}/{name}", server()),
-            name,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        admin(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
-}
-
-fn admin(sql: &str) {
-    let mut c = postgres::Client::connect(&format!("{}/postgres", server()), postgres::NoTls)
-        .expect("the test PostgreSQL server answers (scripts/services.sh starts it)");
-    c.batch_execute(sql).unwrap();
-}
 
 fn pg_index(db: &TestDb, data: &std::path::Path) -> Index {
     Index::new(Arc::new(PostgresProvider::connect(&db.dsn).unwrap()), None)
@@ -85,7 +49,7 @@ print(json.dumps(cids))
 #[test]
 fn python_07_writes_and_we_read_names_versions_schemas_and_shards() {
     let Some(py) = ref_python() else { return };
-    let db = TestDb::new();
+    let db = TestDb::new("test");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = run_python(&py, PY_WRITE, &[&db.dsn, data.to_str().unwrap()]);
@@ -147,7 +111,7 @@ print(json.dumps(sorted([e.name, e.cid] for e in p.iter_entries())))
 #[test]
 fn we_write_and_python_07_lists_and_loads() {
     let Some(py) = ref_python() else { return };
-    let db = TestDb::new();
+    let db = TestDb::new("test");
     let dir = tempfile::tempdir().unwrap();
     let index = pg_index(&db, &dir.path().join("data"));
     let first = index
@@ -196,7 +160,7 @@ fn we_write_and_python_07_lists_and_loads() {
 #[test]
 fn our_columns_are_added_to_tables_python_07_created() {
     let Some(py) = ref_python() else { return };
-    let db = TestDb::new();
+    let db = TestDb::new("test");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // 0.7 creates the tables (and writes) before any build of ours opened the database.
@@ -261,7 +225,7 @@ fn child_writer_process() {
 
 #[test]
 fn many_writer_processes_lose_nothing_and_number_densely() {
-    let db = TestDb::new();
+    let db = TestDb::new("test");
     // Tables first, so the writers race on commits, not on creating them.
     let p = PostgresProvider::connect(&db.dsn).unwrap();
     let exe = std::env::current_exe().unwrap();

@@ -48,16 +48,37 @@ pub fn atdata_in(home: &Path, args: &[&str]) -> Run {
 
 /// [`atdata_in`] from the working directory `cwd` (for arguments read relative to it).
 pub fn atdata_at(cwd: &Path, home: &Path, args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_atdata"))
-        .args(args)
+    run_atdata::<&str>(cwd, home, &[], args)
+}
+
+/// [`atdata_in`] with the variables `env` set (`ATDATA_INDEX`, `AWS_ENDPOINT_URL`, ...).
+pub fn atdata_env<V: AsRef<std::ffi::OsStr>>(home: &Path, env: &[(&str, V)], args: &[&str]) -> Run {
+    run_atdata(Path::new("."), home, env, args)
+}
+
+fn run_atdata<V: AsRef<std::ffi::OsStr>>(
+    cwd: &Path,
+    home: &Path,
+    env: &[(&str, V)],
+    args: &[&str],
+) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atdata"));
+    cmd.args(args)
         .current_dir(cwd)
         .env("ATDATA_HOME", home)
-        // The caller's own index and store must not leak into a test.
+        // The caller's own index, store and AWS settings must not leak into a test.
         .env_remove("ATDATA_INDEX")
         .env_remove("ATDATA_STORE")
-        .env_remove("HOME")
-        .output()
-        .expect("the atdata binary runs");
+        .env_remove("HOME");
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| k.starts_with("AWS_")) {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out: Output = cmd.output().expect("the atdata binary runs");
     Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
