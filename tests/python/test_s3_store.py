@@ -127,6 +127,10 @@ def test_credentials_from_a_07_env_file_and_bad_credentials(s3_endpoint, bucket,
     env.write_text("this is not a pair\n")
     with pytest.raises(ValueError, match=r"s3\.env line 1"):
         atdata.S3DataStore(env, bucket=bucket)
+    with pytest.raises(TypeError, match=r"credentials\['AWS_REGION'\] must be str, got int"):
+        atdata.S3DataStore({**_creds(s3_endpoint), "AWS_REGION": 5}, bucket=bucket)
+    unset_region = atdata.S3DataStore({**_creds(s3_endpoint), "AWS_REGION": None}, bucket=bucket)
+    assert unset_region.bucket == bucket
     with pytest.raises(TypeError, match="dict or the path"):
         atdata.S3DataStore(42, bucket=bucket)
     with pytest.raises(ValueError, match="bucket"):

@@ -256,7 +256,20 @@ impl PyS3DataStore {
                             "S3DataStore: credentials keys must be str",
                         )
                     })?;
-                    let v: String = v.str()?.extract()?;
+                    // None is an unset key (as an empty value is); anything else that is
+                    // not text is refused by name rather than turned into its repr.
+                    if v.is_none() {
+                        continue;
+                    }
+                    let v: String = v.extract().map_err(|_| {
+                        pyo3::exceptions::PyTypeError::new_err(format!(
+                            "S3DataStore: credentials['{k}'] must be str, got {}",
+                            v.get_type()
+                                .name()
+                                .map(|n| n.to_string())
+                                .unwrap_or_default()
+                        ))
+                    })?;
                     pairs.push((k, v));
                 }
                 S3Options::from_credentials(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
