@@ -15,9 +15,13 @@ from ._core import (
     IndexDatabaseError,
     InvalidArgumentError,
     NotFoundError,
+    SchemaError,
     SchemaMismatchError,
+    ShardError,
+    ShardNotFoundError,
     UnsupportedFeatureError,
 )
+from ._exceptions import LensNotFoundError, PartialFailureError, SampleKeyError
 from ._core import IndexEntry, LocalDiskStore, S3DataStore, SqliteProvider, VerifyReport
 from ._dataset import Dataset, DatasetDict, DictSample, SampleBatch
 from ._packable import PackableSample, packable
@@ -61,6 +65,12 @@ __all__ = [
     "load_dataset",
     "set_default_index",
     "InvalidArgumentError",
+    "LensNotFoundError",
+    "PartialFailureError",
+    "SampleKeyError",
+    "SchemaError",
+    "ShardError",
+    "ShardNotFoundError",
     "NotFoundError",
     "PackableSample",
     "SampleBatch",

@@ -5,6 +5,14 @@
 //! data, `OSError` for I/O), so both `except atdata.NotFoundError` and `except KeyError` work.
 //! The classes are made at import with `type(...)` because PyO3's `create_exception!` allows a
 //! single base only.
+//!
+//! atdata 0.7 named two families that our core errors fall into, `ShardError` (reading a shard
+//! failed) and `SchemaError` (data and type disagree); they are bases here so that 0.7's `except`
+//! clauses catch ours, and each class also carries the builtin 0.7 raised in that situation: a
+//! corrupt shard is a `tarfile.TarError` (0.7 surfaced tarfile's `ReadError`), a mismatched
+//! sample a `TypeError` (0.7 failed in `cls(**fields)`), a missing shard a `FileNotFoundError`.
+//! Errors only the Python layer raises (`SampleKeyError`, `LensNotFoundError`,
+//! `PartialFailureError`) are declared in `python/atdata/_exceptions.py`.
 
 use atdata::{Error, Location};
 use pyo3::prelude::*;
@@ -15,20 +23,29 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 pub struct Types {
     /// `AtdataError(Exception)`: the base of all.
     pub base: Py<PyType>,
+    /// `ShardError(AtdataError)`: reading a shard failed (0.7's name); base of `CorruptDataError`
+    /// and `ShardNotFoundError`.
+    pub shard: Py<PyType>,
+    /// `SchemaError(AtdataError)`: data and sample type disagree (0.7's name); base of
+    /// `SchemaMismatchError`.
+    pub schema: Py<PyType>,
     /// `NotFoundError(AtdataError, KeyError)`.
     pub not_found: Py<PyType>,
     /// `AlreadyExistsError(AtdataError, ValueError)`.
     pub already_exists: Py<PyType>,
     /// `ConflictError(AtdataError)`, `retryable = True`.
     pub conflict: Py<PyType>,
-    /// `CorruptDataError(AtdataError, ValueError)`.
+    /// `CorruptDataError(ShardError, ValueError, tarfile.TarError)`.
     pub corrupt: Py<PyType>,
-    /// `SchemaMismatchError(AtdataError, ValueError)`.
+    /// `SchemaMismatchError(SchemaError, ValueError, TypeError)`.
     pub mismatch: Py<PyType>,
     /// `InvalidArgumentError(AtdataError, ValueError)`.
     pub invalid: Py<PyType>,
     /// `AtdataIOError(AtdataError, OSError)`.
     pub io: Py<PyType>,
+    /// `ShardNotFoundError(AtdataIOError, ShardError, FileNotFoundError)`: a file or object that
+    /// an I/O call found missing.
+    pub missing_file: Py<PyType>,
     /// `IndexDatabaseError(AtdataError, RuntimeError)`.
     pub database: Py<PyType>,
     /// `UnsupportedFeatureError(AtdataError, NotImplementedError)`: raised by the Python layer
@@ -40,6 +57,18 @@ static TYPES: PyOnceLock<Types> = PyOnceLock::new();
 
 const DOCS: &[(&str, &str)] = &[
     ("AtdataError", "Base class of every error raised by atdata."),
+    (
+        "ShardError",
+        "Reading a shard failed (atdata 0.7's name): base of CorruptDataError and ShardNotFoundError.",
+    ),
+    (
+        "SchemaError",
+        "Data and sample type disagree (atdata 0.7's name): base of SchemaMismatchError.",
+    ),
+    (
+        "ShardNotFoundError",
+        "A shard or other file does not exist; also FileNotFoundError.",
+    ),
     (
         "NotFoundError",
         "A dataset, version, schema, split or file does not exist; the message lists what does.",
@@ -116,14 +145,54 @@ pub fn types(py: Python<'_>) -> PyResult<&'static Types> {
             }
             make(py, name, bases, retry, builtin == Some("KeyError"))
         };
+        let shard = sub("ShardError", None, false)?;
+        let schema = sub("SchemaError", None, false)?;
+        let io = sub("AtdataIOError", Some("OSError"), false)?;
+        let tar_error = py.import("tarfile")?.getattr("TarError")?;
+        let corrupt = make(
+            py,
+            "CorruptDataError",
+            vec![
+                shard.bind(py).clone().into_any(),
+                b.getattr("ValueError")?,
+                tar_error,
+            ],
+            false,
+            false,
+        )?;
+        let mismatch = make(
+            py,
+            "SchemaMismatchError",
+            vec![
+                schema.bind(py).clone().into_any(),
+                b.getattr("ValueError")?,
+                b.getattr("TypeError")?,
+            ],
+            false,
+            false,
+        )?;
+        let missing_file = make(
+            py,
+            "ShardNotFoundError",
+            vec![
+                io.bind(py).clone().into_any(),
+                shard.bind(py).clone().into_any(),
+                b.getattr("FileNotFoundError")?,
+            ],
+            false,
+            false,
+        )?;
         Ok(Types {
             not_found: sub("NotFoundError", Some("KeyError"), false)?,
             already_exists: sub("AlreadyExistsError", Some("ValueError"), false)?,
             conflict: sub("ConflictError", None, true)?,
-            corrupt: sub("CorruptDataError", Some("ValueError"), false)?,
-            mismatch: sub("SchemaMismatchError", Some("ValueError"), false)?,
+            corrupt,
+            mismatch,
             invalid: sub("InvalidArgumentError", Some("ValueError"), false)?,
-            io: sub("AtdataIOError", Some("OSError"), false)?,
+            io,
+            missing_file,
+            shard,
+            schema,
             database: sub("IndexDatabaseError", Some("RuntimeError"), false)?,
             unsupported: sub(
                 "UnsupportedFeatureError",
@@ -141,6 +210,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let t = types(py)?;
     for ty in [
         &t.base,
+        &t.shard,
+        &t.schema,
         &t.not_found,
         &t.already_exists,
         &t.conflict,
@@ -148,6 +219,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &t.mismatch,
         &t.invalid,
         &t.io,
+        &t.missing_file,
         &t.database,
         &t.unsupported,
     ] {
@@ -179,6 +251,11 @@ pub fn to_pyerr(py: Python<'_>, e: Error) -> PyErr {
 fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
     let t = types(py)?;
     let message = e.to_string();
+    // OSError's `filename`, as open() sets it, for callers that report it.
+    let io_path = match &e {
+        Error::Io { path, .. } => Some(path.clone()),
+        _ => None,
+    };
     // One arm per variant and no `_`: a new core variant must be mapped here to compile.
     let (ty, location): (&Py<PyType>, Option<Location>) = match e {
         Error::NotFound { .. } => (&t.not_found, None),
@@ -187,6 +264,9 @@ fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
         Error::Corrupt { location, .. } => (&t.corrupt, Some(*location)),
         Error::SchemaMismatch { location, .. } => (&t.mismatch, Some(*location)),
         Error::InvalidArgument(_) => (&t.invalid, None),
+        Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            (&t.missing_file, None)
+        }
         Error::Io { .. } => (&t.io, None),
         Error::Database(_) => (&t.database, None),
     };
@@ -198,5 +278,8 @@ fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
     inst.setattr("key", loc.key)?;
     inst.setattr("sample", loc.sample)?;
     inst.setattr("field", loc.field)?;
+    if let Some(path) = io_path {
+        inst.setattr("filename", path)?;
+    }
     Ok(PyErr::from_value(inst))
 }

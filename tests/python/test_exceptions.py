@@ -1,0 +1,44 @@
+"""atdata 0.7's exception names catch our errors, and so do the builtins 0.7 raised."""
+
+from __future__ import annotations
+
+import tarfile
+
+import pytest
+
+import atdata
+
+
+def test_corrupt_shard_is_a_shard_error_and_a_tar_error(tmp_path):
+    bad = tmp_path / "bad-000000.tar"
+    bad.write_bytes(b"not a tar archive " * 64)
+    for cls in (atdata.CorruptDataError, atdata.ShardError, tarfile.TarError, ValueError):
+        with pytest.raises(cls) as info:
+            list(atdata.Dataset(str(bad)).ordered())
+        assert str(bad) in str(info.value)
+        assert info.value.shard == str(bad)
+
+
+def test_hierarchy_matches_what_07_users_catch():
+    assert issubclass(atdata.SchemaMismatchError, atdata.SchemaError)
+    assert issubclass(atdata.SchemaMismatchError, TypeError)
+    assert issubclass(atdata.ShardNotFoundError, FileNotFoundError)
+    assert issubclass(atdata.ShardNotFoundError, atdata.ShardError)
+    assert issubclass(atdata.SampleKeyError, KeyError)
+    assert issubclass(atdata.LensNotFoundError, ValueError)
+    for name in (
+        "ShardError",
+        "SchemaError",
+        "SampleKeyError",
+        "LensNotFoundError",
+        "PartialFailureError",
+    ):
+        assert issubclass(getattr(atdata, name), atdata.AtdataError), name
+
+
+def test_python_layer_errors_say_what():
+    err = atdata.SampleKeyError("abc", "shard x.tar")
+    assert err.key == "abc" and str(err) == "no sample with key 'abc' in shard x.tar"
+    err = atdata.PartialFailureError(["a"], ["b"], {"b": OSError("boom")}, {"a": 1})
+    assert "1 of 2 shards failed" in str(err) and "b: boom" in str(err)
+    assert err.results == {"a": 1} and err.failed_shards == ["b"]
