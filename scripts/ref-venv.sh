@@ -31,7 +31,7 @@ fi
 # The marker records what was installed; a venv whose marker matches is reused as is.
 want_marker="$PKG $(sha256sum "$CONSTRAINTS" | cut -c1-16)"
 if [[ -x "$VENV/bin/python" && -f "$MARKER" && "$(cat "$MARKER")" == "$want_marker" ]]; then
-    if "$VENV/bin/python" -c 'import atdata, moto.server' >/dev/null 2>&1; then
+    if "$VENV/bin/python" -c 'import atdata, moto.server, pyarrow' >/dev/null 2>&1; then
         echo "$VENV/bin/python"
         exit 0
     fi
@@ -75,8 +75,9 @@ if [[ "${ATDATA_REF_UNPINNED:-0}" != "1" ]]; then
 fi
 log "installing $PKG"
 # psycopg: 0.7's PostgresProvider, for the PostgreSQL interop tests. moto[server]: the
-# S3-compatible server the S3 store tests start (`python -m moto.server`).
-"$VENV/bin/python" -m pip install "${pip_args[@]}" "$PKG" "psycopg[binary]" "moto[server]" >&2
+# S3-compatible server the S3 store tests start (`python -m moto.server`). pyarrow: 0.7's
+# Dataset.to_parquet, which the 0.7-style example (examples/atdata07_program.py) calls.
+"$VENV/bin/python" -m pip install "${pip_args[@]}" "$PKG" "psycopg[binary]" "moto[server]" pyarrow >&2
 "$VENV/bin/python" -c 'import atdata, importlib.metadata as m; v = m.version("atdata"); assert v == "0.7.0b1", v' >&2
 "$VENV/bin/python" -c 'import moto.server' >&2
 echo "$want_marker" >"$MARKER"

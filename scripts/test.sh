@@ -43,7 +43,9 @@ echo "== Python package in a fresh venv"
 venv="${ATDATA_TEST_VENV:-$root/.venv-test}"
 python3 -m venv --clear "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q numpy pytest
+# pandas, pyarrow: Dataset.to_pandas / to_parquet / Arrow export; webdataset: the 0.7-style
+# example writes its shards with webdataset's ShardWriter, as 0.7's own examples do.
+"$venv/bin/python" -m pip install -q numpy pytest pandas pyarrow webdataset
 "$venv/bin/python" -m pip install -q "$root"
 
 echo "== pytest"

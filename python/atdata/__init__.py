@@ -35,6 +35,7 @@ from ._index import (
     create_repository,
 )
 from ._write import write_samples
+from ._logging import configure_logging, get_logger, log_operation
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
 
 __version__ = _core.__version__
@@ -60,7 +61,10 @@ __all__ = [
     "SqliteProvider",
     "UnsupportedFeatureError",
     "VerifyReport",
+    "configure_logging",
     "create_repository",
+    "get_logger",
+    "log_operation",
     "get_default_index",
     "load_dataset",
     "set_default_index",
