@@ -28,13 +28,15 @@ class SampleKeyError(AtdataError, KeyError):
 class LensNotFoundError(AtdataError, ValueError):
     """No registered lens turns ``source`` into ``view`` (also ``ValueError``).
 
-    ``available`` lists the types that ``source`` can be viewed as.
+    ``available`` lists the types that ``source`` can be viewed as. 0.7's attribute names
+    ``source_type``, ``view_type`` and ``available_targets`` hold the same.
     """
 
     def __init__(self, source: Any, view: Any, available: Sequence[Any] = ()) -> None:
-        self.source = source
-        self.view = view
+        self.source = self.source_type = source
+        self.view = self.view_type = view
         self.available = list(available)
+        self.available_targets = self.available
         name = lambda t: getattr(t, "__name__", repr(t))  # noqa: E731
         msg = f"no lens from {name(source)} to {name(view)}"
         if self.available:

@@ -42,3 +42,13 @@ def test_python_layer_errors_say_what():
     err = atdata.PartialFailureError(["a"], ["b"], {"b": OSError("boom")}, {"a": 1})
     assert "1 of 2 shards failed" in str(err) and "b: boom" in str(err)
     assert err.results == {"a": 1} and err.failed_shards == ["b"]
+
+
+def test_lens_not_found_has_07s_attribute_names():
+    class A: ...
+
+    class B: ...
+
+    err = atdata.LensNotFoundError(A, B, [int])
+    assert (err.source_type, err.view_type, err.available_targets) == (A, B, [int])
+    assert str(err) == "no lens from A to B; registered views of A: int"
