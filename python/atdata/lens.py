@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import typing
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
@@ -32,10 +33,11 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", repr(tp))
 
 
-def _getter_types(get: Callable[..., Any]) -> tuple[Any, Any]:
+def _getter_types(get: Callable[..., Any], localns: Optional[dict] = None) -> tuple[Any, Any]:
     """The (source, view) types a getter declares: its one parameter's annotation and its
     return annotation, string annotations resolved (``from __future__ import annotations``
-    in the caller's module makes every annotation a string)."""
+    in the caller's module makes every annotation a string) in the getter's module and in
+    ``localns`` (the namespace the lens is defined in, for classes local to a function)."""
     name = getattr(get, "__qualname__", repr(get))
     try:
         sig = inspect.signature(get)
@@ -48,13 +50,38 @@ def _getter_types(get: Callable[..., Any]) -> tuple[Any, Any]:
             f"{len(params)}: {[p.name for p in params]}"
         )
     try:
-        hints = typing.get_type_hints(get)
-    except Exception:  # unresolvable forward reference: keep what the signature says
+        hints = typing.get_type_hints(get, localns=localns)
+    except Exception:  # an unresolvable name: reported below, by annotation
         hints = {}
-    source = hints.get(params[0].name, params[0].annotation)
-    view = hints.get("return", sig.return_annotation)
     empty = inspect.Parameter.empty
-    return (None if source is empty else source), (None if view is empty else view)
+    out = []
+    for what, key, raw in (
+        ("parameter", params[0].name, params[0].annotation),
+        ("return", "return", sig.return_annotation),
+    ):
+        tp = hints.get(key, raw)
+        if isinstance(tp, str):
+            raise TypeError(
+                f"lens {name}: cannot resolve its {what} annotation {tp!r} (define the class "
+                "before the lens, at module level or in the function that defines the lens)"
+            )
+        out.append(None if tp is empty else tp)
+    return out[0], out[1]
+
+
+def _caller_locals(get: Callable[..., Any]) -> Optional[dict]:
+    """The local namespace of the frame that defines ``get`` (found by walking up from here
+    to the frame running the code object ``get`` was defined in), or None at module level."""
+    code_name = getattr(get, "__qualname__", "").rsplit(".<locals>.", 1)
+    if len(code_name) != 2:
+        return None
+    frame = sys._getframe(1)
+    outer = code_name[0].rsplit(".", 1)[-1]
+    while frame is not None:
+        if frame.f_code.co_name == outer:
+            return dict(frame.f_locals)
+        frame = frame.f_back
+    return None
 
 
 class Lens(Generic[S, V]):
@@ -72,7 +99,7 @@ class Lens(Generic[S, V]):
     def __init__(
         self, get: Callable[[S], V], put: Optional[Callable[[V, S], S]] = None
     ) -> None:
-        self.source_type, self.view_type = _getter_types(get)
+        self.source_type, self.view_type = _getter_types(get, _caller_locals(get))
         functools.update_wrapper(self, get)
         self._getter = get
         self._putter = put if put is not None else _keep_source

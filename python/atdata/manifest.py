@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import json
 import math
+import mmap
 import os
 import tarfile
 import typing
@@ -776,20 +777,60 @@ def _schema_version(sample_type: type) -> str:
 
 
 def _tar_layout(path: str) -> tuple:
-    """(keys, header offsets, msgpack sizes) of a shard's samples, from its tar headers."""
+    """(keys, header offsets, msgpack sizes) of a shard's samples, from its tar headers.
+
+    The shard was just written by the core: one plain ustar header per sample, read here
+    header by header (512 bytes each, the data skipped), which is several times faster than
+    ``tarfile``. Anything else in the archive (long-name or PAX records) goes the general
+    ``tarfile`` way instead."""
     keys, offsets, sizes = [], [], []
+    with open(path, "rb") as f:
+        end = os.fstat(f.fileno()).st_size
+        if end == 0:
+            return keys, offsets, sizes
+        # A map of the file: only the pages holding headers are read from it.
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            pos = 0
+            while pos + 512 <= end:
+                if mm[pos] == 0:  # the zero blocks that end the archive
+                    break
+                raw_size = mm[pos + 124 : pos + 136]
+                if mm[pos + 156] not in (0x30, 0) or mm[pos + 345] != 0 or raw_size[0] & 0x80:
+                    return _tar_layout_general(path)
+                size = int(raw_size.strip(b"\0 ") or b"0", 8)
+                name = mm[pos : pos + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                dot = name.find(".")
+                if dot > 0 and dot == len(name) - 8 and name.endswith(".msgpack") and "/" not in name and not name.startswith("__"):
+                    keys.append(name[:dot])
+                    offsets.append(pos)
+                    sizes.append(size)
+                else:
+                    _note_member(name, pos, size, keys, offsets, sizes)
+                pos += 512 + ((size + 511) & ~511)
+    return keys, offsets, sizes
+
+
+def _note_member(name: str, offset: int, size: int, keys: list, offsets: list, sizes: list) -> None:
+    # A sample's key is the member name up to the first dot of its basename; only the
+    # .msgpack member counts (the core writes no other).
+    base = name.rsplit("/", 1)[-1]
+    if base.startswith("__") or "." not in base:
+        return
+    dot = len(name) - len(base) + base.index(".")
+    if name[dot + 1 :] == "msgpack":
+        keys.append(name[:dot])
+        offsets.append(offset)
+        sizes.append(size)
+
+
+def _tar_layout_general(path: str) -> tuple:
+    keys: list = []
+    offsets: list = []
+    sizes: list = []
     with tarfile.open(path, "r:") as tf:
         for m in tf:
-            name = m.name
-            base = name.rsplit("/", 1)[-1]
-            if not m.isfile() or base.startswith("__") or "." not in base:
-                continue
-            dot = len(name) - len(base) + base.index(".")
-            if name[dot + 1 :] != "msgpack":
-                continue
-            keys.append(name[:dot])
-            offsets.append(m.offset)
-            sizes.append(m.size)
+            if m.isfile():
+                _note_member(m.name, m.offset, m.size, keys, offsets, sizes)
     return keys, offsets, sizes
 
 
