@@ -371,7 +371,8 @@ def _lens_dataset_class() -> type:
             nxt = LensNetwork()._registry.get((self._view_type, sample_type))
             if nxt is not None:
                 return LensDataset(self, self._lens | nxt)
-            return dataset_as_type(Dataset(self._core, sample_type=self._lens.source_type), sample_type)
+            source = Dataset(self._core, sample_type=self._lens.source_type)
+            return dataset_as_type(source, sample_type)
 
     return LensDataset
 
@@ -402,11 +403,10 @@ def view_columns(views: list, view_type: Any) -> dict:
         column = lambda name: [v.get(name) for v in views]  # noqa: E731
     else:
         column = lambda name: [getattr(v, name, None) for v in views]  # noqa: E731
-    arrays = set(getattr(view_type, "__atdata_array_fields__", ()))
     out: dict = {}
     for name in fields:
         values = column(name)
-        if (name in arrays or (values and isinstance(values[0], np.ndarray))) and _stackable(values):
+        if _stackable(values):
             out[name] = np.stack(values)
         else:
             out[name] = values

@@ -222,7 +222,9 @@ def create_aggregate(kind: str) -> Any:
     """A fresh aggregate for ``kind`` (``categorical``, ``numeric`` or ``set``)."""
     makers = {"categorical": CategoricalAggregate, "numeric": NumericAggregate, "set": SetAggregate}
     if kind not in makers:
-        raise ValueError(f"unknown manifest aggregate kind {kind!r}; expected one of {list(_KINDS)}")
+        raise ValueError(
+            f"unknown manifest aggregate kind {kind!r}; expected one of {list(_KINDS)}"
+        )
     return makers[kind]()
 
 
@@ -288,9 +290,12 @@ class ShardManifest:
             raise ValueError(f"manifest {where}: bad created_at: {e}") from None
 
     @classmethod
-    def from_files(cls, json_path: "str | os.PathLike[str]", parquet_path: "str | os.PathLike[str]") -> "ShardManifest":
+    def from_files(
+        cls, json_path: "str | os.PathLike[str]", parquet_path: "str | os.PathLike[str]"
+    ) -> "ShardManifest":
         """Loads a manifest from its ``.manifest.json`` and ``.manifest.parquet`` files."""
-        return cls._from_header(_read_header(json_path), _read_samples(parquet_path), os.fspath(json_path))
+        header = _read_header(json_path)
+        return cls._from_header(header, _read_samples(parquet_path), os.fspath(json_path))
 
     @classmethod
     def from_json_only(cls, json_path: "str | os.PathLike[str]") -> "ShardManifest":
@@ -436,7 +441,9 @@ class ManifestBuilder:
             try:
                 agg.update(self._columns[name])
             except TypeError as e:
-                raise TypeError(f"manifest of shard {self._shard_id!r}, field {name!r}: {e}") from None
+                raise TypeError(
+                    f"manifest of shard {self._shard_id!r}, field {name!r}: {e}"
+                ) from None
             aggregates[name] = agg.to_dict()
         if self._keys:
             data = {_KEY: self._keys, _OFFSET: self._offsets, _SIZE: self._sizes}
@@ -800,7 +807,8 @@ def _tar_layout(path: str) -> tuple:
                 size = int(raw_size.strip(b"\0 ") or b"0", 8)
                 name = mm[pos : pos + 100].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                 dot = name.find(".")
-                if dot > 0 and dot == len(name) - 8 and name.endswith(".msgpack") and "/" not in name and not name.startswith("__"):
+                plain = dot > 0 and dot == len(name) - 8 and "/" not in name
+                if plain and name.endswith(".msgpack") and not name.startswith("__"):
                     keys.append(name[:dot])
                     offsets.append(pos)
                     sizes.append(size)
@@ -865,7 +873,9 @@ def query_dataset(ds: Any, where: Any) -> list:
     urls = list(ds.list_shards())
     missing = [u for u in urls if not os.path.exists(_manifest_base(u) + ".manifest.json")]
     if missing:
-        some = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        some = ", ".join(missing[:3])
+        if len(missing) > 3:
+            some += f" and {len(missing) - 3} more"
         raise ShardNotFoundError(
             f"no manifest beside {len(missing)} of the {len(urls)} shards of this dataset "
             f"({some}); write the data with manifest=True to query it"

@@ -90,7 +90,8 @@ def test_string_annotations_are_resolved():
 def test_get_put_call_and_lens_laws():
     s = Full(name="ada", age=36, emb=np.arange(3, dtype=np.float32))
     v = full_to_older.get(s)
-    assert v == full_to_older(s) == Older(name="ADA", older=37, emb=np.arange(3, dtype=np.float32) * 2)
+    want = Older(name="ADA", older=37, emb=np.arange(3, dtype=np.float32) * 2)
+    assert v == full_to_older(s) == want
     # GetPut: putting back an unchanged view gives the source.
     assert full_to_older.put(v, s) == s
     # PutGet: viewing what was put gives the view put.
@@ -292,7 +293,8 @@ typed = atdata.Dataset[ImageSample](ds.list_shards()[0])
 view = typed.as_type(ProcessedSample)
 out["per_sample"] = [(s.label, s.features.tolist()) for s in view.ordered(batch_size=None)]
 b = next(iter(view.ordered(batch_size=4)))
-out["batch"] = [type(b).__name__, b.label, np.asarray(b.features).shape, np.asarray(b.features).dtype.str]
+feats = np.asarray(b.features)
+out["batch"] = [type(b).__name__, b.label, feats.shape, feats.dtype.str]
 out["transform_is_lens"] = LensNetwork().transform(ImageSample, ProcessedSample) is preprocess
 out["put"] = preprocess.put(ProcessedSample(features=np.zeros(3), label="z!"), samples[0]).label
 out["lens_is_function"] = callable(atdata.lens) and type(atdata.lens).__name__ == "function"
@@ -343,5 +345,6 @@ def test_unresolvable_annotation_is_named():
 
         return f
 
-    with pytest.raises(TypeError, match="make.<locals>.f: cannot resolve its parameter annotation .*NoSuchClass"):
+    msg = "make.<locals>.f: cannot resolve its parameter annotation .*NoSuchClass"
+    with pytest.raises(TypeError, match=msg):
         lens(make())
