@@ -293,8 +293,6 @@ def _no_lens_error(source: Any, view: Any, available: list, cause: Exception) ->
     """One error for both ways a caller may catch "cannot read as ``view``": atdata 0.7's
     ``LensNotFoundError`` and our ``SchemaMismatchError`` (with the core's message and its
     ``dataset``/``shard`` attributes)."""
-    from . import _core
-
     err = _NoLens(source, view, available)
     err.args = (f"{cause}; and no lens from {_type_name(source)} to {_type_name(view)} is "
                 "registered (declare one with @atdata.lens)",)

@@ -28,7 +28,6 @@ import json
 import math
 import mmap
 import os
-import tarfile
 import typing
 from collections import Counter
 from datetime import datetime, timezone
@@ -375,7 +374,14 @@ def _write_table(frame: Any, path: str) -> None:
             text = [None if v is None else json.dumps(_jsonable(v)) for v in values]
             columns.append(pa.array(text, type=pa.json_(pa.string())))
         else:
-            columns.append(pa.array(values, from_pandas=True))
+            try:
+                columns.append(pa.array(values, from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                kinds = sorted({type(v).__name__ for v in values if v is not None})
+                raise TypeError(
+                    f"manifest field {name!r} holds values of types {kinds}: a manifest "
+                    f"column needs one type ({e})"
+                ) from None
         names.append(str(name))
     pq.write_table(pa.table(columns, names=names), path)
 
@@ -832,6 +838,8 @@ def _note_member(name: str, offset: int, size: int, keys: list, offsets: list, s
 
 
 def _tar_layout_general(path: str) -> tuple:
+    import tarfile
+
     keys: list = []
     offsets: list = []
     sizes: list = []

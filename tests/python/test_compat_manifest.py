@@ -369,3 +369,16 @@ def test_public_names_match_07(ref_python):
     # they are private files of 0.7's package).
     wanted = {n for n in ref["manifest"] if n not in {"annotations"}}
     assert wanted - set(ours["manifest"]) == set()
+
+
+def test_a_column_of_mixed_types_is_a_clear_error(tmp_path):
+    @atdata.packable
+    class Loose:
+        x: Annotated[Optional[str], ManifestField("categorical")]
+
+    b = ManifestBuilder(Loose, "s")
+    b.add_sample(key="a", offset=0, size=1, sample=Loose(x="a"))
+    b.add_sample(key="b", offset=512, size=1, sample=type("Fake", (), {"x": 3})())
+    with pytest.raises(TypeError, match=r"field 'x' holds values of types \['int', 'str'\]"):
+        ManifestWriter(tmp_path / "s").write(b.build())
+    assert not (tmp_path / "s.manifest.json").exists()
