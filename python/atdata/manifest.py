@@ -345,7 +345,8 @@ class ManifestWriter:
         """Writes both files (each whole or not at all) and returns their paths."""
         js, pq_path = self.json_path, self.parquet_path
         js.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(pq_path, lambda tmp: _write_table(manifest.samples, tmp))
+        kinds = {k: a.get("type") for k, a in manifest.aggregates.items() if isinstance(a, dict)}
+        _atomic_write(pq_path, lambda tmp: _write_table(manifest.samples, tmp, kinds))
         text = json.dumps(manifest.header_dict(), indent=2)
         _atomic_write(js, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         return js, pq_path
@@ -362,15 +363,19 @@ def _atomic_write(dest: Path, write: Callable[[str], Any]) -> None:
             os.unlink(tmp)
 
 
-def _write_table(frame: Any, path: str) -> None:
+def _write_table(frame: Any, path: str, kinds: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    null_types = {"numeric": pa.float64(), "categorical": pa.string(), "set": pa.json_()}
     columns, names = [], []
     for name in frame.columns:
         values = frame[name].tolist()
         sample = next((v for v in values if v is not None), None)
-        if isinstance(sample, (list, tuple, dict, set)):
+        if sample is None and kinds.get(name) in null_types:
+            # No value at all: a column of nulls of the type the field's kind implies.
+            columns.append(pa.nulls(len(values), null_types[kinds[name]]))
+        elif isinstance(sample, (list, tuple, dict, set)):
             text = [None if v is None else json.dumps(_jsonable(v)) for v in values]
             columns.append(pa.array(text, type=pa.json_(pa.string())))
         else:
@@ -453,9 +458,9 @@ class ManifestBuilder:
             aggregates[name] = agg.to_dict()
         if self._keys:
             data = {_KEY: self._keys, _OFFSET: self._offsets, _SIZE: self._sizes}
-            for name, col in self._columns.items():
-                if any(v is not None for v in col):  # 0.7 leaves out a field never set
-                    data[name] = col
+            # A field never set in this shard is still a column (of nulls; 0.7 leaves it
+            # out), so that a query naming it works on every shard.
+            data.update(self._columns)
             samples = pd.DataFrame(data)
         else:
             samples = pd.DataFrame()

@@ -382,3 +382,25 @@ def test_a_column_of_mixed_types_is_a_clear_error(tmp_path):
     with pytest.raises(TypeError, match=r"field 'x' holds values of types \['int', 'str'\]"):
         ManifestWriter(tmp_path / "s").write(b.build())
     assert not (tmp_path / "s.manifest.json").exists()
+
+
+def test_a_field_never_set_in_a_shard_is_still_a_column(ref_python, tmp_path):
+    data = shots(10)
+    for s in data[:5]:
+        s.maybe = None
+    ds = atdata.write_samples(data, tmp_path / "n.tar", maxcount=5, manifest=True)
+    assert [h.key for h in ds.query(where=F.maybe > 5)] == ["000000006", "000000008"]
+    first = ds.list_shards()[0][: -len(".tar")]
+    m = ShardManifest.from_files(first + ".manifest.json", first + ".manifest.parquet")
+    assert m.samples["maybe"].isna().all() and m.aggregates["maybe"]["count"] == 0
+    code = (
+        "import json, atdata\nfrom atdata.manifest import ShardManifest\n"
+        f"m = ShardManifest.from_files({first + '.manifest.json'!r}, "
+        f"{first + '.manifest.parquet'!r})\n"
+        "print(json.dumps([list(m.samples.columns), str(m.samples['maybe'].dtype), "
+        "int(m.samples['maybe'].isna().sum())]))"
+    )
+    p = run_py(code, python=ref_python)
+    assert p.returncode == 0, p.stderr
+    cols, dtype, nulls = json.loads(p.stdout.strip().splitlines()[-1])
+    assert "maybe" in cols and dtype == "float64" and nulls == 5
