@@ -38,6 +38,21 @@ from ._write import write_samples
 from ._logging import configure_logging, get_logger, log_operation
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
 
+# Lenses and manifests (atdata 0.7's atdata.lens and atdata.manifest). As in 0.7, the
+# package attribute ``atdata.lens`` is the decorator; the module stays importable as
+# ``from atdata.lens import Lens``.
+from .lens import Lens, LensNetwork, lens
+from . import manifest
+from .manifest import (
+    ManifestBuilder,
+    ManifestField,
+    ManifestWriter,
+    QueryExecutor,
+    SampleLocation,
+    ShardManifest,
+    query_fields,
+)
+
 __version__ = _core.__version__
 
 __all__ = [
@@ -81,4 +96,15 @@ __all__ = [
     "SchemaMismatchError",
     "packable",
     "write_samples",
+    # lenses and manifests
+    "Lens",
+    "LensNetwork",
+    "lens",
+    "ManifestBuilder",
+    "ManifestField",
+    "ManifestWriter",
+    "QueryExecutor",
+    "SampleLocation",
+    "ShardManifest",
+    "query_fields",
 ]

@@ -207,12 +207,27 @@ class Dataset(Generic[ST]):
         return self._core.schema_json
 
     def as_type(self, sample_type: Any) -> "Dataset":
-        """The same data read as ``sample_type``; its required fields must exist in the data
-        (``SchemaMismatchError`` naming the missing ones otherwise)."""
-        if sample_type is DictSample:
-            return Dataset(self._core, sample_type=DictSample)
-        self._core.check_readable_as(schema_json_of(sample_type))
-        return Dataset(self._core, sample_type=sample_type)
+        """The same data read as ``sample_type``: through the lens registered (``@atdata.lens``)
+        from this dataset's type to it, else directly, which needs its required fields in the
+        data (``LensNotFoundError``, also a ``SchemaMismatchError``, naming the missing ones).
+        The rules are in ``atdata.lens.dataset_as_type``."""
+        from .lens import dataset_as_type
+
+        return dataset_as_type(self, sample_type)
+
+    @property
+    def fields(self) -> Any:
+        """Field proxies for ``query`` (``ds.fields.score > 0.5``); see ``atdata.manifest``."""
+        from .manifest import dataset_fields
+
+        return dataset_fields(self)
+
+    def query(self, where: Any) -> list:
+        """``SampleLocation``s of the samples ``where`` selects, from the shards' manifests
+        (written with ``manifest=True``); see ``atdata.manifest``."""
+        from .manifest import query_dataset
+
+        return query_dataset(self, where)
 
     def _batches(
         self, batch_size: int, shuffle: Any = None, progress: Optional[bool] = None

@@ -297,8 +297,6 @@ class Index:
         """
         del force
         check_progress(progress)
-        if manifest:
-            raise UnsupportedFeatureError("write_samples(manifest=True) is not supported yet")
         if data_store is not None:
             raise UnsupportedFeatureError(
                 "write_samples(data_store=...) is not supported yet; pass it to Index()"
@@ -323,7 +321,11 @@ class Index:
             samples, f"no samples to write to dataset {name!r}: the iterable is empty"
         )
         schema_json = schema_json_of(type(first))
-        return self._core.write(
+        if manifest:  # atdata.manifest: records the fields as the samples go by
+            from .manifest import manifest_for_write
+
+            recorder, items = manifest_for_write(type(first), items, self._repos, name)
+        entry = self._core.write(
             items,
             schema_json,
             name,
@@ -336,6 +338,9 @@ class Index:
             progress,
             total,
         )
+        if manifest:
+            recorder.finish(entry.data_urls)
+        return entry
 
     def write(self, samples: Iterable[Any], *, name: str, **kwargs: Any) -> Any:
         """Same as ``write_samples`` (kept for atdata 0.7 code; no deprecation warning)."""

@@ -36,6 +36,7 @@ def write_samples(
     maxcount: Optional[int] = None,
     maxsize: Optional[int] = None,
     progress: Optional[bool] = None,
+    manifest: bool = False,
 ) -> Dataset:
     """Writes samples to WebDataset tar file(s) and returns a ``Dataset`` over them.
 
@@ -48,15 +49,23 @@ def write_samples(
     left behind.
 
     ``progress``: None shows a bar on stderr for long writes when stderr is a terminal; True
-    always shows one; False never does.
+    always shows one; False never does. ``manifest=True`` also writes each shard's manifest
+    (``.manifest.json`` + ``.manifest.parquet``, see ``atdata.manifest``) beside it.
     """
     check_progress(progress)
     maxcount = check_int("maxcount", maxcount, minimum=1, optional=True)
     maxsize = check_int("maxsize", maxsize, minimum=1, optional=True)
     first, items, total = peek_samples(samples, "no samples to write: the iterable is empty")
     sample_type = type(first)
+    if manifest:  # atdata.manifest: records the fields as the samples go by
+        from .manifest import manifest_for_write
+
+        recorder, items = manifest_for_write(sample_type, items)
     # The core names the files, writes and publishes them; the dataset it returns lists them.
     core = _core.write_samples(
         os.fspath(path), schema_json_of(sample_type), items, maxcount, maxsize, progress, total
     )
-    return Dataset(core, sample_type=sample_type)
+    ds = Dataset(core, sample_type=sample_type)
+    if manifest:
+        recorder.finish(ds.urls)
+    return ds

@@ -136,8 +136,6 @@ def test_write_rejects_bad_input(index):
         index.write(text_samples(1), name="t", tags="text")
     with pytest.raises(TypeError, match="metadata"):
         index.write(text_samples(1), name="t", metadata=[1])
-    with pytest.raises(atdata.UnsupportedFeatureError):
-        index.write(text_samples(1), name="t", manifest=True)
     # Nothing was listed by the failed writes.
     assert index.list_datasets() == []
 
