@@ -37,6 +37,9 @@ from ._index import (
 from ._write import write_samples
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
 
+# Samples (issue 15): atdata 0.7's protocol name for sample types.
+from ._packable import Packable
+
 __version__ = _core.__version__
 
 __all__ = [
@@ -77,4 +80,6 @@ __all__ = [
     "SchemaMismatchError",
     "packable",
     "write_samples",
+    # Samples (issue 15)
+    "Packable",
 ]
