@@ -6,6 +6,7 @@ encoding, decoding and type checks of values happen in Rust (``atdata._core``).
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import sys
@@ -35,23 +36,24 @@ _SCHEMA_ATTRS = (
 )
 
 
-class _PackableMeta(type):
+class _PackableMeta(abc.ABCMeta):
     """Makes ``isinstance(x, PackableSample)`` true for ``@packable`` classes too.
 
     ``@packable`` changes a class in place rather than giving it a new base, so the base class
     recognises those by the schema they carry. Checks against any other class of this
-    metaclass (a ``PackableSample`` subclass) are the ordinary nominal ones.
+    metaclass (a ``PackableSample`` subclass) are the ordinary ones. An ``ABCMeta`` (0.7's
+    base is an ABC), so that a subclass may also derive from other abstract base classes.
     """
 
     def __instancecheck__(cls, obj: Any) -> bool:
         if cls is PackableSample:
             return _carries_schema(type(obj))
-        return type.__instancecheck__(cls, obj)
+        return super().__instancecheck__(obj)
 
     def __subclasscheck__(cls, sub: type) -> bool:
         if cls is PackableSample:
             return isinstance(sub, type) and _carries_schema(sub)
-        return type.__subclasscheck__(cls, sub)
+        return super().__subclasscheck__(sub)
 
 
 def _carries_schema(cls: type) -> bool:
@@ -169,7 +171,11 @@ class PackableSample(metaclass=_PackableMeta):
         if "__eq__" not in cls.__dict__:
             cls.__eq__ = _eq  # type: ignore[method-assign]
         # String annotations of a class made inside a function name the function's locals.
+        # The frame of the class statement is above the metaclasses' ``__new__`` frames
+        # (ABCMeta's, a user metaclass's).
         caller = sys._getframe(1)
+        while caller.f_code.co_name == "__new__" and caller.f_back is not None:
+            caller = caller.f_back
         if caller.f_locals is not caller.f_globals:
             type.__setattr__(cls, "__atdata_localns__", dict(caller.f_locals))
         del caller

@@ -6,6 +6,7 @@ runs the real 0.7 in a subprocess (``ref_python``) and compares.
 
 from __future__ import annotations
 
+import abc
 import io
 import json
 import os
@@ -58,6 +59,9 @@ def make_samples():
              tags=[], opt=7),
         Deco(name="big", n=-(2**63), x=1e300, flag=True, raw=bytes(range(256)),
              v=np.array([[1.5, 2.5]], dtype=">f8"), tags=["x" * 40], opt=0),
+        # numpy scalars and an int in a float field: both sides store the plain value.
+        Deco(name="np", n=np.int64(5), x=2, flag=np.bool_(True), raw=b"r",
+             v=np.array(3.5, dtype=np.float16), tags=["t"], opt=np.int32(-1)),
         Sub(label="cat", meta={"k": 1, "z": [1, 2.5, None], "d": {"x": "y"}, "b": b"\xff"},
             img=np.arange(12, dtype=np.uint8).reshape(3, 4)),
         Sub(label="dog", meta={}, img=np.array([True, False]), score=0.25),
@@ -84,7 +88,7 @@ def test_packed_is_byte_identical_to_07(ref_python):
         run_07(ref_python, "import json; print(json.dumps([s.packed.hex() for s in make_samples()]))")
     )
     ours = [s.packed.hex() for s in make_samples()]
-    assert len(ours) == 5
+    assert len(ours) == 6
     for i, (a, b) in enumerate(zip(ours, theirs)):
         assert a == b, f"sample #{i} encodes differently"
 
@@ -98,7 +102,7 @@ def test_from_bytes_reads_07_packed_and_from_data_builds(ref_python):
         assert type(got) is type(want)
         assert got == want
     # from_data: field values by name; array fields may hold their encoded bytes.
-    s = make_samples()[3]
+    s = make_samples()[4]
     raw = {"label": "cat", "meta": s.meta, "img": s.packed and Sub.from_bytes(s.packed).img}
     assert Sub.from_data(raw) == s
     encoded = atdata._core.unpack(s.packed)  # without a schema arrays stay bytes
@@ -113,7 +117,7 @@ def test_as_wds_matches_07_layout(ref_python):
     theirs = json.loads(
         run_07(
             ref_python,
-            "import json\nw = make_samples()[3].as_wds\n"
+            "import json\nw = make_samples()[4].as_wds\n"
             "print(json.dumps({k: type(v).__name__ for k, v in w.items()}))",
         )
     )
@@ -153,8 +157,8 @@ def test_tar_written_with_tarfile_from_as_wds_reads_back(tmp_path):
 
 
 def test_07_reads_our_shards_of_both_styles(ref_python, tmp_path):
-    atdata.write_samples(make_samples()[:3], tmp_path / "deco.tar")
-    atdata.write_samples(make_samples()[3:], tmp_path / "sub.tar")
+    atdata.write_samples(make_samples()[:4], tmp_path / "deco.tar")
+    atdata.write_samples(make_samples()[4:], tmp_path / "sub.tar")
     out = run_07(
         ref_python,
         f"""
@@ -207,11 +211,49 @@ def test_subclass_and_decorator_give_the_same_schema_and_bytes():
         assert s == cls(**kw) and s != cls(**{**kw, "img": np.zeros((2, 2), np.float32)})
         assert cls.__hash__ is None
         assert s.as_dict() == {"label": "l", "meta": {"a": [1]}, "img": s.img, "score": None}
+    # Both at once (a subclass decorated with @packable) is the same class again.
+    @atdata.packable
+    class Both(atdata.PackableSample):
+        """Twin."""
+
+        label: str
+        meta: dict
+        img: NDArray
+        score: float | None = None
+
+    assert Both.__atdata_schema_json__ == SubTwin.__atdata_schema_json__.replace(
+        '"SubTwin"', '"Both"'
+    )
+    assert Both(**kw).packed == DecoTwin(**kw).packed
     # Nominal checks between classes stay nominal.
     assert not isinstance(SubTwin(**kw), DecoTwin)
     assert not isinstance(DecoTwin(**kw), SubTwin)
     assert not isinstance(object(), atdata.PackableSample)
     assert not isinstance(object(), atdata.Packable)
+
+
+def test_subclass_may_also_derive_from_other_abcs():
+    class Describable(abc.ABC):
+        @abc.abstractmethod
+        def describe(self) -> str: ...
+
+    @dataclass
+    class Doc(atdata.PackableSample, Describable):
+        text: str
+
+        def describe(self) -> str:
+            return self.text.upper()
+
+    d = Doc(text="hi")
+    assert isinstance(d, Describable) and isinstance(d, atdata.PackableSample)
+    assert Doc.from_bytes(d.packed).describe() == "HI"
+
+    @dataclass
+    class Incomplete(atdata.PackableSample, Describable):
+        text: str
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete(text="x")
 
 
 def test_subclass_converts_arrays_then_runs_its_own_post_init():
@@ -248,17 +290,20 @@ def test_subclass_of_subclass_has_its_own_schema():
 
 
 def test_subclass_with_string_annotations_inside_a_function(tmp_path):
-    class Local:
-        pass
+    # The annotations are strings (this module uses ``from __future__ import annotations``)
+    # naming a local of this function: the schema, built later, still resolves them.
+    LocalArray = np.ndarray
 
     @dataclass
     class Holder(atdata.PackableSample):
-        items: "list[int]"
-        arr: "NDArray"
+        items: list[int]
+        arr: LocalArray
 
+    del LocalArray  # gone from the frame's locals by the time the schema is built
     ds = atdata.write_samples([Holder(items=[1], arr=np.ones(2))], tmp_path / "h.tar")
     assert list(ds) == [Holder(items=[1], arr=np.ones(2))]
-    del Local
+    kinds = [f["fieldType"]["$type"] for f in json.loads(Holder.__atdata_schema_json__)["fields"]]
+    assert kinds == ["local#array", "local#ndarray"]
 
 
 def test_subclass_without_dataclass_or_the_base_itself_is_a_clear_error(tmp_path):
@@ -382,7 +427,7 @@ print(json.dumps({{"deco": len(deco), "refused": refused, "own": own}}))
 """,
     )
     got = json.loads(out)
-    assert got["deco"] == 3
+    assert got["deco"] == 4
     assert got["refused"] and "dict" in got["refused"]
     assert got["own"] == [{"k": 1}]
 
