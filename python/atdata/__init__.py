@@ -52,6 +52,8 @@ from .manifest import (
     ShardManifest,
     query_fields,
 )
+# Samples (issue 15): atdata 0.7's protocol name for sample types.
+from ._packable import Packable
 
 __version__ = _core.__version__
 
@@ -107,4 +109,6 @@ __all__ = [
     "SampleLocation",
     "ShardManifest",
     "query_fields",
+    # Samples (issue 15)
+    "Packable",
 ]

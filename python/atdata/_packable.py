@@ -6,12 +6,14 @@ encoding, decoding and type checks of values happen in Rust (``atdata._core``).
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import sys
 import types
 import typing
-from typing import Any, Optional, Union
+import uuid
+from typing import Any, Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 
@@ -25,23 +27,220 @@ if sys.version_info >= (3, 10):
     _UNION_TYPES = (Union, types.UnionType)
 
 
-class _PackableMeta(type):
-    """Makes ``isinstance(x, PackableSample)`` true for every ``@packable`` class."""
+#: The attributes a sample class carries once its schema is built (see ``_install_schema``).
+_SCHEMA_ATTRS = (
+    "__atdata_schema_json__",
+    "__atdata_fields__",
+    "__atdata_array_fields__",
+    "__atdata_dtypes__",
+)
+
+
+class _PackableMeta(abc.ABCMeta):
+    """Makes ``isinstance(x, PackableSample)`` true for ``@packable`` classes too.
+
+    ``@packable`` changes a class in place rather than giving it a new base, so the base class
+    recognises those by the schema they carry. Checks against any other class of this
+    metaclass (a ``PackableSample`` subclass) are the ordinary ones. An ``ABCMeta`` (0.7's
+    base is an ABC), so that a subclass may also derive from other abstract base classes.
+    """
 
     def __instancecheck__(cls, obj: Any) -> bool:
-        return hasattr(type(obj), "__atdata_schema_json__")
+        if cls is PackableSample:
+            return _carries_schema(type(obj))
+        return super().__instancecheck__(obj)
 
     def __subclasscheck__(cls, sub: type) -> bool:
-        return hasattr(sub, "__atdata_schema_json__")
+        if cls is PackableSample:
+            return isinstance(sub, type) and _carries_schema(sub)
+        return super().__subclasscheck__(sub)
+
+
+def _carries_schema(cls: type) -> bool:
+    # Looked up without building anything: a subclass is recognised before its schema exists.
+    return any("__atdata_schema_json__" in vars(k) for k in cls.__mro__)
+
+
+class _LazySchemaAttr:
+    """One of ``_SCHEMA_ATTRS`` on ``PackableSample``, built for the class asked on first use.
+
+    A subclass's ``__init_subclass__`` runs before ``@dataclass`` has made its fields, so the
+    schema cannot be built there; it is built the first time a write, ``packed`` or a reader
+    needs it, then kept per class (not in the class's own namespace, so a subclass of a
+    subclass gets a schema of its own rather than inheriting its parent's).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if owner is PackableSample:
+            raise AttributeError(
+                f"{self.name}: atdata.PackableSample itself has no schema, only its subclasses"
+            )
+        built = owner.__dict__.get("__atdata_built__")
+        if built is None:
+            built = _build_subclass_schema(owner)
+        return built[self.name]
+
+
+def _build_subclass_schema(cls: type) -> dict:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(
+            f"{cls.__qualname__} subclasses atdata.PackableSample but is not a dataclass: "
+            f"decorate it with @dataclass, or use @atdata.packable instead of subclassing"
+        )
+    attrs = _schema_attrs(
+        cls, cls.__dict__.get("__atdata_doc__"), cls.__dict__.get("__atdata_localns__")
+    )
+    type.__setattr__(cls, "__atdata_built__", attrs)
+    return attrs
+
+
+def _schema_attrs(cls: type, doc: Optional[str], localns: Optional[dict]) -> dict:
+    """The values of ``_SCHEMA_ATTRS`` for a dataclass: its schema record (validated by the
+    core) and the per-field facts the readers and the Rust encoder look up."""
+    schema = _schema_of(cls, doc, localns)
+    schema_json = _core.normalize_schema(json.dumps(schema))
+    array_fields = tuple(
+        f["name"] for f in schema["fields"] if f["fieldType"]["$type"] == "local#ndarray"
+    )
+    # Array fields whose annotation fixes a dtype: written arrays of another dtype are cast
+    # (numpy's same_kind) or refused by the core, see docs/values.md.
+    hints = _hints(cls, localns)
+    declared = {}
+    for name in array_fields:
+        tp = hints.get(name, cls.__dataclass_fields__[name].type)
+        dt = _declared_dtype(_unwrap_optional(tp)[0])
+        if dt is not None:
+            declared[name] = dt.str
+    return {
+        "__atdata_schema_json__": schema_json,
+        "__atdata_fields__": tuple(f["name"] for f in schema["fields"]),
+        "__atdata_array_fields__": array_fields,
+        "__atdata_dtypes__": declared,
+    }
+
+
+def _wrap_post_init(cls: type) -> None:
+    """Array fields given as lists or encoded bytes become numpy arrays after ``__init__``,
+    before a ``__post_init__`` the class defines itself."""
+    user_post_init = cls.__dict__.get("__post_init__")
+    if user_post_init is None:
+        cls.__post_init__ = _post_init
+    elif user_post_init is _post_init or getattr(user_post_init, "__atdata_wrapped__", False):
+        return
+    else:
+
+        def __post_init__(self: Any, *a: Any) -> None:
+            _post_init(self)
+            user_post_init(self, *a)
+
+        __post_init__.__atdata_wrapped__ = True  # type: ignore[attr-defined]
+        cls.__post_init__ = __post_init__
 
 
 class PackableSample(metaclass=_PackableMeta):
-    """Marker base of every ``@packable`` class (``isinstance`` works; do not subclass)."""
+    """Base class of sample types, for the subclass style of atdata 0.7::
+
+        @dataclass
+        class Caption(atdata.PackableSample):
+            text: str
+            image: NDArray
+
+    A subclass gets the same schema, encoding and behaviour as a ``@packable`` class (arrays
+    compared by value in ``==``; ``packed``, ``as_wds``, ``from_bytes``, ``from_data``,
+    ``as_dict``). Its schema is built the first time it is needed, since ``@dataclass`` applies
+    only after the class statement. ``isinstance(x, PackableSample)`` is true for instances of
+    both styles.
+    """
 
     __atdata_schema_json__: str
     __atdata_fields__: tuple
     #: Array fields whose annotation fixes a dtype -> numpy ``dtype.str`` (docs/values.md).
     __atdata_dtypes__: dict
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The class's own docstring, kept before ``@dataclass`` fills in a generated one: the
+        # schema's description is the same as ``@packable`` would record (None without one).
+        type.__setattr__(cls, "__atdata_doc__", cls.__dict__.get("__doc__"))
+        _wrap_post_init(cls)
+        # ``@dataclass`` keeps an ``__eq__`` the class already has: ours compares arrays by
+        # value, where the generated one would raise on them.
+        if "__eq__" not in cls.__dict__:
+            cls.__eq__ = _eq  # type: ignore[method-assign]
+        # String annotations of a class made inside a function name the function's locals.
+        # The frame of the class statement is above the metaclasses' ``__new__`` frames
+        # (ABCMeta's, a user metaclass's).
+        caller = sys._getframe(1)
+        while caller.f_code.co_name == "__new__" and caller.f_back is not None:
+            caller = caller.f_back
+        if caller.f_locals is not caller.f_globals:
+            type.__setattr__(cls, "__atdata_localns__", dict(caller.f_locals))
+        del caller
+
+    def __post_init__(self) -> None:
+        _post_init(self)
+
+    @property
+    def packed(self) -> bytes:
+        """The sample as msgpack bytes: the bytes a shard stores for it (the same bytes atdata
+        0.7 makes for the same values)."""
+        return _core.pack(type(self).__atdata_schema_json__, self)
+
+    @property
+    def as_wds(self) -> dict:
+        """The sample as a WebDataset dict, ``{"__key__": <unique key>, "msgpack": packed}``:
+        what ``webdataset.TarWriter.write`` takes to store it in a tar that ``Dataset`` reads.
+
+        Each call makes a new key (a time-ordered UUID), so samples written one after another
+        never share one (WebDataset would merge samples with equal keys).
+        """
+        return {"__key__": str(uuid.uuid1(node=0, clock_seq=0)), "msgpack": self.packed}
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Any:
+        """Decodes msgpack bytes written for this type (``packed``, a shard member)."""
+        return cls.from_data(_core.unpack(data, cls.__atdata_schema_json__))
+
+    @classmethod
+    def from_data(cls, data: dict) -> Any:
+        """Builds a sample from a dict of field values (array fields may hold encoded bytes;
+        keys that name no field are ignored)."""
+        if not isinstance(data, dict):
+            raise TypeError(
+                f"{cls.__name__}.from_data takes a dict of field values, got {type(data).__name__}"
+            )
+        return cls(**{n: data[n] for n in cls.__atdata_fields__ if n in data})
+
+    def as_dict(self) -> dict:
+        """The field values by name, in field order."""
+        return {n: getattr(self, n) for n in self.__atdata_fields__}
+
+
+for _attr in _SCHEMA_ATTRS:
+    setattr(PackableSample, _attr, _LazySchemaAttr(_attr))
+del _attr
+
+
+@runtime_checkable
+class Packable(Protocol):
+    """What every sample type offers, whichever way it was made (``@packable`` or a
+    ``PackableSample`` subclass): atdata 0.7's name for it, for annotations such as
+    ``type[Packable]`` and for ``isinstance`` checks."""
+
+    @classmethod
+    def from_data(cls, data: dict) -> Any: ...
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Any: ...
+
+    @property
+    def packed(self) -> bytes: ...
+
+    @property
+    def as_wds(self) -> dict: ...
 
 
 def _is_ndarray(tp: Any) -> bool:
@@ -82,6 +281,13 @@ def _field_type(tp: Any, where: str) -> dict:
         return {"$type": "local#primitive", "primitive": _PRIMITIVES[tp]}
     if _is_ndarray(tp):
         return {"$type": "local#ndarray", "dtype": _ndarray_dtype(tp)}
+    if tp is dict or typing.get_origin(tp) is dict:
+        args = typing.get_args(tp)
+        if args and args[0] is not str:
+            raise TypeError(
+                f"unsupported annotation for field {where}: {tp!r} (dict fields have str keys)"
+            )
+        return {"$type": "local#dict"}
     if typing.get_origin(tp) is list or tp is list:
         args = typing.get_args(tp)
         items = _field_type(args[0], where) if args else _field_type(str, where)
@@ -122,6 +328,8 @@ def _values_equal(a: Any, b: Any) -> bool:
         )
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_values_equal(a[k], b[k]) for k in a)
     return bool(a == b)
 
 
@@ -161,28 +369,6 @@ def _list_to_array(cls: type, name: str, v: Any) -> np.ndarray:
         ) from None
 
 
-@property  # type: ignore[misc]
-def _packed(self: Any) -> bytes:
-    """The sample as msgpack bytes (the form stored in shards)."""
-    return _core.pack(type(self).__atdata_schema_json__, self)
-
-
-@classmethod  # type: ignore[misc]
-def _from_bytes(cls: type, data: bytes) -> Any:
-    """Decodes msgpack bytes written for this type."""
-    return cls.from_data(_core.unpack(data, cls.__atdata_schema_json__))
-
-
-@classmethod  # type: ignore[misc]
-def _from_data(cls: type, data: dict) -> Any:
-    """Builds a sample from a dict of field values (unknown keys ignored)."""
-    return cls(**{n: data.get(n) for n in cls.__atdata_fields__ if n in data})
-
-
-def _as_dict(self: Any) -> dict:
-    return {n: getattr(self, n) for n in self.__atdata_fields__}
-
-
 @typing.dataclass_transform() if hasattr(typing, "dataclass_transform") else (lambda f: f)
 def packable(cls: type) -> type:
     """Turns a class with annotations into a sample type.
@@ -190,50 +376,30 @@ def packable(cls: type) -> type:
     Gives keyword construction, defaults, ``repr`` and equality (arrays compared by value), and
     records the schema: the class name, its docstring and one field per annotation (``str``,
     ``int``, ``float``, ``bool``, ``bytes``, ``NDArray``/``np.ndarray``, ``list[X]``,
-    ``X | None``).
+    ``dict``/``dict[str, X]``, ``X | None``). Subclassing ``PackableSample`` under
+    ``@dataclass`` gives the same class.
     """
     if not isinstance(cls, type):
         raise TypeError("@packable decorates a class")
     doc = cls.__doc__
-    user_post_init = cls.__dict__.get("__post_init__")
-    if user_post_init is None:
-        cls.__post_init__ = _post_init
-    else:
-
-        def __post_init__(self: Any, *a: Any) -> None:
-            _post_init(self)
-            user_post_init(self, *a)
-
-        cls.__post_init__ = __post_init__
+    _wrap_post_init(cls)
     dc = dataclasses.dataclass(cls, eq=False)
     # String annotations (``from __future__ import annotations``) of a class defined inside a
     # function name the function's locals: resolve them in the caller's frame too.
     caller = sys._getframe(1)
     localns = dict(caller.f_locals) if caller.f_locals is not caller.f_globals else None
     del caller
-    schema = _schema_of(dc, doc, localns)
-    schema_json = _core.normalize_schema(json.dumps(schema))
-    dc.__atdata_schema_json__ = schema_json
-    dc.__atdata_fields__ = tuple(f["name"] for f in schema["fields"])
-    dc.__atdata_array_fields__ = tuple(
-        f["name"] for f in schema["fields"] if f["fieldType"]["$type"] == "local#ndarray"
-    )
-    # Array fields whose annotation fixes a dtype: written arrays of another dtype are cast
-    # (numpy's same_kind) or refused by the core, see docs/values.md.
-    hints = _hints(dc, localns)
-    declared = {}
-    for name in dc.__atdata_array_fields__:
-        tp = hints.get(name, dc.__dataclass_fields__[name].type)
-        dt = _declared_dtype(_unwrap_optional(tp)[0])
-        if dt is not None:
-            declared[name] = dt.str
-    dc.__atdata_dtypes__ = declared
+    if isinstance(dc, _PackableMeta):
+        # A PackableSample subclass decorated too: its schema is built now, by this rule.
+        type.__setattr__(dc, "__atdata_built__", _schema_attrs(dc, doc, localns))
+    else:
+        for name, value in _schema_attrs(dc, doc, localns).items():
+            setattr(dc, name, value)
+        # One set of methods for both styles: the base class's.
+        for name in ("packed", "as_wds", "from_bytes", "from_data", "as_dict"):
+            setattr(dc, name, PackableSample.__dict__[name])
     dc.__eq__ = _eq
     dc.__hash__ = None
-    dc.packed = _packed
-    dc.from_bytes = _from_bytes
-    dc.from_data = _from_data
-    dc.as_dict = _as_dict
     dc.__doc__ = doc
     return dc
 
@@ -265,6 +431,8 @@ def _annotation(field_type: dict) -> Any:
         if scalar is None:
             return np.ndarray
         return np.ndarray[Any, np.dtype[scalar]]  # type: ignore[misc]
+    if kind == "dict":
+        return dict
     if kind == "array":
         items = field_type.get("items")
         return list[_annotation(items)] if items else list  # type: ignore[misc]

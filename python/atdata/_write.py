@@ -18,15 +18,18 @@ def peek_samples(samples: Iterable[Any], empty_message: str) -> tuple:
     anything (lists and tuples), else None.
 
     Iterators and generators are not materialised: the writer pulls from them chunk by chunk.
+    No samples is a ``ValueError`` whose message says the samples "must be non-empty", the
+    words atdata 0.7's callers match on, after ``empty_message``.
     """
+    empty = f"{empty_message}; samples must be non-empty"
     if isinstance(samples, (list, tuple)):
         if len(samples) == 0:
-            raise ValueError(empty_message)
+            raise ValueError(empty)
         return samples[0], samples, len(samples)
     it = iter(samples)
     for first in it:
         return first, itertools.chain((first,), it), None
-    raise ValueError(empty_message)
+    raise ValueError(empty)
 
 
 def write_samples(
@@ -40,10 +43,15 @@ def write_samples(
 ) -> Dataset:
     """Writes samples to WebDataset tar file(s) and returns a ``Dataset`` over them.
 
-    Without ``maxcount``/``maxsize`` the output is the single file ``path``; with either, shards
-    ``{stem}-000000.tar``, ``{stem}-000001.tar``, ... are written beside it. ``path`` is a plain
-    path, never a pattern: commas, braces and brackets in it are ordinary characters. A file
-    already there with other content is never replaced (``AlreadyExistsError``). ``samples``
+    A file name with a printf-style number, ``"out/shard-%04d.tar"`` (``%d``, ``%06d``, ...;
+    ``%%`` for a literal ``%``), names the shards as WebDataset's ``ShardWriter`` does:
+    ``shard-0000.tar``, ``shard-0001.tar``, ... (one shard, number 0, without a limit).
+    Otherwise, without ``maxcount``/``maxsize`` the output is the single file ``path``; with
+    either, shards ``{stem}-000000.tar``, ``{stem}-000001.tar``, ... are written beside it.
+    Only that ``%`` is a pattern: commas, braces and brackets are ordinary characters (a brace
+    pattern names the shards when reading them back, as ``Dataset("out/shard-{0000..0003}.tar")``).
+    A ``%`` that is no number pattern is refused with a limit, and taken literally without one.
+    A file already there with other content is never replaced (``AlreadyExistsError``). ``samples``
     may be any iterable, a generator too: it is consumed as the shards are written, not held
     whole. If a sample fails (wrong field type, an exception in the generator) no shard is
     left behind.

@@ -104,7 +104,7 @@ def test_unsupported_annotation_is_a_type_error():
 
         @atdata.packable
         class Bad:
-            x: dict
+            x: set
 
     with pytest.raises(TypeError, match="union"):
 

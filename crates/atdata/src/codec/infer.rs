@@ -526,7 +526,7 @@ fn base_type(s: &Sketch) -> std::result::Result<FieldType, String> {
                 (ty, false) => FieldType::List(Box::new(ty)),
             }
         }
-        Sketch::Map => FieldType::Other("dict".to_string()),
+        Sketch::Map => FieldType::dict(),
         Sketch::Nil | Sketch::Union(_) => return Err(format!("no schema type covers {s}")),
     })
 }
@@ -591,7 +591,7 @@ mod tests {
             ty("empty"),
             FieldType::List(Box::new(FieldType::Primitive(Primitive::Str)))
         );
-        assert_eq!(ty("meta"), FieldType::Other("dict".into()));
+        assert_eq!(ty("meta"), FieldType::dict());
         assert!(s.field("maybe").unwrap().optional);
         assert!(!s.field("text").unwrap().optional);
         assert_eq!(s.fields.len(), 11);

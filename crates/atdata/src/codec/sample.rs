@@ -181,8 +181,21 @@ fn check_type(ty: &FieldType, v: &Value) -> Result<()> {
         | (FieldType::Primitive(Primitive::Bool), Value::Bool(_))
         | (FieldType::Primitive(Primitive::Bytes), Value::Bytes(_))
         | (FieldType::NdArray { .. }, Value::Array(_))
-        | (FieldType::Ref(_), Value::Map(_))
-        | (FieldType::Other(_), _) => true,
+        | (FieldType::Ref(_), Value::Map(_)) => true,
+        // A map field holds a map; other kinds this version does not interpret take anything.
+        (FieldType::Other(_), Value::Map(pairs)) if ty.is_dict() => {
+            // Nothing in a map says how to decode an array, so it would come back as bytes:
+            // refused here rather than changed on the way back.
+            if let Some(at) = array_inside(pairs) {
+                return Err(Error::mismatch(format!(
+                    "a dict field cannot hold n-d arrays (one is at {at}): declare an NDArray \
+                     field for it"
+                )));
+            }
+            true
+        }
+        (FieldType::Other(_), _) if ty.is_dict() => false,
+        (FieldType::Other(_), _) => true,
         (FieldType::List(item), Value::List(items)) => {
             for (i, it) in items.iter().enumerate() {
                 check_type(item, it)
@@ -197,6 +210,25 @@ fn check_type(ty: &FieldType, v: &Value) -> Result<()> {
     } else {
         Err(Error::mismatch(format!("expected {ty}, got {}", v.kind())))
     }
+}
+
+/// Where the first n-d array inside a map's values is, as a Python subscript path
+/// (`['a'][2]['b']`), if any.
+fn array_inside(pairs: &[(String, Value)]) -> Option<String> {
+    fn find(v: &Value) -> Option<String> {
+        match v {
+            Value::Array(_) => Some(String::new()),
+            Value::Map(pairs) => array_inside(pairs),
+            Value::List(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, it)| find(it).map(|rest| format!("[{i}]{rest}"))),
+            _ => None,
+        }
+    }
+    pairs
+        .iter()
+        .find_map(|(k, v)| find(v).map(|rest| format!("[{k:?}]{rest}")))
 }
 
 fn reason(e: &Error) -> String {
@@ -217,6 +249,49 @@ mod tests {
     use crate::value::NdArray;
 
     use crate::codec::test_hex as hex;
+
+    #[test]
+    fn dict_fields_take_maps_only_and_round_trip() {
+        let schema = Schema::new(
+            "M",
+            vec![
+                Field::new("meta", FieldType::dict()),
+                Field::new("blob", FieldType::Other("dataframe".into())),
+            ],
+        );
+        let meta = Value::Map(vec![
+            ("k".into(), Value::Int(1)),
+            (
+                "nested".into(),
+                Value::Map(vec![("x".into(), Value::from("y"))]),
+            ),
+            (
+                "list".into(),
+                Value::List(vec![Value::Float(0.5), Value::Nil]),
+            ),
+        ]);
+        let fields = vec![
+            ("meta".to_string(), meta.clone()),
+            ("blob".to_string(), Value::Bytes(vec![1])),
+        ];
+        validate_sample(&fields, &schema).unwrap();
+        let mut out = Vec::new();
+        encode_sample(&fields, &mut out);
+        let back = decode_sample(&out, Some(&schema)).unwrap();
+        assert_eq!(back.get("meta"), Some(&meta));
+        let e = validate_sample(&[("meta".to_string(), Value::List(vec![]))], &schema).unwrap_err();
+        assert!(e.to_string().contains("expected dict, got list"), "{e}");
+        let arr = Value::Array(NdArray::from_vec(vec![1], vec![1.0f32]).unwrap());
+        let nested = Value::Map(vec![(
+            "a".into(),
+            Value::List(vec![Value::Int(1), Value::Map(vec![("b".into(), arr)])]),
+        )]);
+        let e = validate_sample(&[("meta".to_string(), nested)], &schema).unwrap_err();
+        assert!(
+            e.to_string().contains(r#"(one is at ["a"][1]["b"])"#),
+            "{e}"
+        );
+    }
 
     #[test]
     fn golden_text_label() {

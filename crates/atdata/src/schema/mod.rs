@@ -99,6 +99,23 @@ impl FieldType {
     pub fn is_ndarray(&self) -> bool {
         matches!(self, FieldType::NdArray { .. })
     }
+
+    /// The kind name of a map field (`{"$type": "local#dict"}`): a msgpack map with string
+    /// keys and values of any kind. Python atdata 0.7 has no schema kind for `dict` fields (it
+    /// refuses them in a schema record, and its readers refuse a kind they do not know), so
+    /// this is ours; it is an [`FieldType::Other`] kind so that every reader that predates it
+    /// keeps passing its values through untouched.
+    pub const DICT: &'static str = "dict";
+
+    /// A map field (see [`FieldType::DICT`]).
+    pub fn dict() -> Self {
+        FieldType::Other(Self::DICT.to_string())
+    }
+
+    /// True for map fields.
+    pub fn is_dict(&self) -> bool {
+        matches!(self, FieldType::Other(k) if k == Self::DICT)
+    }
 }
 
 impl fmt::Display for FieldType {

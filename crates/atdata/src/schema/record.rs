@@ -200,6 +200,20 @@ mod tests {
     }
 
     #[test]
+    fn dict_fields_are_local_dict_in_records() {
+        let s = Schema::new("M", vec![Field::new("meta", FieldType::dict())]);
+        let text = s.to_json();
+        assert!(
+            text.contains(r#""fieldType":{"$type":"local#dict"}"#),
+            "{text}"
+        );
+        let back = Schema::from_json(&text).unwrap();
+        assert!(back.fields[0].ty.is_dict());
+        assert_eq!(back, s);
+        assert!(!FieldType::Other("dataframe".into()).is_dict());
+    }
+
+    #[test]
     fn bad_records_name_the_problem() {
         let e = Schema::from_json(r#"{"name":"T","fields":[{"name":"x","fieldType":{"$type":"local#primitive","primitive":"complex"}}]}"#).unwrap_err();
         assert!(e.to_string().contains("field 'x'"), "{e}");

@@ -27,5 +27,5 @@ pub use urls::{
 pub(crate) use urls::{scheme_of, without_password};
 pub use writer::{
     sample_key, stage_shards, try_write_shards, write_shards, write_shards_at, PublishedShard,
-    ShardOptions, ShardWriter, StagedShard, StagingCopy,
+    ShardNamePattern, ShardOptions, ShardWriter, StagedShard, StagingCopy,
 };

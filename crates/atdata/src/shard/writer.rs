@@ -537,13 +537,21 @@ pub fn try_write_shards(
 }
 
 /// Writes samples to the shard file `path`, the way Python's `write_samples(samples, path)`
-/// names its output: without a limit in `opts` the output is the one file `path` (unless its
-/// name holds a `%` pattern); with `maxcount` or `maxsize`, shards `{stem}-000000.tar`,
-/// `{stem}-000001.tar`, ... beside it, where the stem is the name without `.tar`, a `%06d`
-/// and trailing `-_.` (`docs.tar` -> `docs-000000.tar`, `data-%06d.tar` -> `data-000000.tar`;
-/// `data` when nothing is left). The path is used as it is, never as a pattern: commas,
-/// braces and brackets in it are plain characters. Published all or none, like
-/// [`try_write_shards`]; the shards are staged in the output folder (created if missing).
+/// names its output (atdata 0.7, WebDataset's `ShardWriter`):
+///
+/// - a file name holding one printf-style integer conversion (`shard-%04d.tar`, `%d`, `%06i`;
+///   see [`ShardNamePattern`]) is a pattern: shard `i` is the name formatted with `i`, with or
+///   without a limit in `opts` (without one there is one shard, number 0);
+/// - otherwise, without a limit the output is the one file `path` (a `%` that is no conversion,
+///   as in `100%.tar`, is then a plain character);
+/// - otherwise, with `maxcount` or `maxsize`, shards `{stem}-000000.tar`, `{stem}-000001.tar`,
+///   ... beside it, where the stem is the name without `.tar` (`docs.tar` -> `docs-000000.tar`;
+///   `data` when nothing is left).
+///
+/// With a limit, a name whose `%` is no valid conversion is refused before anything is written.
+/// Only the file name is a pattern; commas, braces and brackets anywhere are plain characters.
+/// Published all or none, like [`try_write_shards`]; the shards are staged in the output folder
+/// (created if missing).
 pub fn write_shards_at(
     path: &Path,
     samples: impl IntoIterator<Item = Result<Vec<u8>>>,
@@ -561,19 +569,148 @@ pub fn write_shards_at(
         .into_owned();
     let dir = parent_dir(path);
     let limited = opts.maxcount.is_some() || opts.maxsize.is_some();
+    let pattern = match ShardNamePattern::parse(&name) {
+        Ok(p) => p,
+        Err(why) if limited => {
+            return Err(Error::invalid(format!(
+                "cannot number the shards of '{}': {why}",
+                path.display()
+            )))
+        }
+        Err(_) => None,
+    };
     let staged = stage_shards(dir, samples, opts)?;
-    if !limited && !name.contains('%') {
+    if let Some(p) = pattern {
+        return publish_all(staged, |i| dir.join(p.format(i)));
+    }
+    if !limited {
         return publish_all(staged, |_| path.to_path_buf());
     }
-    let stem = name
-        .strip_suffix(".tar")
-        .unwrap_or(&name)
-        .replace("%06d", "");
-    let stem = match stem.trim_end_matches(['-', '_', '.']) {
+    let stem = match name.strip_suffix(".tar").unwrap_or(&name) {
         "" => "data",
         s => s,
     };
     publish_all(staged, |i| dir.join(numbered_name(stem, i)))
+}
+
+/// A shard file name with one printf-style integer conversion, as Python's `%` operator reads
+/// it: `%` then flags (`-`, `0`, `+`, space), an optional width, an ignored length modifier
+/// (`h`, `l`, `L`) and `d`, `i` or `u`. `%%` is a literal `%`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardNamePattern {
+    before: String,
+    after: String,
+    width: usize,
+    left: bool,
+    zero: bool,
+    sign: Option<char>,
+}
+
+impl ShardNamePattern {
+    /// `Ok(None)` for a name without `%`; `Err` (the reason) for a `%` that is no conversion
+    /// this supports, or for more than one conversion.
+    pub fn parse(name: &str) -> std::result::Result<Option<Self>, String> {
+        if !name.contains('%') {
+            return Ok(None);
+        }
+        let mut before = String::new();
+        let mut after = String::new();
+        let mut spec: Option<(usize, bool, bool, Option<char>)> = None;
+        let mut chars = name.chars().peekable();
+        while let Some(c) = chars.next() {
+            let out = if spec.is_some() {
+                &mut after
+            } else {
+                &mut before
+            };
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            if chars.peek() == Some(&'%') {
+                chars.next();
+                out.push('%');
+                continue;
+            }
+            let (mut left, mut zero, mut sign) = (false, false, None);
+            while let Some(&f) = chars.peek() {
+                match f {
+                    '-' => left = true,
+                    '0' => zero = true,
+                    '+' => sign = Some('+'),
+                    ' ' if sign.is_none() => sign = Some(' '),
+                    ' ' => {}
+                    _ => break,
+                }
+                chars.next();
+            }
+            let mut digits = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(d);
+                chars.next();
+            }
+            let width = if digits.is_empty() {
+                0
+            } else {
+                digits
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|w| *w <= 64)
+                    .ok_or_else(|| format!("width {digits} in its % pattern is too large"))?
+            };
+            while chars.peek().is_some_and(|m| matches!(m, 'h' | 'l' | 'L')) {
+                chars.next();
+            }
+            match chars.next() {
+                Some('d' | 'i' | 'u') => {}
+                Some(other) => {
+                    return Err(format!(
+                        "'%{other}' is not a shard number pattern: use %d or %06d (write %% for a \
+                         literal %)"
+                    ))
+                }
+                None => {
+                    return Err(
+                        "the name ends in an unfinished % pattern: use %d or %06d (write %% for \
+                         a literal %)"
+                            .to_string(),
+                    )
+                }
+            }
+            if spec.is_some() {
+                return Err(
+                    "the name holds more than one % pattern: a shard name takes one \
+                            number"
+                        .to_string(),
+                );
+            }
+            spec = Some((width, left, zero, sign));
+        }
+        Ok(spec.map(|(width, left, zero, sign)| ShardNamePattern {
+            before,
+            after,
+            width,
+            left,
+            zero,
+            sign,
+        }))
+    }
+
+    /// The name of shard `i`.
+    pub fn format(&self, i: usize) -> String {
+        let sign = self.sign.map(String::from).unwrap_or_default();
+        let digits = i.to_string();
+        let len = sign.len() + digits.len();
+        let pad = self.width.saturating_sub(len);
+        let number = if self.left {
+            format!("{sign}{digits}{}", " ".repeat(pad))
+        } else if self.zero {
+            format!("{sign}{}{digits}", "0".repeat(pad))
+        } else {
+            format!("{}{sign}{digits}", " ".repeat(pad))
+        };
+        format!("{}{number}{}", self.before, self.after)
+    }
 }
 
 /// The file name of shard `i` of a numbered write.
@@ -732,7 +869,23 @@ mod tests {
         let out = write_shards_at(&pattern, samples(1), Default::default()).unwrap();
         assert_eq!(out[0].path, dir.path().join("data-000000.tar"));
         let bare = write_shards_at(&dir.path().join("%06d"), samples(1), by_two()).unwrap();
-        assert_eq!(bare[0].path, dir.path().join("data-000000.tar"));
+        assert_eq!(bare[0].path, dir.path().join("000000"));
+        let short = write_shards_at(&dir.path().join("s_%02d.tar"), samples(5), by_two()).unwrap();
+        let names: Vec<_> = short.iter().map(|s| s.path.clone()).collect();
+        assert_eq!(
+            names,
+            ["s_00.tar", "s_01.tar", "s_02.tar"].map(|n| dir.path().join(n))
+        );
+        // Without a limit, a % that is no conversion is a plain character; with one, refused
+        // before any file is made.
+        let plain = write_shards_at(&dir.path().join("100%.tar"), samples(1), Default::default());
+        assert_eq!(plain.unwrap()[0].path, dir.path().join("100%.tar"));
+        let e = write_shards_at(&dir.path().join("x-%s.tar"), samples(3), by_two()).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidArgument(_)) && e.to_string().contains("%s"),
+            "{e}"
+        );
+        assert!(!dir.path().join("x-%s.tar").exists());
         assert!(write_shards_at(Path::new("/"), samples(1), Default::default()).is_err());
     }
 
@@ -745,6 +898,32 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(files_in(&odd), ["x,{y}-000000.tar", "x,{y}-000001.tar"]);
         assert_eq!(out[1].path, odd.join("x,{y}-000001.tar"));
+    }
+
+    #[test]
+    fn shard_name_patterns_format_as_python_percent_does() {
+        let f = |pat: &str, i: usize| ShardNamePattern::parse(pat).unwrap().unwrap().format(i);
+        assert_eq!(f("shard-%04d.tar", 7), "shard-0007.tar");
+        assert_eq!(f("shard-%d.tar", 12), "shard-12.tar");
+        assert_eq!(f("s%i", 3), "s3");
+        assert_eq!(f("s%ld", 3), "s3");
+        assert_eq!(f("a%%b-%03u.tar", 5), "a%b-005.tar");
+        assert_eq!(f("x%4d", 5), "x   5");
+        assert_eq!(f("x%-4d.", 5), "x5   .");
+        assert_eq!(f("x%+03d", 5), "x+05");
+        assert_eq!(f("x-%02d", 1234), "x-1234");
+        assert_eq!(ShardNamePattern::parse("plain.tar"), Ok(None));
+        assert_eq!(ShardNamePattern::parse("only%%.tar"), Ok(None));
+        for bad in [
+            "a%s.tar",
+            "a%",
+            "a%5",
+            "%d-%d",
+            "a%(x)d",
+            "%999999999999999999999d",
+        ] {
+            assert!(ShardNamePattern::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
