@@ -35,9 +35,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 
 VPY="$VENV/bin/python"
-if ! "$VPY" -c 'import numpy, pytest' >/dev/null 2>&1; then
-    log "installing numpy and pytest"
-    "$VPY" -m pip install -q --disable-pip-version-check numpy pytest >&2
+if ! "$VPY" -c 'import numpy, pytest, pandas, pyarrow, webdataset' >/dev/null 2>&1; then
+    log "installing numpy, pytest, pandas, pyarrow, webdataset (the export methods and the 0.7-style example)"
+    "$VPY" -m pip install -q --disable-pip-version-check numpy pytest pandas pyarrow webdataset >&2
 fi
 
 changed() {
