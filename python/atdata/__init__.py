@@ -36,6 +36,10 @@ from ._index import (
 )
 from ._write import write_samples
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
+# Dataset, DatasetDict, SampleBatch, load_dataset (issue 15): 0.7's module path
+# atdata.dataset, and the unknown-split error (ValueError and KeyError).
+from ._hf import SplitNotFoundError
+from . import dataset
 
 __version__ = _core.__version__
 
@@ -77,4 +81,6 @@ __all__ = [
     "SchemaMismatchError",
     "packable",
     "write_samples",
+    # Dataset, DatasetDict, SampleBatch, load_dataset (issue 15)
+    "SplitNotFoundError",
 ]
