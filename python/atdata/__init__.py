@@ -37,6 +37,10 @@ from ._index import (
 from ._write import write_samples
 from ._logging import configure_logging, get_logger, log_operation
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
+# Dataset, DatasetDict, SampleBatch, load_dataset (issue 15): 0.7's module path
+# atdata.dataset, and the unknown-split error (ValueError and KeyError).
+from ._hf import SplitNotFoundError
+from . import dataset
 
 # Lenses and manifests (atdata 0.7's atdata.lens and atdata.manifest). As in 0.7, the
 # package attribute ``atdata.lens`` is the decorator; the module stays importable as
@@ -111,4 +115,6 @@ __all__ = [
     "query_fields",
     # Samples (issue 15)
     "Packable",
+    # Dataset, DatasetDict, SampleBatch, load_dataset (issue 15)
+    "SplitNotFoundError",
 ]

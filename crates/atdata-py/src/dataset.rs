@@ -1,17 +1,25 @@
 //! `Dataset` and its batch iterator: handles over the core's dataset, iterated in Rust with the
 //! GIL released; each batch crosses into Python as a dict of columns.
 
+use std::io::Read;
 use std::sync::Mutex;
 
-use atdata::dataset::{Batches, Dataset, Order, ShuffleOptions};
-use pyo3::exceptions::PyRuntimeError;
+use atdata::codec::{decode_sample, encode_sample};
+use atdata::dataset::{BatchBuilder, Batches, Dataset, Order, ShuffleOptions};
+use atdata::{Error, Schema, Value};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::columns::batch_to_dict;
-use crate::convert::sample_to_dict;
+use crate::convert::{sample_to_dict, to_value};
+use crate::exceptions::to_pyerr;
 use crate::progress::{Kind, Progress};
+use crate::samples::{encode_one, Declared};
 use crate::util::{core, run_core};
+
+/// Most bytes `read_url` reads: it is for small side files (a dataset's metadata), never shards.
+const MAX_SIDE_FILE: u64 = 64 << 20;
 
 /// A dataset: shard URLs, an optional schema, a name.
 #[pyclass(name = "Dataset", module = "atdata._core", frozen)]
@@ -96,6 +104,97 @@ impl PyDataset {
         core(py, self.inner.part(part, parts)).map(PyDataset::new)
     }
 
+    /// The same dataset over `urls` instead (same source, schema and name): one shard of it, or
+    /// the shards a caller retries. Each URL is checked by the source, without I/O.
+    fn with_urls(&self, py: Python<'_>, urls: Vec<String>) -> PyResult<Self> {
+        for u in &urls {
+            core(py, self.inner.source().check_url(u))?;
+        }
+        let mut ds = Dataset::new(urls, self.inner.schema().cloned())
+            .with_source(self.inner.source().clone());
+        if let Some(n) = self.inner.name() {
+            ds = ds.with_name(n);
+        }
+        Ok(PyDataset::new(ds))
+    }
+
+    /// The sample whose WebDataset key is `key`, as a dict, or None when no sample has it.
+    /// Shards are scanned in order and only the matching sample is decoded.
+    fn get<'py>(&self, py: Python<'py>, key: String) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let ds = self.inner.clone();
+        let found = run_core(py, move || {
+            for s in ds.raw(Order::Ordered) {
+                let s = s?;
+                if s.raw.key != key {
+                    continue;
+                }
+                let decoded = decode_sample(&s.raw.data, ds.schema()).map_err(|e| {
+                    let e = s.locate(e);
+                    match ds.name() {
+                        Some(n) => e.with_dataset(n),
+                        None => e,
+                    }
+                })?;
+                return Ok(Some(decoded));
+            }
+            Ok(None)
+        })?;
+        found.map(|s| sample_to_dict(py, s)).transpose()
+    }
+
+    /// The bytes at `url` (a path, `file://`, `http(s)://` or `s3://` URL), read through this
+    /// dataset's source, so that a side file (0.7's `metadata_url`) is reached the way the
+    /// shards are, with the same credentials. At most 64 MiB.
+    fn read_url<'py>(&self, py: Python<'py>, url: String) -> PyResult<Bound<'py, PyBytes>> {
+        let source = self.inner.source().clone();
+        let data = run_core(py, move || {
+            source.check_url(&url)?;
+            let opened = source.open(&url)?;
+            let mut buf = Vec::new();
+            opened
+                .reader
+                .take(MAX_SIDE_FILE + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io(&url, e))?;
+            if buf.len() as u64 > MAX_SIDE_FILE {
+                return Err(Error::invalid(format!(
+                    "'{url}' holds more than {MAX_SIDE_FILE} bytes; a metadata file must be smaller"
+                )));
+            }
+            Ok(buf)
+        })?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Columns of the samples in `samples` (an iterable), as batches read from shards have
+    /// them: each sample is encoded (checked against `schema_json` when given; a schemaless
+    /// sample is a dict) and decoded into the core's columnar batch, so that stacking, ragged
+    /// arrays and None follow the one rule of `BatchBuilder`.
+    #[staticmethod]
+    #[pyo3(signature = (samples, schema_json=None))]
+    fn columns_of<'py>(
+        py: Python<'py>,
+        samples: &Bound<'py, PyAny>,
+        schema_json: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let schema = core(py, schema_json.map(Schema::from_json).transpose())?;
+        let mut builder = BatchBuilder::new(schema.clone(), 0);
+        let mut declared = Declared::default();
+        let mut buf = Vec::new();
+        for (i, obj) in samples.try_iter()?.enumerate() {
+            let obj = obj?;
+            buf.clear();
+            match &schema {
+                Some(s) => {
+                    encode_one(&obj, s, &mut declared, i, &mut buf).map_err(|e| to_pyerr(py, e))?
+                }
+                None => encode_untyped(&obj, i, &mut buf)?,
+            }
+            core(py, builder.push(&buf).map_err(|e| e.with_sample(i)))?;
+        }
+        batch_to_dict(py, builder.finish())
+    }
+
     /// The first `n` samples as dicts.
     fn head<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
         let ds = self.inner.clone();
@@ -128,6 +227,30 @@ impl PyDataset {
             inner: Mutex::new(Some((it, bar))),
         }
     }
+}
+
+/// Encodes a sample without a schema: `obj` is a dict of field values (sample `i` of a call).
+fn encode_untyped(obj: &Bound<'_, PyAny>, i: usize, out: &mut Vec<u8>) -> PyResult<()> {
+    let py = obj.py();
+    let dict = obj.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "sample #{i} without a schema must be a dict of fields, got {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let mut fields: Vec<(String, Value)> = Vec::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        let name: String = k.extract()?;
+        let value = to_value(&v, 0).map_err(|reason| {
+            to_pyerr(py, Error::mismatch(reason).with_field(&name).with_sample(i))
+        })?;
+        fields.push((name, value));
+    }
+    encode_sample(&fields, out);
+    Ok(())
 }
 
 /// Iterator of batches, each a dict `field -> column` (numpy array or list), with its progress

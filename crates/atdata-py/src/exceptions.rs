@@ -105,7 +105,7 @@ fn make(
     name: &str,
     bases: Vec<Bound<'_, PyAny>>,
     retryable: bool,
-    key_error: bool,
+    plain_str: bool,
 ) -> PyResult<Py<PyType>> {
     let builtins = py.import("builtins")?;
     let ns = PyDict::new(py);
@@ -116,8 +116,9 @@ fn make(
         .map_or("", |(_, d)| *d);
     ns.set_item("__doc__", doc)?;
     ns.set_item("retryable", retryable)?;
-    if key_error {
-        // KeyError quotes its message in str(); show it plainly like other errors.
+    if plain_str {
+        // KeyError quotes its message in str(), and OSError with `filename` set shows
+        // "[Errno None] None: 'path'" instead of it: show the message plainly like other errors.
         let exc = builtins.getattr("Exception")?;
         ns.set_item("__str__", exc.getattr("__str__")?)?;
     }
@@ -143,7 +144,8 @@ pub fn types(py: Python<'_>) -> PyResult<&'static Types> {
             if let Some(bi) = builtin {
                 bases.push(b.getattr(bi)?);
             }
-            make(py, name, bases, retry, builtin == Some("KeyError"))
+            let plain = matches!(builtin, Some("KeyError" | "OSError"));
+            make(py, name, bases, retry, plain)
         };
         let shard = sub("ShardError", None, false)?;
         let schema = sub("SchemaError", None, false)?;
@@ -180,7 +182,7 @@ pub fn types(py: Python<'_>) -> PyResult<&'static Types> {
                 b.getattr("FileNotFoundError")?,
             ],
             false,
-            false,
+            true,
         )?;
         Ok(Types {
             not_found: sub("NotFoundError", Some("KeyError"), false)?,
@@ -256,6 +258,8 @@ fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
         Error::Io { path, .. } => Some(path.clone()),
         _ => None,
     };
+    let missing =
+        matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
     // One arm per variant and no `_`: a new core variant must be mapped here to compile.
     let (ty, location): (&Py<PyType>, Option<Location>) = match e {
         Error::NotFound { .. } => (&t.not_found, None),
@@ -280,6 +284,10 @@ fn build(py: Python<'_>, e: Error) -> PyResult<PyErr> {
     inst.setattr("field", loc.field)?;
     if let Some(path) = io_path {
         inst.setattr("filename", path)?;
+    }
+    if missing {
+        // What `open()` of a missing file sets, for callers that test `errno == ENOENT`.
+        inst.setattr("errno", py.import("errno")?.getattr("ENOENT")?)?;
     }
     Ok(PyErr::from_value(inst))
 }

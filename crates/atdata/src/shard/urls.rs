@@ -39,7 +39,8 @@ pub const MAX_BRACE_DEPTH: usize = 64;
 /// not a glob); only a target that names nothing is brace-expanded, and then each name that
 /// does not exist is a glob if it holds `*`, `?` or `[`. Glob matches are files only, sorted
 /// within each pattern. URL schemes other than `file://` are an error naming the scheme (see
-/// [`local_path`]).
+/// [`local_path`]). A path, pattern or directory that names no file is an [`Error::Io`] of kind
+/// [`NotFound`](std::io::ErrorKind::NotFound) on that path.
 pub fn expand(target: &str) -> Result<Vec<String>> {
     if target.trim().is_empty() {
         return Err(Error::invalid("empty shard path"));
@@ -60,13 +61,11 @@ pub fn expand(target: &str) -> Result<Vec<String>> {
         } else if candidate.contains(['*', '?', '[']) {
             let found = glob_files(candidate)?;
             if found.is_empty() {
-                return Err(Error::not_found(format!(
-                    "no shard file matches '{candidate}'"
-                )));
+                return Err(missing(candidate, "no shard file matches this pattern"));
             }
             out.extend(found);
         } else {
-            return Err(Error::not_found(format!("shard '{candidate}'")));
+            return Err(missing(candidate, "shard file not found"));
         }
     }
     Ok(out)
@@ -157,6 +156,17 @@ pub(crate) fn without_password(url: &str) -> String {
     }
 }
 
+/// The error for a target that names no shard file: an I/O error of kind `NotFound` on that
+/// path (not [`Error::NotFound`], which is for names an index looks up), so that every binding
+/// reports it as the missing file it is (Python: `ShardNotFoundError`, a `FileNotFoundError`,
+/// as atdata 0.7 raised). `what` says what is missing.
+fn missing(path: &str, what: &str) -> Error {
+    Error::io(
+        path,
+        std::io::Error::new(std::io::ErrorKind::NotFound, what),
+    )
+}
+
 fn path_string(p: &Path) -> Result<String> {
     p.to_str()
         .map(str::to_string)
@@ -188,7 +198,7 @@ fn local_files(candidate: &str) -> Result<Vec<String>> {
     let meta = match fs::metadata(candidate) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::not_found(format!("shard '{candidate}'")))
+            return Err(missing(candidate, "shard file not found"))
         }
         Err(e) => return Err(Error::io(candidate, e)),
     };
@@ -214,9 +224,7 @@ fn local_files(candidate: &str) -> Result<Vec<String>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::not_found(format!(
-            "no .tar shard in directory '{candidate}'"
-        )));
+        return Err(missing(candidate, "no .tar shard in this directory"));
     }
     out.sort();
     Ok(out)
