@@ -23,9 +23,8 @@ from numpy.typing import NDArray
 
 import atdata
 
-from conftest import REPO, TextSample, run_py, text_samples
+from conftest import TextSample, run_py, text_samples
 
-OURS = str(REPO / "python")
 
 #: The same code, run by 0.7 and by us; it prints one JSON object of answers.
 SHARED = r"""
@@ -147,7 +146,8 @@ print(json.dumps(out))
 
 
 def _run_shared(python: str, root: Path, ours: bool) -> dict:
-    env = {"PYTHONPATH": OURS} if ours else {}
+    # Ours: the package this pytest imports (installed, or a dev PYTHONPATH); 0.7: its venv only.
+    env = {"PYTHONPATH": os.environ["PYTHONPATH"]} if ours and "PYTHONPATH" in os.environ else {}
     p = run_py(SHARED.replace("sys.argv[1]", repr(str(root))), python=python, env=env)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout.strip().splitlines()[-1])
