@@ -849,8 +849,10 @@ class Dataset(Generic[ST]):
     # -- exports -------------------------------------------------------------------------
 
     def _fields(self) -> Optional[tuple]:
-        st = self._sample_type
-        if st is None or st is DictSample:
+        """The export's columns: the fields of the type this dataset yields (a lens's view,
+        not its source); None when its samples decide (DictSample, or after a map)."""
+        st = self.sample_type
+        if self._map is not None or st is None or st is DictSample:
             return None
         return tuple(st.__atdata_fields__)
 

@@ -341,9 +341,34 @@ def _lens_dataset_class() -> type:
             cols = [columns[k] for k in names]
             return [get(_make_sample(st, dict(zip(names, row)))) for row in zip(*cols)]
 
+        @property
+        def _plain(self) -> bool:
+            # The core's columns are the lens source's, never what this dataset yields: every
+            # path of Dataset (filter, map, exports, select, process_shards) must take samples
+            # from _samples, which applies the lens.
+            return False
+
+        @property
+        def _untransformed(self) -> bool:
+            return self._filter is None and self._map is None
+
+        def _samples(self, shuffle: Any, progress: Optional[bool]) -> Iterator[Any]:
+            for cols in self._batches(_ROW_CHUNK, shuffle, progress):
+                yield from self._views(cols)
+
+        def _derive(self, core: Any = None, sample_type: Any = None) -> Any:
+            d = Dataset._derive(self, core, sample_type)
+            out = LensDataset.__new__(LensDataset)
+            out.__dict__.update(d.__dict__)
+            out._lens, out._view_type = self._lens, self._view_type
+            return out
+
         def _generate(
             self, batch_size: Optional[int], shuffle: Any, progress: Optional[bool]
         ) -> Iterator[Any]:
+            if not self._untransformed:
+                yield from Dataset._generate(self, batch_size, shuffle, progress)
+                return
             chunk = _ROW_CHUNK if batch_size is None else batch_size
             for cols in self._batches(chunk, shuffle, progress):
                 views = self._views(cols)
@@ -355,6 +380,8 @@ def _lens_dataset_class() -> type:
         def head(self, n: int = 5) -> list:
             from ._args import check_int
 
+            if not self._untransformed:
+                return Dataset.head(self, n)
             n = check_int("n", n)
             st, get = self._lens.source_type, self._lens._getter
             return [get(_make_sample(st, d)) for d in self._core.head(n)]

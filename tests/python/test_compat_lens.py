@@ -348,3 +348,35 @@ def test_unresolvable_annotation_is_named():
     msg = "make.<locals>.f: cannot resolve its parameter annotation .*NoSuchClass"
     with pytest.raises(TypeError, match=msg):
         lens(make())
+
+
+@atdata.packable
+class Counted:
+    x: int
+    name: str
+
+
+@atdata.packable
+class Tenfold:
+    y: int
+
+
+@atdata.lens
+def _tenfold(c: Counted) -> Tenfold:
+    return Tenfold(y=c.x * 10)
+
+
+def test_dataset_methods_see_the_view_not_the_source(tmp_path):
+    ds = atdata.write_samples([Counted(x=i, name=str(i)) for i in range(10)], tmp_path / "c.tar")
+    view = ds.as_type(Tenfold)
+    kept = view.filter(lambda s: s.y > 50)
+    assert [s.y for s in kept.ordered()] == [60, 70, 80, 90] and len(kept) == 4
+    assert [b.y for b in kept.ordered(batch_size=3)] == [[60, 70, 80], [90]]
+    assert kept.head(1) == [Tenfold(y=60)]
+    assert view.map(lambda s: s.y + 1).head(3) == [1, 11, 21]
+    assert view.to_dict() == {"y": [i * 10 for i in range(10)]}
+    assert view.to_pandas()["y"].tolist() == [i * 10 for i in range(10)]
+    assert view.select([1, 3]) == [Tenfold(y=10), Tenfold(y=30)]
+    assert list(view.process_shards(lambda s: sum(x.y for x in s)).values()) == [450]
+    # A map to another sample type exports that type's fields.
+    assert ds.map(lambda c: Tenfold(y=c.x)).to_dict() == {"y": list(range(10))}
