@@ -39,7 +39,7 @@ from ._logging import configure_logging, get_logger, log_operation
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
 # Dataset, DatasetDict, SampleBatch, load_dataset (issue 15): 0.7's module path
 # atdata.dataset, and the unknown-split error (ValueError and KeyError).
-from ._hf import SplitNotFoundError
+from ._exceptions import SplitNotFoundError
 from . import dataset
 
 # Lenses and manifests (atdata 0.7's atdata.lens and atdata.manifest). As in 0.7, the

@@ -1164,7 +1164,7 @@ class DatasetDict(dict):
         return {name: len(ds.list_shards()) for name, ds in self.items()}
 
     def __missing__(self, key: Any) -> Any:
-        from ._hf import SplitNotFoundError
+        from ._exceptions import SplitNotFoundError
 
         raise SplitNotFoundError(
             f"no split {key!r}; available splits: {', '.join(map(str, self)) or '(none)'}"

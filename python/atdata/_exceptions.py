@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from ._core import AtdataError
+from ._core import AtdataError, NotFoundError
 
 
 class SampleKeyError(AtdataError, KeyError):
@@ -23,6 +23,11 @@ class SampleKeyError(AtdataError, KeyError):
 
     # KeyError quotes its message in str(); show it plainly like our other errors.
     __str__ = Exception.__str__
+
+
+class SplitNotFoundError(NotFoundError, ValueError):
+    """No split of that name: also ``ValueError``, as atdata 0.7 and HF ``datasets`` raise it,
+    and ``KeyError`` through ``NotFoundError``. The message lists the splits that exist."""
 
 
 class LensNotFoundError(AtdataError, ValueError):
@@ -76,4 +81,7 @@ class PartialFailureError(AtdataError):
         super().__init__("\n".join(lines))
 
 
-__all__ = ["LensNotFoundError", "PartialFailureError", "SampleKeyError"]
+for _cls in (SampleKeyError, SplitNotFoundError, LensNotFoundError, PartialFailureError):
+    _cls.__module__ = "atdata"  # shown in tracebacks as what callers catch
+
+__all__ = ["LensNotFoundError", "PartialFailureError", "SampleKeyError", "SplitNotFoundError"]

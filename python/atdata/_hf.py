@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from . import _core
 from ._dataset import Dataset, DatasetDict
+from ._exceptions import SplitNotFoundError
 
 _lock = threading.Lock()
 _default: Any = None
@@ -56,14 +57,6 @@ def _index_for_reading() -> Any:
 
 def _is_index_ref(path: str) -> bool:
     return path.startswith("@")
-
-
-class SplitNotFoundError(_core.NotFoundError, ValueError):
-    """No split of that name: also ``ValueError``, as atdata 0.7 and HF ``datasets`` raise it,
-    and ``KeyError`` through ``NotFoundError``. The message lists the splits that exist."""
-
-
-SplitNotFoundError.__module__ = "atdata"
 
 
 def _has_scheme(path: str) -> bool:
