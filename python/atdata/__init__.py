@@ -37,6 +37,12 @@ from ._index import (
 from ._write import write_samples
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
 
+# Index API, providers, content addressing and integrity (atdata 0.7's names, issue 15).
+# SqliteProvider: the class with 0.7's provider methods (a subclass of the core's).
+from ._index import SqliteProvider
+from ._integrity import ShardWriteResult, generate_cid, verify_checksums, verify_cid
+from . import index, local, providers, stores  # 0.7's module paths (atdata.index.Index, ...)
+
 __version__ = _core.__version__
 
 __all__ = [
@@ -77,4 +83,9 @@ __all__ = [
     "SchemaMismatchError",
     "packable",
     "write_samples",
+    # Index API, content addressing and integrity (issue 15)
+    "ShardWriteResult",
+    "generate_cid",
+    "verify_checksums",
+    "verify_cid",
 ]

@@ -282,6 +282,36 @@ fn insert(
     Ok(())
 }
 
+/// [`ProviderExt::store_schema`](crate::index::ProviderExt::store_schema).
+pub(crate) fn store_schema(p: &dyn Provider, schema: &Schema) -> Result<bool> {
+    let normal = |s: &Schema| Schema::from_json(&s.to_json()).unwrap_or_else(|_| s.clone());
+    let mut stored = false;
+    p.write(&mut |tx| {
+        stored = false;
+        let existing = tx.schemas_of(&schema.name)?;
+        if let Some(old) = existing.iter().find(|s| s.version == schema.version) {
+            if normal(old).same_structure(&normal(schema)) {
+                return Ok(());
+            }
+            return Err(Error::AlreadyExists {
+                what: format!(
+                    "schema '{}@{}' with other fields; a stored record never changes (entries \
+                     refer to it): store this one under a new version",
+                    schema.name, schema.version
+                ),
+            });
+        }
+        let mut record = schema.clone();
+        if record.created_at.is_none() {
+            record.created_at = Some(now_rfc3339());
+        }
+        tx.insert_schema(&record)?;
+        stored = true;
+        Ok(())
+    })?;
+    Ok(stored)
+}
+
 /// [`ProviderExt::relocate_shards`](crate::index::ProviderExt::relocate_shards).
 pub(crate) fn relocate_shards(
     p: &dyn Provider,

@@ -296,6 +296,15 @@ pub trait ProviderExt: Provider {
         crate::index::commit::record_shard_info(self.as_dyn(), cid, shards)
     }
 
+    /// Stores the schema record `schema` (its own name and version) as it is, for callers
+    /// that publish a schema before any entry uses it (atdata 0.7's `store_schema`). A record
+    /// of that name and version with the same structure is kept (returns false); one with
+    /// another structure is [`Error::AlreadyExists`]: entries name schemas by version and their
+    /// CIDs cover that reference, so a stored record never changes under them.
+    fn store_schema(&self, schema: &Schema) -> Result<bool> {
+        crate::index::commit::store_schema(self.as_dyn(), schema)
+    }
+
     /// Every entry that can be read, oldest first, and an error for each row that cannot
     /// (naming its dataset and CID), so that one damaged row does not hide the others.
     fn listing(&self) -> Result<Listing> {
