@@ -212,8 +212,13 @@ def test_create_provider_and_repository_by_name(tmp_path):
     r = atdata.providers.create_provider("redis", host="127.0.0.1", port=6379, db=0)
     assert isinstance(r, atdata.RedisProvider)
     assert "127.0.0.1:6379" in repr(r)
+    # 0.7's Index(host=..., port=...) is a Redis index on that server.
+    ix = atdata.Index(host="127.0.0.1", port=6379, db=0)
+    assert isinstance(ix.provider, atdata.RedisProvider) and "127.0.0.1:6379/0" in repr(ix.provider)
     with pytest.raises(atdata.UnsupportedFeatureError, match="socket_timeout"):
         atdata.create_repository("redis", socket_timeout=3)
+    with pytest.raises(TypeError, match="port must be"):
+        atdata.providers.create_provider("redis", port="6379")
     with pytest.raises(TypeError, match="host"):
         atdata.create_repository("sqlite", host="x")
 
