@@ -671,6 +671,13 @@ class Index:
                 f"insert_dataset: ds must be a Dataset, got {type(ds).__name__}"
             )
         files = list(list_shards())
+        remote = [u for u in files if "://" in u and not u.startswith("file://")]
+        if remote:
+            raise UnsupportedFeatureError(
+                f"insert_dataset: shard {remote[0]!r} is not a local file; indexing remote "
+                "shards is not supported yet: write the samples with "
+                "index.write_samples(samples, name=...)"
+            )
         if schema_ref is not None:
             check_text("schema_ref", schema_ref)
             schema_json: Optional[str] = self._core.get_schema(schema_ref)

@@ -348,6 +348,8 @@ def test_insert_dataset_copies_into_the_store_or_indexes_in_place(index, tmp_pat
         index.insert_dataset(ds, name="x", data_store=atdata.LocalDiskStore(tmp_path / "other"))
     with pytest.raises(TypeError, match="Dataset"):
         index.insert_dataset(["not", "a", "dataset"], name="x")
+    with pytest.raises(atdata.UnsupportedFeatureError, match="'s3://b/a.tar' is not a local file"):
+        index.insert_dataset(atdata.Dataset("s3://b/a.tar"), name="x")
     with pytest.raises(KeyError, match="Unknown repository 'lab'"):
         index.insert_dataset(ds, name="@lab/docs")
 
