@@ -178,6 +178,32 @@ pub fn schema_reused_for_same_structure(p: &dyn Provider) {
     assert!(got.same_structure(&text_schema()));
 }
 
+/// `store_schema` stores a record as given (version and all), keeps it when stored again
+/// (other words, same fields), refuses other fields under a stored version, and a commit of
+/// the same structure afterwards reuses the stored record.
+pub fn store_schema_keeps_records_and_refuses_changes(p: &dyn Provider) {
+    let mut record = text_schema();
+    record.version = "1.4.0".into();
+    assert!(p.store_schema(&record).unwrap());
+    let mut again = record.clone();
+    again.description = Some("other words, same fields".into());
+    assert!(!p.store_schema(&again).unwrap());
+    let got = p.schema("TextSample", "1.4.0").unwrap().unwrap();
+    assert!(got.same_structure(&record) && got.created_at.is_some());
+    let mut other = record.clone();
+    other
+        .fields
+        .push(Field::new("n", FieldType::Primitive(Primitive::Int)));
+    let err = p.store_schema(&other).unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }) && err.to_string().contains("TextSample@1.4.0"),
+        "{err}"
+    );
+    assert_eq!(p.schemas().unwrap().len(), 1);
+    let e = p.commit(&sample_entry("a", 1, "a")).unwrap();
+    assert_eq!(e.entry.schema_ref, "atdata://local/schema/TextSample@1.4.0");
+}
+
 /// A changed structure under the same schema name gets the next major version; the old
 /// structure still maps to its old version.
 pub fn schema_changed_structure_gets_next_major(p: &dyn Provider) {
@@ -596,6 +622,10 @@ pub fn run_all(make: &dyn Fn() -> Arc<dyn Provider>) {
         (
             "newest_schema_is_the_highest_version",
             newest_schema_is_the_highest_version,
+        ),
+        (
+            "store_schema_keeps_records_and_refuses_changes",
+            store_schema_keeps_records_and_refuses_changes,
         ),
         (
             "listing_pushes_down_filters_and_pages",
