@@ -135,10 +135,37 @@ class _ProviderMethods:
     """atdata 0.7's ``IndexProvider`` methods for reading an index and publishing schemas,
     on every provider class: each calls the core, which runs it on the provider's backend.
 
-    Entries are written by ``Index`` (``write_samples``, ``insert_dataset``), which hashes the
-    shards, so every entry can be verified: ``store_entry`` and ``store_label`` of 0.7, which
-    record whatever they are given, are not offered.
+    Prefer ``Index.write_samples``/``insert_dataset`` to write: they hash and count the
+    shards. ``store_entry`` records an entry as 0.7 does (as given). 0.7's ``store_label``
+    (a name pointing at any entry) is not offered: names and versions here are the entries'
+    own.
     """
+
+    def store_entry(self, entry: LocalDatasetEntry) -> None:
+        """Records ``entry`` (a ``LocalDatasetEntry``) as atdata 0.7 does, as the next
+        version of its name: its shards are not read, their digests are the ones in
+        ``metadata["checksums"]`` if any (loading it counts the samples, as for every entry
+        0.7 wrote). Its CID must be the one 0.7 computes from ``schema_ref`` and
+        ``data_urls`` (the default) and its schema record must be stored
+        (``store_schema``); recording it again changes nothing (entries never change, where
+        0.7 replaces them)."""
+        if not isinstance(entry, LocalDatasetEntry):
+            raise TypeError(
+                f"store_entry: expected a LocalDatasetEntry, got {type(entry).__name__}"
+            )
+        metadata = dict(entry.metadata) if entry.metadata else None
+        checksums = (metadata or {}).pop("checksums", None) or {}
+        if not isinstance(checksums, Mapping):
+            raise TypeError("store_entry: metadata['checksums'] must be a dict of url -> sha256")
+        _core.provider_record_07_entry(
+            self,
+            entry.name,
+            entry.schema_ref,
+            list(entry.data_urls),
+            [checksums.get(u) for u in entry.data_urls],
+            entry.cid,
+            metadata,
+        )
 
     def get_entry_by_cid(self, cid: str) -> LocalDatasetEntry:
         """The entry with content identifier ``cid``; ``NotFoundError`` (a ``KeyError``) if

@@ -206,6 +206,55 @@ def test_provider_methods(provider, tmp_path):
     provider.close()
 
 
+def test_store_entry_records_an_entry_as_07_does(provider, tmp_path):
+    ds = atdata.write_samples(text_samples(4), tmp_path / "docs.tar")
+    urls = ds.list_shards()
+    ref = atdata.Index(provider=provider).publish_schema(TextSample)
+    sha = atdata._core.shard_sha256(urls[0])
+    e = atdata.index.LocalDatasetEntry(
+        name="docs", schema_ref=ref, data_urls=urls, metadata={"k": "v", "checksums": {urls[0]: sha}}
+    )
+    assert provider.store_entry(e) is None
+    got = provider.get_entry_by_cid(e.cid)
+    assert got == e
+    assert provider.get_label("docs") == (e.cid, "1")
+    provider.store_entry(e)  # again: nothing changes
+    assert [x.cid for x in provider.iter_entries()] == [e.cid]
+    index = atdata.Index(provider=provider)
+    assert [s.text for s in index.load("docs")] == [s.text for s in text_samples(4)]
+    assert atdata.verify_checksums(got) == {urls[0]: "ok"}
+
+    forged = atdata.index.LocalDatasetEntry(
+        name="docs", schema_ref=ref, data_urls=urls, _cid=atdata.generate_cid({"x": 1})
+    )
+    with pytest.raises(ValueError, match="is not the CID of its schema_ref and data_urls"):
+        provider.store_entry(forged)
+    orphan = atdata.index.LocalDatasetEntry(
+        name="docs", schema_ref="atdata://local/schema/Nope@1.0.0", data_urls=urls
+    )
+    with pytest.raises(KeyError, match=r"schema 'Nope@1\.0\.0'.*store it first"):
+        provider.store_entry(orphan)
+    with pytest.raises(TypeError, match="LocalDatasetEntry"):
+        provider.store_entry({"name": "docs"})
+
+
+def test_store_entry_is_read_by_07(ref_python, tmp_path):
+    p = atdata.SqliteProvider(str(tmp_path / "index.db"))
+    ref = atdata.Index(provider=p).publish_schema(TextSample)
+    urls = atdata.write_samples(text_samples(3), tmp_path / "docs.tar").list_shards()
+    e = atdata.index.LocalDatasetEntry(name="docs", schema_ref=ref, data_urls=urls, metadata={"k": 1})
+    p.store_entry(e)
+    theirs = _run07(
+        ref_python,
+        "import json\nfrom atdata.providers import create_provider\n"
+        f"p = create_provider('sqlite', path={str(tmp_path / 'index.db')!r})\n"
+        f"e = p.get_entry_by_cid({e.cid!r})\n"
+        "print(json.dumps([e.name, e.schema_ref, e.data_urls, e.metadata, p.get_label('docs')[0]]))",
+    )
+    # The core keeps 0.7's checksums key in the stored metadata: empty, no digests known.
+    assert theirs == ["docs", ref, urls, {"k": 1, "checksums": {}}, e.cid]
+
+
 def test_create_provider_and_repository_by_name(tmp_path):
     p = atdata.providers.create_provider("sqlite", path=tmp_path / "x.db")
     assert isinstance(p, atdata.SqliteProvider) and p.path == tmp_path / "x.db"

@@ -871,6 +871,55 @@ pub fn provider_latest_schema_version(
     run_core(py, move || p.newest_schema(&name)).map(|s| s.map(|s| s.version))
 }
 
+/// Records an entry as atdata 0.7's `store_entry` does (see the core's
+/// `ProviderExt::record_07_entry`): `digests` has one sha256 or None per URL. Returns the
+/// entry as the index now holds it (an existing one with that CID is returned unchanged).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (provider, name, schema_ref, data_urls, digests, cid, metadata=None))]
+pub fn provider_record_07_entry(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    name: String,
+    schema_ref: String,
+    data_urls: Vec<String>,
+    digests: Vec<Option<String>>,
+    cid: String,
+    metadata: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyEntry> {
+    if digests.len() != data_urls.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{} digests for {} data_urls",
+            digests.len(),
+            data_urls.len()
+        )));
+    }
+    let p = provider_of(provider)?;
+    let entry = Entry {
+        name,
+        version: String::new(),
+        cid,
+        schema_ref,
+        shards: data_urls
+            .into_iter()
+            .zip(digests)
+            .map(|(url, sha256)| atdata::index::ShardInfo {
+                url,
+                sha256,
+                samples: None,
+                bytes: None,
+            })
+            .collect(),
+        num_samples: None,
+        description: None,
+        tags: Vec::new(),
+        license: None,
+        metadata: metadata_value(metadata)?,
+        created_at: String::new(),
+    };
+    run_core(py, move || p.record_07_entry(&entry)).map(|c| PyEntry::new(c.entry, LOCAL.into()))
+}
+
 /// The version of a stored record with the structure of `schema_json` (its name, same
 /// fields), the lowest if several, by the rule writes use to reuse a schema record; or None.
 #[pyfunction]

@@ -72,6 +72,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(index::provider_latest_schema_version, m)?,
         wrap_pyfunction!(index::provider_store_schema, m)?,
         wrap_pyfunction!(index::provider_schema_version_like, m)?,
+        wrap_pyfunction!(index::provider_record_07_entry, m)?,
         wrap_pyfunction!(index::generate_cid, m)?,
         wrap_pyfunction!(index::shard_sha256, m)?,
     ] {

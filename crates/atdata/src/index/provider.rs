@@ -305,6 +305,17 @@ pub trait ProviderExt: Provider {
         crate::index::commit::store_schema(self.as_dyn(), schema)
     }
 
+    /// Records `entry` as atdata 0.7's `IndexProvider.store_entry` does: as given, shards
+    /// without digests unless the caller knows them, under a CID that must be 0.7's for its
+    /// schema reference and URLs ([`python_entry_cid`](crate::codec::python_entry_cid)), as
+    /// the next version of its name (its `version` and `created_at` are set here). Its schema
+    /// record must be stored. An entry with that CID already there is returned unchanged
+    /// (`created: false`): entries never change. Loading such an entry scans its shards, as
+    /// for every entry 0.7 wrote.
+    fn record_07_entry(&self, entry: &Entry) -> Result<Committed> {
+        crate::index::commit::record_07_entry(self.as_dyn(), entry)
+    }
+
     /// Every entry that can be read, oldest first, and an error for each row that cannot
     /// (naming its dataset and CID), so that one damaged row does not hide the others.
     fn listing(&self) -> Result<Listing> {
