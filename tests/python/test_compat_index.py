@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 
 import atdata
 
-from conftest import PG, REDIS, TextSample, run_py, text_samples
+from conftest import REDIS, TextSample, run_py, text_samples
 
 # Values whose CIDs 0.7 and we must agree on: key order, nesting, integer and float edges,
 # bytes, unicode.
