@@ -59,6 +59,12 @@ from .manifest import (
 # Samples (issue 15): atdata 0.7's protocol name for sample types.
 from ._packable import Packable
 
+# Index API, providers, content addressing and integrity (atdata 0.7's names, issue 15).
+# SqliteProvider: the class with 0.7's provider methods (a subclass of the core's).
+from ._index import SqliteProvider
+from ._integrity import ShardWriteResult, generate_cid, verify_checksums, verify_cid
+from . import index, local, providers, stores  # 0.7's module paths (atdata.index.Index, ...)
+
 __version__ = _core.__version__
 
 __all__ = [
@@ -117,4 +123,9 @@ __all__ = [
     "Packable",
     # Dataset, DatasetDict, SampleBatch, load_dataset (issue 15)
     "SplitNotFoundError",
+    # Index API, content addressing and integrity (issue 15)
+    "ShardWriteResult",
+    "generate_cid",
+    "verify_checksums",
+    "verify_cid",
 ]

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use atdata::codec::cid::CidValue;
 use atdata::index::{
     DatasetRef, Entry, Index, PostgresProvider, Provider, ProviderExt, RedisProvider, Repository,
     SqliteProvider, LOCAL,
@@ -29,7 +30,7 @@ use crate::util::run_core;
 type PyShard = (String, String, u64, u64);
 
 /// The SQLite index backend: a database file, or memory when no path is given.
-#[pyclass(name = "SqliteProvider", module = "atdata", frozen)]
+#[pyclass(name = "SqliteProvider", module = "atdata", frozen, subclass)]
 pub struct PySqliteProvider {
     pub(crate) inner: Arc<SqliteProvider>,
     path: Option<PathBuf>,
@@ -81,7 +82,7 @@ impl PySqliteProvider {
 
 /// The PostgreSQL index backend (0.7's tables), connected to `dsn`
 /// (`postgresql://user:password@host:port/dbname`).
-#[pyclass(name = "PostgresProvider", module = "atdata", frozen)]
+#[pyclass(name = "PostgresProvider", module = "atdata", frozen, subclass)]
 pub struct PyPostgresProvider {
     pub(crate) inner: Arc<PostgresProvider>,
 }
@@ -216,6 +217,17 @@ impl PyLocalDiskStore {
         self.inner.root().to_path_buf()
     }
 
+    /// The URL to read shard `url` by: local paths are read as they are (atdata 0.7's
+    /// `read_url`).
+    fn read_url(&self, url: String) -> String {
+        url
+    }
+
+    /// True: shards on a local disk are read as a stream (atdata 0.7's `supports_streaming`).
+    fn supports_streaming(&self) -> bool {
+        true
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "LocalDiskStore(root={:?})",
@@ -314,6 +326,22 @@ impl PyS3DataStore {
     #[getter]
     fn prefix(&self) -> Option<String> {
         self.inner.prefix().map(str::to_string)
+    }
+
+    /// The URL a plain HTTP(S) reader (WebDataset) streams shard `url` from, as atdata 0.7's
+    /// `read_url`: with a custom endpoint (MinIO, R2, ...) `s3://bucket/key` becomes
+    /// `{endpoint}/bucket/key`; otherwise, and for URLs that are not `s3://`, `url` unchanged.
+    /// (This package reads `s3://` URLs itself and needs no such URL.)
+    fn read_url(&self, url: String) -> String {
+        match (self.inner.endpoint(), url.strip_prefix("s3://")) {
+            (Some(e), Some(path)) => format!("{}/{path}", e.trim_end_matches('/')),
+            _ => url,
+        }
+    }
+
+    /// True: objects are read as a stream (atdata 0.7's `supports_streaming`).
+    fn supports_streaming(&self) -> bool {
+        true
     }
 
     fn __repr__(&self) -> String {
@@ -636,6 +664,52 @@ impl PyIndex {
             .map(|done| done.iter().filter(|c| c.created).count())
     }
 
+    /// Indexes the shard files `files` (local paths, in order) as a new version of `name`
+    /// (`@repo/name` for a mounted repository): each is read, checked against `schema_json`
+    /// (inferred from the samples when None), counted and hashed; with `copy` the samples are
+    /// copied into the repository's store, else the entry points at the files where they are;
+    /// `copy` None copies when the repository was given a store of its own (as atdata 0.7
+    /// copies into a repository's data store and indexes in place without one).
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, files, schema_json=None, copy=None, description=None, tags=Vec::new(), license=None, metadata=None))]
+    fn insert(
+        &self,
+        py: Python<'_>,
+        name: String,
+        files: Vec<String>,
+        schema_json: Option<&str>,
+        copy: Option<bool>,
+        description: Option<String>,
+        tags: Vec<String>,
+        license: Option<String>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyEntry> {
+        let schema = schema_json
+            .map(|j| crate::util::core(py, atdata::Schema::from_json(j)))
+            .transpose()?;
+        let repo = repo_of(&name);
+        let copy = match copy {
+            Some(c) => c,
+            None => crate::util::core(py, self.inner.repo(&repo))?
+                .store
+                .is_some(),
+        };
+        let opts = atdata::index::InsertOptions {
+            copy,
+            schema,
+            description,
+            tags,
+            license,
+            metadata: metadata_value(metadata)?,
+            repo: None,
+        };
+        let ix = self.inner.clone();
+        run_core(py, move || {
+            ix.insert_files_with_progress(&name, &files, &opts, &atdata::NoProgress)
+        })
+        .map(|e| PyEntry::new(e, repo))
+    }
+
     /// Re-hashes every shard of the dataset `reference` names.
     fn verify(&self, py: Python<'_>, reference: String) -> PyResult<PyVerifyReport> {
         let ix = self.inner.clone();
@@ -702,4 +776,301 @@ impl PyVerifyReport {
             self.problems()
         )
     }
+}
+
+// -- atdata 0.7's provider methods --------------------------------------------------------
+//
+// The Python provider classes (python/atdata/_index.py) give every backend 0.7's methods
+// (`get_entry_by_cid`, `store_schema`, ...) through these functions, which take any provider
+// object: one implementation for SQLite, PostgreSQL and Redis alike.
+
+/// The entry with CID `cid` in `provider`, or None.
+#[pyfunction]
+pub fn provider_entry_by_cid(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    cid: String,
+) -> PyResult<Option<PyEntry>> {
+    let p = provider_of(provider)?;
+    run_core(py, move || p.entry_by_cid(&cid)).map(|e| e.map(|e| PyEntry::new(e, LOCAL.into())))
+}
+
+/// The entry of dataset `name` at `version` (None: its newest version), or None.
+#[pyfunction]
+#[pyo3(signature = (provider, name, version=None))]
+pub fn provider_entry_by_name(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    name: String,
+    version: Option<String>,
+) -> PyResult<Option<PyEntry>> {
+    let p = provider_of(provider)?;
+    run_core(py, move || match version {
+        Some(v) => p.entry_by_version(&name, &v),
+        None => p.latest_entry(&name),
+    })
+    .map(|e| e.map(|e| PyEntry::new(e, LOCAL.into())))
+}
+
+/// Every readable entry of `provider`, oldest first; an unreadable row is a `RuntimeWarning`
+/// naming it, as in `Index.list_datasets`.
+#[pyfunction]
+pub fn provider_entries(py: Python<'_>, provider: &Bound<'_, PyAny>) -> PyResult<Vec<PyEntry>> {
+    let p = provider_of(provider)?;
+    let listing = run_core(py, move || p.listing())?;
+    for e in &listing.skipped {
+        let message = std::ffi::CString::new(format!("skipped an unreadable index row: {e}"))
+            .unwrap_or_else(|_| c"skipped an unreadable index row".to_owned());
+        let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+        PyErr::warn(py, &category, &message, 1)?;
+    }
+    Ok(listing
+        .entries
+        .into_iter()
+        .map(|e| PyEntry::new(e, LOCAL.into()))
+        .collect())
+}
+
+/// The schema record `name@version` as JSON text (0.7's record format), or None.
+#[pyfunction]
+pub fn provider_schema_json(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    name: String,
+    version: String,
+) -> PyResult<Option<String>> {
+    let p = provider_of(provider)?;
+    run_core(py, move || p.schema(&name, &version)).map(|s| s.map(|s| s.to_json()))
+}
+
+/// Every readable schema record as `(name, version, json)`.
+#[pyfunction]
+pub fn provider_schemas(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(String, String, String)>> {
+    let p = provider_of(provider)?;
+    run_core(py, move || p.schemas()).map(|v| {
+        v.into_iter()
+            .map(|s| {
+                let json = s.to_json();
+                (s.name, s.version, json)
+            })
+            .collect()
+    })
+}
+
+/// The highest stored version of schema `name` (semver order), or None.
+#[pyfunction]
+pub fn provider_latest_schema_version(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    name: String,
+) -> PyResult<Option<String>> {
+    let p = provider_of(provider)?;
+    run_core(py, move || p.newest_schema(&name)).map(|s| s.map(|s| s.version))
+}
+
+/// Records an entry as atdata 0.7's `store_entry` does (see the core's
+/// `ProviderExt::record_07_entry`): `digests` has one sha256 or None per URL. Returns the
+/// entry as the index now holds it (an existing one with that CID is returned unchanged).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (provider, name, schema_ref, data_urls, digests, cid, metadata=None))]
+pub fn provider_record_07_entry(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    name: String,
+    schema_ref: String,
+    data_urls: Vec<String>,
+    digests: Vec<Option<String>>,
+    cid: String,
+    metadata: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyEntry> {
+    if digests.len() != data_urls.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{} digests for {} data_urls",
+            digests.len(),
+            data_urls.len()
+        )));
+    }
+    let p = provider_of(provider)?;
+    let entry = Entry {
+        name,
+        version: String::new(),
+        cid,
+        schema_ref,
+        shards: data_urls
+            .into_iter()
+            .zip(digests)
+            .map(|(url, sha256)| atdata::index::ShardInfo {
+                url,
+                sha256,
+                samples: None,
+                bytes: None,
+            })
+            .collect(),
+        num_samples: None,
+        description: None,
+        tags: Vec::new(),
+        license: None,
+        metadata: metadata_value(metadata)?,
+        created_at: String::new(),
+    };
+    run_core(py, move || p.record_07_entry(&entry)).map(|c| PyEntry::new(c.entry, LOCAL.into()))
+}
+
+/// The version of a stored record with the structure of `schema_json` (its name, same
+/// fields), the lowest if several, by the rule writes use to reuse a schema record; or None.
+#[pyfunction]
+pub fn provider_schema_version_like(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    schema_json: String,
+) -> PyResult<Option<String>> {
+    let p = provider_of(provider)?;
+    run_core(py, move || {
+        let schema = atdata::Schema::from_json(&schema_json)?;
+        let mut stored = Vec::new();
+        for s in p.schemas()? {
+            if s.name == schema.name {
+                stored.push(s);
+            }
+        }
+        Ok(
+            match atdata::index::entry::decide_schema_version(&schema, &stored) {
+                atdata::index::entry::SchemaDecision::Reuse(v) => Some(v),
+                atdata::index::entry::SchemaDecision::Create(_) => None,
+            },
+        )
+    })
+}
+
+/// Stores the schema record `schema_json` under `name@version` (which must be the record's
+/// own name and version). A record already there with the same structure is kept as it is;
+/// one with another structure is refused: entries name schemas by version and their CIDs
+/// cover that reference, so a record is never changed under them. Returns True when a record
+/// was stored.
+#[pyfunction]
+pub fn provider_store_schema(
+    py: Python<'_>,
+    provider: &Bound<'_, PyAny>,
+    name: String,
+    version: String,
+    schema_json: String,
+) -> PyResult<bool> {
+    let p = provider_of(provider)?;
+    run_core(py, move || {
+        let schema = atdata::Schema::from_json(&schema_json)?;
+        if schema.name != name || schema.version != version {
+            return Err(atdata::Error::invalid(format!(
+                "store_schema('{name}', '{version}'): the record is '{}@{}'; the name and \
+                 version given must be the record's own",
+                schema.name, schema.version
+            )));
+        }
+        p.store_schema(&schema)
+    })
+}
+
+// -- content identifiers -------------------------------------------------------------------
+
+/// Deepest nesting `generate_cid` follows (a cycle would otherwise recurse forever).
+const CID_MAX_DEPTH: usize = 512;
+
+/// The DAG-CBOR form of `obj`, or a message saying what (and where) cannot be encoded. Only
+/// the kinds DAG-CBOR has, as atdata 0.7 (libipld) takes them: None, bool, int, float, str,
+/// bytes, list and dict with str keys; a tuple, a numpy scalar, NaN or an infinity is refused.
+fn cbor_value(obj: &Bound<'_, PyAny>, at: &str, depth: usize) -> Result<CidValue, String> {
+    use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
+    if depth > CID_MAX_DEPTH {
+        return Err(format!("{at}: nests deeper than {CID_MAX_DEPTH} levels"));
+    }
+    if obj.is_none() {
+        return Ok(CidValue::Null);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(CidValue::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        let i: i128 = obj.extract().map_err(|_| {
+            format!("{at}: integer {obj} is outside CBOR's range (-2**64 .. 2**64-1)")
+        })?;
+        if i < -(1i128 << 64) || i > u64::MAX as i128 {
+            return Err(format!(
+                "{at}: integer {i} is outside CBOR's range (-2**64 .. 2**64-1)"
+            ));
+        }
+        return Ok(CidValue::Int(i));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        let v = f.value();
+        if !v.is_finite() {
+            return Err(format!(
+                "{at}: {v} has no DAG-CBOR form (NaN and infinities are not allowed)"
+            ));
+        }
+        return Ok(CidValue::Float(v));
+    }
+    if let Ok(t) = obj.cast::<PyString>() {
+        return t
+            .to_cow()
+            .map(|t| CidValue::Text(t.into_owned()))
+            .map_err(|e| format!("{at}: text is not valid UTF-8: {e}"));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(CidValue::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return l
+            .iter()
+            .enumerate()
+            .map(|(i, it)| cbor_value(&it, &format!("{at}[{i}]"), depth + 1))
+            .collect::<Result<_, _>>()
+            .map(CidValue::List);
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut pairs = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key: String = k.extract().map_err(|_| {
+                format!(
+                    "{at}: dict key {} is not a str (DAG-CBOR map keys are text)",
+                    k.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                )
+            })?;
+            let value = cbor_value(&v, &format!("{at}[{key:?}]"), depth + 1)?;
+            pairs.push((key, value));
+        }
+        return Ok(CidValue::Map(pairs));
+    }
+    let kind = obj
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_string(), |n| n.to_string());
+    Err(format!(
+        "{at}: a {kind} has no DAG-CBOR form (use None, bool, int, float, str, bytes, list \
+         or dict with str keys)"
+    ))
+}
+
+/// The content identifier of `data`: CIDv1, DAG-CBOR, sha2-256, base32 (`bafyrei...`), the
+/// same text atdata 0.7's `generate_cid` gives for the same value.
+#[pyfunction]
+pub fn generate_cid(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<String> {
+    let value = cbor_value(data, "data", 0).map_err(|m| {
+        crate::exceptions::to_pyerr(
+            py,
+            atdata::Error::invalid(format!("generate_cid: cannot encode as DAG-CBOR: {m}")),
+        )
+    })?;
+    crate::util::core(py, atdata::codec::cid_of(&value))
+}
+
+/// The sha256 (lower-case hex) of the shard file at `url`, read the way datasets are read
+/// (local paths and `file://`; `s3://` with credentials from the environment).
+#[pyfunction]
+pub fn shard_sha256(py: Python<'_>, url: String) -> PyResult<String> {
+    run_core(py, move || {
+        atdata::index::shard_sha256(atdata::store::default_source().as_ref(), &url)
+    })
 }

@@ -62,6 +62,22 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(samples::schema_ref, m)?)?;
     m.add_function(wrap_pyfunction!(write::write_samples, m)?)?;
     m.add_function(wrap_pyfunction!(default_paths, m)?)?;
+    // atdata 0.7's provider methods, CIDs and checksums (python/atdata/_index.py, _cid.py).
+    for f in [
+        wrap_pyfunction!(index::provider_entry_by_cid, m)?,
+        wrap_pyfunction!(index::provider_entry_by_name, m)?,
+        wrap_pyfunction!(index::provider_entries, m)?,
+        wrap_pyfunction!(index::provider_schema_json, m)?,
+        wrap_pyfunction!(index::provider_schemas, m)?,
+        wrap_pyfunction!(index::provider_latest_schema_version, m)?,
+        wrap_pyfunction!(index::provider_store_schema, m)?,
+        wrap_pyfunction!(index::provider_schema_version_like, m)?,
+        wrap_pyfunction!(index::provider_record_07_entry, m)?,
+        wrap_pyfunction!(index::generate_cid, m)?,
+        wrap_pyfunction!(index::shard_sha256, m)?,
+    ] {
+        m.add_function(f)?;
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

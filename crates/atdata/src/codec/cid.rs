@@ -34,6 +34,82 @@ pub fn python_entry_cid(schema_ref: &str, data_urls: &[String]) -> Result<String
     })
 }
 
+/// A dynamically typed value as DAG-CBOR holds it, for the CID of data that has no Rust type
+/// (what atdata 0.7's `generate_cid` takes from Python). Unlike [`Value`](crate::Value) it
+/// has CBOR's full integer range and no arrays, and maps are written in DAG-CBOR's canonical
+/// key order whatever order they were built in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CidValue {
+    /// null.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer; CBOR holds -2^64 ..= 2^64-1 (anything else fails to encode).
+    Int(i128),
+    /// A float, always written as float64; NaN and infinities fail to encode.
+    Float(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// A byte string.
+    Bytes(Vec<u8>),
+    /// A list.
+    List(Vec<CidValue>),
+    /// A map with text keys (each once).
+    Map(Vec<(String, CidValue)>),
+}
+
+impl Serialize for CidValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+        match self {
+            CidValue::Null => s.serialize_none(),
+            CidValue::Bool(b) => s.serialize_bool(*b),
+            CidValue::Int(i) => {
+                if let Ok(u) = u64::try_from(*i) {
+                    s.serialize_u64(u)
+                } else if let Ok(i) = i64::try_from(*i) {
+                    s.serialize_i64(i)
+                } else if *i >= -(1i128 << 64) {
+                    s.serialize_i128(*i)
+                } else {
+                    Err(S::Error::custom(format!(
+                        "integer {i} is outside CBOR's range"
+                    )))
+                }
+            }
+            CidValue::Float(f) if !f.is_finite() => Err(S::Error::custom(format!(
+                "{f} has no DAG-CBOR form (NaN and infinities are not allowed)"
+            ))),
+            // -0.0 is written as 0.0, as atdata 0.7 (libipld) writes it: one value, one CID.
+            CidValue::Float(f) if *f == 0.0 => s.serialize_f64(0.0),
+            CidValue::Float(f) => s.serialize_f64(*f),
+            CidValue::Text(t) => s.serialize_str(t),
+            CidValue::Bytes(b) => s.serialize_bytes(b),
+            CidValue::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for it in items {
+                    seq.serialize_element(it)?;
+                }
+                seq.end()
+            }
+            CidValue::Map(pairs) => {
+                // DAG-CBOR's canonical order: shorter keys first, then bytewise.
+                let mut sorted: Vec<&(String, CidValue)> = pairs.iter().collect();
+                sorted.sort_by(|(a, _), (b, _)| {
+                    a.len()
+                        .cmp(&b.len())
+                        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+                });
+                let mut map = s.serialize_map(Some(sorted.len()))?;
+                for (k, v) in sorted {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -42,6 +118,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cid_values_match_atdata_07() {
+        // Vectors from atdata 0.7's generate_cid (libipld).
+        let m = CidValue::Map(vec![
+            ("value".into(), CidValue::Int(42)),
+            ("name".into(), CidValue::Text("test".into())),
+        ]);
+        assert_eq!(
+            cid_of(&m).unwrap(),
+            "bafyreidnzhwcbncg3avwjjao5o6wx4zhnksmxhdo6w5iaqupexnmzdlb54"
+        );
+        assert_eq!(
+            cid_of(&CidValue::Int(-(1i128 << 64))).unwrap(),
+            "bafyreih6reecglriqubgaf4s4eemhvs7fkr3fmrgbeefdmrev3sboxycbq"
+        );
+        assert_eq!(
+            cid_of(&CidValue::Float(-0.0)).unwrap(),
+            "bafyreihyqkjmzcn7bsaqmdlacjri7uzj5thdkiuzs6se6o7vlapgqs2p6i"
+        );
+        assert!(cid_of(&CidValue::Float(f64::NAN)).is_err());
+        assert!(cid_of(&CidValue::Int(-(1i128 << 64) - 1)).is_err());
+    }
 
     #[test]
     fn golden_vectors() {

@@ -17,7 +17,7 @@ pub use array::{
     decode_array, decode_array_view, decode_compact_header, encode_array, encoded_array_len,
     ArrayHeader, ArrayView,
 };
-pub use cid::{cid_of, python_entry_cid, sha256_hex};
+pub use cid::{cid_of, python_entry_cid, sha256_hex, CidValue};
 pub use infer::{infer_schema, Inference, Sketch};
 pub use msgpack::MsgReader;
 pub use sample::{decode_sample, encode_sample, encode_value, validate_sample};

@@ -282,6 +282,84 @@ fn insert(
     Ok(())
 }
 
+/// [`ProviderExt::record_07_entry`](crate::index::ProviderExt::record_07_entry).
+pub(crate) fn record_07_entry(p: &dyn Provider, entry: &Entry) -> Result<Committed> {
+    let urls: Vec<String> = entry.data_urls().map(String::from).collect();
+    let expected = crate::codec::python_entry_cid(&entry.schema_ref, &urls)?;
+    if entry.cid != expected {
+        return Err(Error::invalid(format!(
+            "entry '{}': CID {} is not the CID of its schema_ref and data_urls ({expected}); \
+             an entry is recorded under the CID of its content",
+            entry.name, entry.cid
+        )));
+    }
+    let SchemaRef { name, version, .. } = SchemaRef::parse(&entry.schema_ref)?;
+    compat_metadata(entry.metadata.as_ref(), &entry.shards)?;
+    let now = now_rfc3339();
+    let op = || format!("recording entry '{}'", entry.name);
+    write_checked(p, &op, &mut || Ok(()), |tx| {
+        if !tx.schemas_of(&name)?.iter().any(|s| s.version == version) {
+            return Err(Error::not_found(format!(
+                "schema '{name}@{version}' (of entry '{}'): store it first \
+                 (store_schema, publish_schema)",
+                entry.name
+            )));
+        }
+        if let Some(existing) = tx.entry_by_cid(&entry.cid)? {
+            return Ok(Committed {
+                entry: existing,
+                created: false,
+            });
+        }
+        let mut new = entry.clone();
+        new.version = (tx.highest_version(&new.name)? + 1).to_string();
+        new.created_at = now.clone();
+        new.metadata = user_metadata(entry.metadata.as_ref()).cloned();
+        if let Some(existing) = tx.insert_entry(&new)? {
+            return Ok(Committed {
+                entry: existing,
+                created: false,
+            });
+        }
+        tx.set_label(&new.name, Some(&new.version), &new)?;
+        tx.set_label(&new.name, None, &new)?;
+        Ok(Committed {
+            entry: new,
+            created: true,
+        })
+    })
+}
+
+/// [`ProviderExt::store_schema`](crate::index::ProviderExt::store_schema).
+pub(crate) fn store_schema(p: &dyn Provider, schema: &Schema) -> Result<bool> {
+    let normal = |s: &Schema| Schema::from_json(&s.to_json()).unwrap_or_else(|_| s.clone());
+    let mut stored = false;
+    p.write(&mut |tx| {
+        stored = false;
+        let existing = tx.schemas_of(&schema.name)?;
+        if let Some(old) = existing.iter().find(|s| s.version == schema.version) {
+            if normal(old).same_structure(&normal(schema)) {
+                return Ok(());
+            }
+            return Err(Error::AlreadyExists {
+                what: format!(
+                    "schema '{}@{}' with other fields; a stored record never changes (entries \
+                     refer to it): store this one under a new version",
+                    schema.name, schema.version
+                ),
+            });
+        }
+        let mut record = schema.clone();
+        if record.created_at.is_none() {
+            record.created_at = Some(now_rfc3339());
+        }
+        tx.insert_schema(&record)?;
+        stored = true;
+        Ok(())
+    })?;
+    Ok(stored)
+}
+
 /// [`ProviderExt::relocate_shards`](crate::index::ProviderExt::relocate_shards).
 pub(crate) fn relocate_shards(
     p: &dyn Provider,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::codec::sha256_hex;
 use crate::error::Error;
-use crate::index::entry::{content_tag, NewEntry, ShardInfo};
+use crate::index::entry::{content_tag, Entry, NewEntry, ShardInfo};
 use crate::index::provider::{list_all, ListQuery, Provider, ProviderExt};
 use crate::schema::{Field, FieldType, Primitive, Schema};
 use crate::value::Value;
@@ -176,6 +176,93 @@ pub fn schema_reused_for_same_structure(p: &dyn Provider) {
     assert!(schemas[0].same_structure(&text_schema()));
     let got = p.schema("TextSample", "1.0.0").unwrap().unwrap();
     assert!(got.same_structure(&text_schema()));
+}
+
+/// `store_schema` stores a record as given (version and all), keeps it when stored again
+/// (other words, same fields), refuses other fields under a stored version, and a commit of
+/// the same structure afterwards reuses the stored record.
+pub fn store_schema_keeps_records_and_refuses_changes(p: &dyn Provider) {
+    let mut record = text_schema();
+    record.version = "1.4.0".into();
+    assert!(p.store_schema(&record).unwrap());
+    let mut again = record.clone();
+    again.description = Some("other words, same fields".into());
+    assert!(!p.store_schema(&again).unwrap());
+    let got = p.schema("TextSample", "1.4.0").unwrap().unwrap();
+    assert!(got.same_structure(&record) && got.created_at.is_some());
+    let mut other = record.clone();
+    other
+        .fields
+        .push(Field::new("n", FieldType::Primitive(Primitive::Int)));
+    let err = p.store_schema(&other).unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyExists { .. }) && err.to_string().contains("TextSample@1.4.0"),
+        "{err}"
+    );
+    assert_eq!(p.schemas().unwrap().len(), 1);
+    let e = p.commit(&sample_entry("a", 1, "a")).unwrap();
+    assert_eq!(e.entry.schema_ref, "atdata://local/schema/TextSample@1.4.0");
+}
+
+/// An entry recorded as 0.7 records one (its CID over schema_ref and URLs, no digests) is
+/// the next version of its name, found by CID, name and version; recording it again changes
+/// nothing; a CID that is not its content's, or a schema not stored, is refused.
+pub fn record_07_entry_is_the_next_version(p: &dyn Provider) {
+    let first = p.commit(&sample_entry("docs", 1, "a")).unwrap().entry;
+    let urls = vec![
+        "/elsewhere/a.tar".to_string(),
+        "/elsewhere/b.tar".to_string(),
+    ];
+    let entry = Entry {
+        name: "docs".into(),
+        version: String::new(),
+        cid: crate::codec::python_entry_cid(&first.schema_ref, &urls).unwrap(),
+        schema_ref: first.schema_ref.clone(),
+        shards: urls
+            .iter()
+            .map(|u| ShardInfo {
+                url: u.clone(),
+                sha256: None,
+                samples: None,
+                bytes: None,
+            })
+            .collect(),
+        num_samples: None,
+        description: None,
+        tags: Vec::new(),
+        license: None,
+        metadata: None,
+        created_at: String::new(),
+    };
+    let c = p.record_07_entry(&entry).unwrap();
+    assert!(c.created);
+    assert_eq!(c.entry.version, "2");
+    let got = p.entry_by_cid(&entry.cid).unwrap().unwrap();
+    assert_eq!(
+        got.data_urls().collect::<Vec<_>>(),
+        ["/elsewhere/a.tar", "/elsewhere/b.tar"]
+    );
+    assert_eq!(p.latest_entry("docs").unwrap().unwrap().cid, entry.cid);
+    assert_eq!(
+        p.entry_by_version("docs", "2").unwrap().unwrap().cid,
+        entry.cid
+    );
+    let again = p.record_07_entry(&entry).unwrap();
+    assert!(!again.created && again.entry.version == "2");
+    let mut forged = entry.clone();
+    forged.cid = first.cid.clone();
+    assert!(matches!(
+        p.record_07_entry(&forged),
+        Err(Error::InvalidArgument(_))
+    ));
+    let mut unknown = entry.clone();
+    unknown.schema_ref = "atdata://local/schema/Nope@1.0.0".into();
+    unknown.cid = crate::codec::python_entry_cid(&unknown.schema_ref, &urls).unwrap();
+    assert!(matches!(
+        p.record_07_entry(&unknown),
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(p.versions("docs").unwrap(), ["1", "2"]);
 }
 
 /// A changed structure under the same schema name gets the next major version; the old
@@ -596,6 +683,14 @@ pub fn run_all(make: &dyn Fn() -> Arc<dyn Provider>) {
         (
             "newest_schema_is_the_highest_version",
             newest_schema_is_the_highest_version,
+        ),
+        (
+            "store_schema_keeps_records_and_refuses_changes",
+            store_schema_keeps_records_and_refuses_changes,
+        ),
+        (
+            "record_07_entry_is_the_next_version",
+            record_07_entry_is_the_next_version,
         ),
         (
             "listing_pushes_down_filters_and_pages",

@@ -64,6 +64,7 @@ pub use open::{open_location, open_location_for_reading, Location};
 pub use postgres::PostgresProvider;
 pub use provider::{list_all, ListQuery, Listing, Page, Provider, ProviderExt, WriteTx};
 pub use reference::{DatasetRef, LOCAL};
+pub use scan::shard_sha256;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteProvider;
 pub use verify::{ShardProblem, VerifyReport};
@@ -214,8 +215,9 @@ impl Index {
             let names: Vec<&str> = std::iter::once(LOCAL)
                 .chain(repos.keys().map(String::as_str))
                 .collect();
+            // "Unknown repository": the words atdata 0.7 users match on.
             Error::not_found(format!(
-                "repository '{name}'; mounted: {}",
+                "Unknown repository '{name}'; mounted: {}",
                 names.join(", ")
             ))
         })

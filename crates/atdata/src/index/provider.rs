@@ -296,6 +296,26 @@ pub trait ProviderExt: Provider {
         crate::index::commit::record_shard_info(self.as_dyn(), cid, shards)
     }
 
+    /// Stores the schema record `schema` (its own name and version) as it is, for callers
+    /// that publish a schema before any entry uses it (atdata 0.7's `store_schema`). A record
+    /// of that name and version with the same structure is kept (returns false); one with
+    /// another structure is [`Error::AlreadyExists`]: entries name schemas by version and their
+    /// CIDs cover that reference, so a stored record never changes under them.
+    fn store_schema(&self, schema: &Schema) -> Result<bool> {
+        crate::index::commit::store_schema(self.as_dyn(), schema)
+    }
+
+    /// Records `entry` as atdata 0.7's `IndexProvider.store_entry` does: as given, shards
+    /// without digests unless the caller knows them, under a CID that must be 0.7's for its
+    /// schema reference and URLs ([`python_entry_cid`](crate::codec::python_entry_cid)), as
+    /// the next version of its name (its `version` and `created_at` are set here). Its schema
+    /// record must be stored. An entry with that CID already there is returned unchanged
+    /// (`created: false`): entries never change. Loading such an entry scans its shards, as
+    /// for every entry 0.7 wrote.
+    fn record_07_entry(&self, entry: &Entry) -> Result<Committed> {
+        crate::index::commit::record_07_entry(self.as_dyn(), entry)
+    }
+
     /// Every entry that can be read, oldest first, and an error for each row that cannot
     /// (naming its dataset and CID), so that one damaged row does not hide the others.
     fn listing(&self) -> Result<Listing> {

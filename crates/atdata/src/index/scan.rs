@@ -134,6 +134,12 @@ pub(crate) fn scan_shard(
     })
 }
 
+/// The sha256 (lower-case hex) of the shard file at `url` in `source`, streamed: how a
+/// caller checks a shard against a recorded digest outside [`Index::verify`](crate::Index).
+pub fn shard_sha256(source: &dyn ShardSource, url: &str) -> Result<String> {
+    hash_file(source, url, &crate::NoProgress)
+}
+
 /// The sha256 of the file at `url` in `source`, streamed.
 pub(crate) fn hash_file(
     source: &dyn ShardSource,

@@ -223,17 +223,37 @@ impl Index {
         opts: &InsertOptions,
         progress: &dyn Progress,
     ) -> Result<Entry> {
+        self.insert_files_with_progress(name, &expand(target)?, opts, progress)
+    }
+
+    /// [`insert_with_progress`](Self::insert_with_progress) for shard files named one by one
+    /// (paths or `file://` URLs, in order) rather than by one pattern: how a dataset whose
+    /// shards are listed (atdata 0.7's `Index.insert_dataset`) is indexed.
+    pub fn insert_files_with_progress(
+        &self,
+        name: &str,
+        files: &[String],
+        opts: &InsertOptions,
+        progress: &dyn Progress,
+    ) -> Result<Entry> {
         let (repo_name, name) = target_of(name, opts.repo.as_deref())?;
         let repo = self.repo(&repo_name)?;
         compat_metadata(opts.metadata.as_ref(), &[])?;
+        if files.is_empty() {
+            return Err(Error::invalid(format!(
+                "no shard files given for dataset '{name}'"
+            )));
+        }
+        let target = files.join(", ");
         // What the user names are local files, whichever store the repository has: they are
         // read as such (and copied into the store with `copy`).
         let source = LocalFiles;
         let mut urls = Vec::new();
         let mut total = 0u64;
-        for u in expand(target)? {
-            let path = crate::shard::local_path(&u)?;
-            let abs = std::fs::canonicalize(path).map_err(|e| Error::io(&u, e))?;
+        for u in files {
+            let u = u.as_str();
+            let path = crate::shard::local_path(u)?;
+            let abs = std::fs::canonicalize(path).map_err(|e| Error::io(u, e))?;
             let abs = abs.display().to_string();
             total += source.size(&abs).ok().flatten().unwrap_or(0);
             urls.push(abs);

@@ -588,6 +588,11 @@ impl S3DataStore {
         &self.bucket
     }
 
+    /// The endpoint of an S3-compatible server, when one is configured (None: AWS S3).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.source.options.endpoint.as_deref()
+    }
+
     /// The key prefix, if any.
     pub fn prefix(&self) -> Option<&str> {
         self.prefix.as_ref().map(|p| p.as_ref())
