@@ -37,6 +37,7 @@ from ._index import (
 from ._write import write_samples
 from ._logging import configure_logging, get_logger, log_operation
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
+from .stores import AbstractDataStore
 # Dataset, DatasetDict, SampleBatch, load_dataset (issue 15): 0.7's module path
 # atdata.dataset, and the unknown-split error (ValueError and KeyError).
 from ._exceptions import SplitNotFoundError
@@ -68,6 +69,7 @@ from . import index, local, providers, stores  # 0.7's module paths (atdata.inde
 __version__ = _core.__version__
 
 __all__ = [
+    "AbstractDataStore",
     "AlreadyExistsError",
     "AtdataError",
     "AtdataIOError",
