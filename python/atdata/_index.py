@@ -22,6 +22,7 @@ from ._core import SqliteProvider as _CoreSqliteProvider
 from ._integrity import generate_cid
 from ._args import check_int, check_progress, check_text
 from ._dataset import Dataset
+from ._logging import log_operation
 from ._packable import schema_json_of, type_from_schema
 from ._write import peek_samples
 
@@ -577,21 +578,22 @@ class Index:
             from .manifest import manifest_for_write
 
             recorder, items = manifest_for_write(type(first), items, self._repos, name)
-        entry = self._core.write(
-            items,
-            schema_json,
-            name,
-            description,
-            list(tags) if tags is not None else [],
-            license,
-            metadata,
-            maxcount,
-            maxsize,
-            progress,
-            total,
-        )
-        if manifest:
-            recorder.finish(entry.data_urls)
+        with log_operation("write_samples", name=name):
+            entry = self._core.write(
+                items,
+                schema_json,
+                name,
+                description,
+                list(tags) if tags is not None else [],
+                license,
+                metadata,
+                maxcount,
+                maxsize,
+                progress,
+                total,
+            )
+            if manifest:
+                recorder.finish(entry.data_urls)
         return entry
 
     def write(self, samples: Iterable[Any], *, name: str, **kwargs: Any) -> Any:

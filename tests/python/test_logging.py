@@ -49,3 +49,12 @@ def test_log_operation_reports_start_end_and_failure(recorder):
 def test_a_logger_without_the_methods_is_refused():
     with pytest.raises(TypeError, match="no debug, info, warning, error"):
         atdata.configure_logging(object())
+
+
+def test_index_writes_are_reported(recorder, tmp_path):
+    from conftest import TextSample
+
+    index = atdata.Index(path=str(tmp_path / "i.db"), data_store=atdata.LocalDiskStore(root=str(tmp_path / "d")))
+    index.write_samples([TextSample(text="a", language="en", word_count=1)], name="docs")
+    assert recorder.lines[0] == ("info", "write_samples started (name=docs)")
+    assert recorder.lines[1][1].startswith("write_samples finished in ")
