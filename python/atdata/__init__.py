@@ -37,6 +37,9 @@ from ._index import (
 from ._write import write_samples
 from . import repository  # atdata 0.7's module path: atdata.repository.Repository
 
+# Data sources (atdata 0.7's URLSource, S3Source, BlobSource and the DataSource protocol).
+from ._sources import BlobSource, DataSource, S3Source, URLSource
+
 __version__ = _core.__version__
 
 __all__ = [
@@ -77,4 +80,9 @@ __all__ = [
     "SchemaMismatchError",
     "packable",
     "write_samples",
+    # data sources
+    "BlobSource",
+    "DataSource",
+    "S3Source",
+    "URLSource",
 ]

@@ -12,6 +12,7 @@ from typing import Any, Generic, Iterator, Optional, TypeVar
 from . import _core
 from ._args import check_int, check_progress
 from ._packable import _values_equal, schema_json_of, type_from_schema
+from ._sources import dataset_source
 
 ST = TypeVar("ST")
 
@@ -172,7 +173,8 @@ class Dataset(Generic[ST]):
         elif isinstance(source, (str, os.PathLike)):
             core = _core.Dataset.open(os.fspath(source))
         else:
-            raise TypeError(f"Dataset source must be a path or URL pattern, got {source!r}")
+            # URLSource, S3Source, BlobSource or another DataSource (atdata/_sources.py).
+            core = dataset_source(source)
         if sample_type is not None and sample_type is not DictSample:
             if core.schema_json is None:
                 core = core.with_schema(schema_json_of(sample_type))
