@@ -105,7 +105,7 @@ fn make(
     name: &str,
     bases: Vec<Bound<'_, PyAny>>,
     retryable: bool,
-    key_error: bool,
+    plain_str: bool,
 ) -> PyResult<Py<PyType>> {
     let builtins = py.import("builtins")?;
     let ns = PyDict::new(py);
@@ -116,8 +116,9 @@ fn make(
         .map_or("", |(_, d)| *d);
     ns.set_item("__doc__", doc)?;
     ns.set_item("retryable", retryable)?;
-    if key_error {
-        // KeyError quotes its message in str(); show it plainly like other errors.
+    if plain_str {
+        // KeyError quotes its message in str(), and OSError's shows errno and filename
+        // instead of it; show the message plainly like other errors.
         let exc = builtins.getattr("Exception")?;
         ns.set_item("__str__", exc.getattr("__str__")?)?;
     }
@@ -143,7 +144,9 @@ pub fn types(py: Python<'_>) -> PyResult<&'static Types> {
             if let Some(bi) = builtin {
                 bases.push(b.getattr(bi)?);
             }
-            make(py, name, bases, retry, builtin == Some("KeyError"))
+            // OSError's str() turns to "[Errno None] None: 'file'" once `filename` is set.
+            let plain_str = matches!(builtin, Some("KeyError" | "OSError"));
+            make(py, name, bases, retry, plain_str)
         };
         let shard = sub("ShardError", None, false)?;
         let schema = sub("SchemaError", None, false)?;
@@ -180,7 +183,7 @@ pub fn types(py: Python<'_>) -> PyResult<&'static Types> {
                 b.getattr("FileNotFoundError")?,
             ],
             false,
-            false,
+            true,
         )?;
         Ok(Types {
             not_found: sub("NotFoundError", Some("KeyError"), false)?,
