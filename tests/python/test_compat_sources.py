@@ -9,6 +9,7 @@ import http.server
 import io
 import json
 import os
+import subprocess
 import tarfile
 import threading
 import urllib.parse
@@ -40,6 +41,13 @@ def text_samples(n: int) -> list:
 
 def _run_ours(code: str):
     return run_py(code, env={"PYTHONPATH": OURS})
+
+
+def _run_ours_with_timeout(code: str, seconds: int):
+    try:
+        return run_py(code, env={"PYTHONPATH": OURS}, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the program did not finish within {seconds} s (a deadlock?)")
 
 
 @pytest.fixture
@@ -142,6 +150,42 @@ def test_a_user_defined_source_is_read_through_its_streams(shards, tmp_path):
     part = ds.part(1, 3)
     assert [s.label for s in part] == list(range(10, 20))
     assert len(ds) == 30
+
+
+def test_abandoning_a_read_of_a_user_source_midway_returns(tmp_path):
+    """Dropping an iterator joins its reader threads, which may be waiting for the GIL to
+    call the source's streams: the drop must release it (this hung before). In a child
+    process, so that a hang fails the test instead of stalling the run."""
+    code = f"""
+import gc, atdata
+@atdata.packable
+class S:
+    text: str
+    label: int
+atdata.write_samples([S(text="x" * 1000, label=i) for i in range(20000)],
+                     {str(tmp_path / "big.tar")!r}, maxcount=1000)
+import glob
+paths = sorted(glob.glob({str(tmp_path / "big-*.tar")!r}))
+class Mine:
+    def list_shards(self):
+        return paths
+    def open_shard(self, shard_id):
+        return open(shard_id, "rb")
+ds = atdata.Dataset[S](Mine())
+for seed in range(3):
+    it = iter(ds.shuffled(seed=seed))
+    next(it)
+    del it
+    gc.collect()
+    it = ds.ordered(batch_size=100)
+    next(it)
+    del it
+    gc.collect()
+print(len(paths), len(ds))
+"""
+    p = _run_ours_with_timeout(code, 60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["20", "20000"]
 
 
 def test_user_source_code_written_for_07_runs_unchanged(ref_python, shards, tmp_path):

@@ -230,15 +230,30 @@ impl PyBatchIter {
         match next {
             Ok(Some(batch)) => batch_to_dict(py, batch).map(Some),
             Ok(None) => {
-                *guard = None;
+                drop_detached(py, guard.take());
                 Ok(None)
             }
             Err(e) => {
-                *guard = None;
+                drop_detached(py, guard.take());
                 Err(e)
             }
         }
     }
+}
+
+impl Drop for PyBatchIter {
+    fn drop(&mut self) {
+        let state = self.inner.get_mut().ok().and_then(Option::take);
+        if state.is_some() {
+            Python::attach(|py| drop_detached(py, state));
+        }
+    }
+}
+
+/// Drops an iterator's state with the GIL released: dropping stops and joins its reader
+/// threads, which may be waiting for the GIL to read a Python data source's stream.
+fn drop_detached(py: Python<'_>, state: Option<(Batches, Progress)>) {
+    py.detach(move || drop(state));
 }
 
 /// A shard's bytes as a read-only binary stream (what `DataSource.open_shard` returns): the
