@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Iterator, Optional, Protocol, runtime_checkable
 
 from . import _core
-from ._core import AtdataIOError, InvalidArgumentError, NotFoundError, ShardNotFoundError
+from ._core import (
+    AtdataIOError,
+    InvalidArgumentError,
+    NotFoundError,
+    ShardNotFoundError,
+    UnsupportedFeatureError,
+)
 
 #: Seconds to wait for a PDS or DID directory to answer.
 _HTTP_TIMEOUT = 60
@@ -121,6 +127,12 @@ class URLSource(_CoreBacked):
             self.url = os.fspath(self.url)
         if not isinstance(self.url, str):
             raise TypeError(f"URLSource: url must be str, got {type(self.url).__name__}")
+        if self.url.startswith("pipe:"):
+            # WebDataset's shell-command URLs: running text as a command is not ours to do.
+            raise UnsupportedFeatureError(
+                f"URLSource: {self.url!r} is a shell command (WebDataset's pipe: URLs), which "
+                "is not run; give the shards' s3:// or https:// URLs, or an S3Source"
+            )
 
     def _config(self) -> tuple:
         return (self.url,)

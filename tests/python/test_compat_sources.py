@@ -98,6 +98,17 @@ def test_url_source_expands_patterns_as_07_does(ref_python, tmp_path, shards):
     assert ours.stdout == theirs.stdout
 
 
+def test_url_source_refuses_what_it_cannot_read_by_name(tmp_path):
+    with pytest.raises(atdata.UnsupportedFeatureError, match="shell command"):
+        atdata.URLSource("pipe:curl -s https://example.com/a.tar")
+    with pytest.raises(atdata.InvalidArgumentError, match="unsupported URL scheme 'gs'"):
+        atdata.Dataset(atdata.URLSource("gs://bucket/a.tar"))
+    with pytest.raises(atdata.NotFoundError, match="nothing-here.tar"):
+        atdata.URLSource(str(tmp_path / "nothing-here.tar")).list_shards()
+    with pytest.raises(TypeError, match="url must be str"):
+        atdata.URLSource(3)
+
+
 def test_shard_stream_reads_in_pieces_and_refuses_reads_after_close(shards):
     src = atdata.URLSource(str(shards[0]))
     stream = src.open_shard(str(shards[0]))
