@@ -89,6 +89,10 @@ class _CoreBacked:
             self.__dict__["_cached"] = cached
         return cached[1]
 
+    def __getstate__(self) -> dict:
+        # The core dataset is remade on first use after unpickling (DataLoader workers).
+        return {k: v for k, v in self.__dict__.items() if k != "_cached"}
+
     def list_shards(self) -> list[str]:
         """The shard URLs."""
         return list(self._core_dataset().urls)

@@ -9,6 +9,7 @@ import http.server
 import io
 import json
 import os
+import pickle
 import subprocess
 import tarfile
 import threading
@@ -343,6 +344,22 @@ def test_s3_source_reads_a_bucket_with_explicit_endpoint_and_keys(
     with pytest.raises(KeyError):
         src.open_shard(f"s3://{bucket}/train/missing.tar")
     assert dict(os.environ) == before
+
+
+def test_sources_pickle_after_use_for_worker_processes(
+    s3_endpoint, bucket, s3_shards, shards  # noqa: F811
+):
+    s3 = atdata.S3Source(
+        bucket=bucket, keys=s3_shards, endpoint=s3_endpoint, access_key="testing", secret_key="testing"
+    )
+    url = atdata.URLSource(str(shards[0]))
+    for src in (s3, url):
+        assert len(atdata.Dataset[TextSample](src)) > 0  # the core dataset is made and cached
+        again = pickle.loads(pickle.dumps(src))
+        assert again == src
+        assert [s.label for s in atdata.Dataset[TextSample](again)] == [
+            s.label for s in atdata.Dataset[TextSample](src)
+        ]
 
 
 def test_s3_source_without_settings_takes_the_aws_environment(
