@@ -15,6 +15,7 @@ decides which).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import urllib.error
@@ -32,6 +33,10 @@ from ._core import (
     ShardNotFoundError,
     UnsupportedFeatureError,
 )
+
+# At exit, reader threads of user sources stop calling into Python before the interpreter
+# finalizes (a thread taking the GIL after that point aborts the process).
+atexit.register(_core.Dataset.stop_python_streams)
 
 #: Seconds to wait for a PDS or DID directory to answer.
 _HTTP_TIMEOUT = 60

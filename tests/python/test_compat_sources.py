@@ -200,6 +200,36 @@ print(len(paths), len(ds))
     assert p.stdout.split() == ["20", "20000"]
 
 
+def test_exiting_with_reads_of_a_user_source_under_way_exits_cleanly(tmp_path):
+    """Reader threads must not call into Python once the interpreter finalizes (the process
+    aborted, most runs, when iterators were left alive at exit)."""
+    atdata.write_samples(
+        [TextSample(text="x" * 1000, label=i) for i in range(20000)],
+        tmp_path / "big.tar",
+        maxcount=1000,
+    )
+    code = f"""
+import glob, atdata
+@atdata.packable
+class S:
+    text: str
+    label: int
+paths = sorted(glob.glob({str(tmp_path / "big-*.tar")!r}))
+class Mine:
+    def list_shards(self):
+        return paths
+    def open_shard(self, shard_id):
+        return open(shard_id, "rb")
+ds = atdata.Dataset[S](Mine())
+it = iter(ds.shuffled(seed=1))
+it2 = ds.ordered(batch_size=10)
+print(next(it).label >= 0, len(next(it2)))
+"""
+    for _ in range(5):
+        p = _run_ours_with_timeout(code, 60)
+        assert (p.returncode, p.stdout) == (0, "True 10\n"), p.stderr
+
+
 def test_user_source_code_written_for_07_runs_unchanged(ref_python, shards, tmp_path):
     code = f"""
 import atdata

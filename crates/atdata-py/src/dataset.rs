@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use atdata::dataset::{Batches, Dataset, Order, ShuffleOptions};
@@ -100,6 +101,15 @@ impl PyDataset {
         Ok(PyDataset::new(
             Dataset::new(urls, None).with_source(Arc::new(source)),
         ))
+    }
+
+    /// Called once at interpreter exit (an `atexit` hook of `atdata._sources`): reader
+    /// threads of Python data sources stop calling into Python (see [`PYTHON_EXITING`]). The
+    /// GIL is released a moment so that readers already waiting for it see the flag.
+    #[staticmethod]
+    fn stop_python_streams(py: Python<'_>) {
+        PYTHON_EXITING.store(true, Ordering::SeqCst);
+        py.detach(|| std::thread::sleep(std::time::Duration::from_millis(20)));
     }
 
     /// The shard at `url` opened for streaming through this dataset's source (a binary
@@ -341,6 +351,27 @@ impl PyShardStream {
     }
 }
 
+/// Set when the interpreter exits: a thread that takes the GIL once finalization has begun
+/// is ended by Python in a way the reader threads' Rust frames cannot survive (the process
+/// aborts), so from then on a Python data source's streams fail instead of being called.
+static PYTHON_EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` with the GIL, unless the interpreter is exiting (see [`PYTHON_EXITING`]).
+fn with_python<T>(f: impl FnOnce(Python<'_>) -> std::io::Result<T>) -> std::io::Result<T> {
+    let exiting = || {
+        PYTHON_EXITING
+            .load(Ordering::SeqCst)
+            .then(|| std::io::Error::other("the Python interpreter is exiting"))
+    };
+    if let Some(e) = exiting() {
+        return Err(e);
+    }
+    Python::attach(|py| match exiting() {
+        Some(e) => Err(e),
+        None => f(py),
+    })
+}
+
 /// A Python data source as a core [`ShardSource`]: its shard identifiers are the URLs, and a
 /// shard is the stream its `open_shard` returns, read (with the GIL taken for each `read`
 /// call) by whichever reader thread streams that shard.
@@ -376,6 +407,28 @@ fn source_error(py: Python<'_>, e: PyErr, url: &str, what: &str, call: &str) -> 
     atdata::Error::io(url, std::io::Error::new(kind, text))
 }
 
+impl PyStreamSource {
+    /// `obj.open_shard(url)`, checked to be a stream.
+    fn open_in(&self, py: Python<'_>, url: &str) -> atdata::Result<Py<PyAny>> {
+        let s = self
+            .obj
+            .bind(py)
+            .call_method1("open_shard", (url,))
+            .map_err(|e| source_error(py, e, url, &self.what, "open_shard()"))?;
+        if !s.hasattr("read").unwrap_or(false) {
+            return Err(atdata::Error::invalid(format!(
+                "{}.open_shard('{url}') returned {}, not a binary stream with read()",
+                self.what,
+                s.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(s.unbind())
+    }
+}
+
 impl ShardSource for PyStreamSource {
     fn check_url(&self, url: &str) -> atdata::Result<()> {
         if self.urls.contains(url) {
@@ -389,24 +442,8 @@ impl ShardSource for PyStreamSource {
 
     fn open(&self, url: &str) -> atdata::Result<OpenedShard> {
         self.check_url(url)?;
-        let stream = Python::attach(|py| {
-            let s = self
-                .obj
-                .bind(py)
-                .call_method1("open_shard", (url,))
-                .map_err(|e| source_error(py, e, url, &self.what, "open_shard()"))?;
-            if !s.hasattr("read").unwrap_or(false) {
-                return Err(atdata::Error::invalid(format!(
-                    "{}.open_shard('{url}') returned {}, not a binary stream with read()",
-                    self.what,
-                    s.get_type()
-                        .name()
-                        .map(|n| n.to_string())
-                        .unwrap_or_default()
-                )));
-            }
-            Ok(s.unbind())
-        })?;
+        let stream = with_python(|py| Ok(self.open_in(py, url)))
+            .map_err(|e| atdata::Error::io(url, e))??;
         Ok(OpenedShard {
             reader: Box::new(PyStreamReader {
                 stream,
@@ -466,7 +503,7 @@ impl Read for PyStreamReader {
         if buf.is_empty() {
             return Ok(0);
         }
-        Python::attach(|py| {
+        with_python(|py| {
             let fail = |text: String| std::io::Error::other(text);
             let got = self
                 .stream
