@@ -66,6 +66,9 @@ from ._index import SqliteProvider
 from ._integrity import ShardWriteResult, generate_cid, verify_checksums, verify_cid
 from . import index, local, providers, stores  # 0.7's module paths (atdata.index.Index, ...)
 
+# Data sources (atdata 0.7's URLSource, S3Source, BlobSource and the DataSource protocol).
+from ._sources import BlobSource, DataSource, S3Source, URLSource
+
 __version__ = _core.__version__
 
 __all__ = [
@@ -130,4 +133,9 @@ __all__ = [
     "generate_cid",
     "verify_checksums",
     "verify_cid",
+    # data sources
+    "BlobSource",
+    "DataSource",
+    "S3Source",
+    "URLSource",
 ]

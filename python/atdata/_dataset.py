@@ -21,6 +21,7 @@ from . import _core
 from ._args import check_int, check_progress
 from ._exceptions import PartialFailureError, SampleKeyError
 from ._packable import PackableSample, _values_equal, schema_json_of, type_from_schema
+from ._sources import dataset_source
 
 ST = TypeVar("ST")
 
@@ -337,9 +338,9 @@ class Dataset(Generic[ST]):
             return source
         if isinstance(source, (str, os.PathLike)):
             return _core.Dataset.open(os.fspath(source))
-        raise TypeError(
-            f"Dataset source must be a path or URL pattern, got {type(source).__name__} {source!r}"
-        )
+        # URLSource, S3Source, BlobSource or another DataSource (atdata/_sources.py), which
+        # names what an object lacks to be one.
+        return dataset_source(source)
 
     def _derive(self, core: Any = None, sample_type: Any = None) -> "Dataset":
         """A dataset over the same data (or ``core``) keeping this one's settings and
@@ -405,15 +406,13 @@ class Dataset(Generic[ST]):
     @property
     def source(self) -> Any:
         """Where the shards come from: the data source the dataset was made from, or for a
-        dataset opened from a URL or path, a ``URLSource`` over it (atdata 0.7's rule; None
-        while this build has no ``URLSource``). None for datasets the package made, whose
-        shards ``list_shards()`` gives."""
+        dataset opened from a URL or path, a ``URLSource`` over it (atdata 0.7's rule). None
+        for datasets the package made, whose shards ``list_shards()`` gives."""
         given = self._given
         if isinstance(given, (str, os.PathLike)):
-            import atdata
+            from ._sources import URLSource
 
-            url_source = getattr(atdata, "URLSource", None)
-            return url_source(os.fspath(given)) if url_source is not None else None
+            return URLSource(os.fspath(given))
         if isinstance(given, _core.Dataset):
             return None
         return given

@@ -6,6 +6,7 @@
 //! status (2 for usage errors, as clap does, 1 for everything else).
 #![forbid(unsafe_code)]
 
+mod compat;
 mod context;
 mod copy;
 mod datasets;
@@ -43,8 +44,9 @@ struct Cli {
 pub struct IndexArgs {
     /// Index: a SQLite file, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB or
     /// redis://[:PASSWORD@]HOST[:PORT][/DB] [default: $ATDATA_INDEX, else
-    /// $ATDATA_HOME/index.db, $ATDATA_HOME defaulting to ~/.atdata]
-    #[arg(long, value_name = "URL|PATH")]
+    /// $ATDATA_HOME/index.db, $ATDATA_HOME defaulting to ~/.atdata]. `--db` is atdata
+    /// 0.7's name for it.
+    #[arg(long, visible_alias = "db", value_name = "URL|PATH")]
     pub index: Option<String>,
     /// Data store: a directory, or s3://BUCKET/PREFIX (builds with the `s3` feature)
     /// [default: $ATDATA_STORE, else $ATDATA_HOME/data]
@@ -144,8 +146,13 @@ enum Command {
     Preview {
         /// `@local/name[@version]`, a bare dataset name, or shard files (see above).
         reference: String,
-        /// Number of samples.
-        #[arg(short = 'n', long = "num", default_value_t = 5)]
+        /// Number of samples (`--limit` is atdata 0.7's name).
+        #[arg(
+            short = 'n',
+            long = "num",
+            visible_alias = "limit",
+            default_value_t = 5
+        )]
         n: usize,
         /// Read the argument as shard files (path, pattern or directory), whatever it looks like.
         #[arg(long)]
@@ -210,13 +217,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the version (as --version does).
+    Version,
+    /// Check that the index and the data store answer (atdata 0.7's check of its Redis).
+    ///
+    /// Opens the index to read only, counting its datasets and schemas, and the store,
+    /// reading its owner record; one line each, exit status 1 when either fails.
+    Diagnose {
+        /// Check the Redis index at this host (atdata 0.7's option; port 6379 unless --port).
+        #[arg(long)]
+        host: Option<String>,
+        /// Check the Redis index at this port (host localhost unless --host).
+        #[arg(long)]
+        port: Option<u16>,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
+    /// Not supported: atdata 0.7's docker containers (exits with status 2, saying what to use).
+    Infra {
+        /// atdata 0.7's `up`, `down` or `status` and their options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum SchemaCommand {
-    /// Show one schema: by dataset reference, or by `Name` / `Name@version`.
+    /// Show one schema: by dataset reference, by `Name` / `Name@version`, or inferred from
+    /// shard files (a path, pattern or directory, told apart as `preview` does).
     Show {
-        /// A dataset reference (`@local/docs-v1`) or a schema name (`TextSample@1.0.0`).
+        /// A dataset reference (`@local/docs-v1`), a schema name (`TextSample@1.0.0`) or shard
+        /// files (`./shards`, `data-{000000..000009}.tar`).
         reference: String,
         #[command(flatten)]
         index: IndexArgs,
@@ -224,12 +255,41 @@ enum SchemaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compare two schemas: fields added, removed and changed from A to B.
+    ///
+    /// Each side is a dataset, a schema or shard files, as for `schema show`. Exit status 0
+    /// when the fields are the same, 1 when they differ, 2 on an error (as `diff` does).
+    Diff {
+        /// The first dataset, schema or shard files.
+        a: String,
+        /// The second.
+        b: String,
+        #[command(flatten)]
+        index: IndexArgs,
+    },
 }
 
-fn dispatch(command: Command) -> anyhow::Result<()> {
+/// Runs a command; its exit status is 0 unless the command says otherwise.
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     use context::Paths;
-    match command {
+    let status = |ok: bool| {
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    };
+    let done: anyhow::Result<()> = match command {
+        Command::Version => compat::version(),
+        Command::Infra { args } => compat::infra(&args),
+        Command::Diagnose { host, port, index } => {
+            return compat::diagnose(&index, host, port).map(status)
+        }
+        Command::Schema {
+            command: SchemaCommand::Diff { a, b, index },
+        } => return compat::schema_diff(&index, &a, &b).map(status),
         Command::Inspect { target, json } => {
+            compat::refuse_atproto(&target)?;
             inspect::run(target::files_only(&target, "inspect")?, json)
         }
         Command::Ls { index, json } => datasets::ls(&Paths::resolve(&index)?, json),
@@ -246,7 +306,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                     index,
                     json,
                 },
-        } => schemas::show(&Paths::resolve(&index)?, &reference, json),
+        } => schemas::show(&index, &reference, json),
         Command::Verify {
             reference,
             index,
@@ -273,7 +333,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             n,
             files,
             index,
-        } => preview::run(&index, &reference, n, files),
+        } => {
+            compat::refuse_atproto(&reference)?;
+            preview::run(&index, &reference, n, files)
+        }
         Command::Copy {
             source,
             to_index,
@@ -313,7 +376,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             }
             datasets::add(&Paths::resolve(&index)?, &name, target, opts, json)
         }
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 /// True when the error is a closed stdout (`atdata ls | head -1`): not worth a message.
@@ -327,12 +391,15 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed stderr leaves nothing to report to; the exit status still says it.
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<compat::Exit>() {
+                Some(exit) => ExitCode::from(exit.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

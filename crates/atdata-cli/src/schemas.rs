@@ -66,7 +66,7 @@ pub fn list(paths: &Paths, as_json: bool) -> Result<()> {
 
 /// The schema a reference names: a schema reference (`atdata://local/schema/T@1.0.0`,
 /// `T@1.0.0`, `T`) or a dataset reference (`@local/docs-v1`, `docs-v1`), whose schema is meant.
-fn find(index: &Index, reference: &str) -> Result<Schema> {
+pub fn find(index: &Index, reference: &str) -> Result<Schema> {
     let r = reference.trim();
     if r.starts_with("atdata://") || r.starts_with("local://") {
         return Ok(index.get_schema(r)?);
@@ -85,10 +85,10 @@ fn find(index: &Index, reference: &str) -> Result<Schema> {
     }
 }
 
-/// Runs `schema show`.
-pub fn show(paths: &Paths, reference: &str, as_json: bool) -> Result<()> {
-    let index = paths.open_existing()?;
-    let schema = find(&index, reference)?;
+/// Runs `schema show`: a schema of the index, by dataset or schema reference, or the schema
+/// inferred from shard files (atdata 0.7's `schema show` took both).
+pub fn show(index: &crate::IndexArgs, reference: &str, as_json: bool) -> Result<()> {
+    let (_, schema) = crate::compat::schema_of(index, reference)?;
     let mut out = Out::new();
     if as_json {
         out.json(&json::schema(&schema))?;

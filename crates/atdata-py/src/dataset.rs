@@ -1,15 +1,18 @@
 //! `Dataset` and its batch iterator: handles over the core's dataset, iterated in Rust with the
 //! GIL released; each batch crosses into Python as a dict of columns.
 
+use std::collections::HashSet;
 use std::io::Read;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use atdata::codec::{decode_sample, encode_sample};
 use atdata::dataset::{BatchBuilder, Batches, Dataset, Order, ShuffleOptions};
+use atdata::store::{OpenedShard, S3Options, S3Source, ShardSource, UrlSource};
 use atdata::{Error, Schema, Value};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView};
 
 use crate::columns::batch_to_dict;
 use crate::convert::{sample_to_dict, to_value};
@@ -51,6 +54,81 @@ impl PyDataset {
     #[staticmethod]
     fn open(py: Python<'_>, target: String) -> PyResult<Self> {
         run_core(py, move || Dataset::open(&target)).map(PyDataset::new)
+    }
+
+    /// A dataset over `s3://` shard URLs read with the given endpoint, region and keys (the
+    /// rest from the AWS environment, as boto3 would), for `atdata.S3Source`. Other URLs
+    /// are read by their scheme, as `open` reads them.
+    #[staticmethod]
+    #[pyo3(signature = (urls, *, endpoint=None, region=None, access_key=None, secret_key=None))]
+    fn over_s3(
+        py: Python<'_>,
+        urls: Vec<String>,
+        endpoint: Option<String>,
+        region: Option<String>,
+        access_key: Option<String>,
+        secret_key: Option<String>,
+    ) -> PyResult<Self> {
+        let mut options = S3Options::from_env();
+        if let (Some(k), Some(s)) = (access_key, secret_key) {
+            // The environment's session token belongs to the environment's keys.
+            options = options.with_keys(k, s);
+            options.session_token = None;
+        }
+        if let Some(e) = endpoint {
+            options = options.with_endpoint(e);
+        }
+        if let Some(r) = region {
+            options = options.with_region(r);
+        }
+        let source = run_core(py, move || {
+            let s3 = S3Source::new(options)?;
+            for u in &urls {
+                s3.check_url(u)?;
+            }
+            let source: Arc<dyn ShardSource> = Arc::new(UrlSource::over(Arc::new(s3)));
+            Ok((urls, source))
+        })?;
+        Ok(PyDataset::new(
+            Dataset::new(source.0, None).with_source(source.1),
+        ))
+    }
+
+    /// A dataset whose shards are the identifiers `urls` of the Python object `source`, each
+    /// opened by calling `source.open_shard(url)` and read through the file-like object it
+    /// returns (for data sources the core cannot read itself).
+    #[staticmethod]
+    fn over_streams(py: Python<'_>, source: Py<PyAny>, urls: Vec<String>) -> PyResult<Self> {
+        let what = source.bind(py).get_type().name()?.to_string();
+        let source = PyStreamSource {
+            obj: source,
+            urls: urls.iter().cloned().collect(),
+            what,
+        };
+        Ok(PyDataset::new(
+            Dataset::new(urls, None).with_source(Arc::new(source)),
+        ))
+    }
+
+    /// Called once at interpreter exit (an `atexit` hook of `atdata._sources`): reader
+    /// threads of Python data sources stop calling into Python (see [`PYTHON_EXITING`]). The
+    /// GIL is released a moment so that readers already waiting for it see the flag.
+    #[staticmethod]
+    fn stop_python_streams(py: Python<'_>) {
+        PYTHON_EXITING.store(true, Ordering::SeqCst);
+        py.detach(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    }
+
+    /// The shard at `url` opened for streaming through this dataset's source (a binary
+    /// file-like object).
+    fn open_shard(&self, py: Python<'_>, url: String) -> PyResult<PyShardStream> {
+        let source = self.inner.source().clone();
+        let shown = url.clone();
+        let opened = run_core(py, move || source.open(&url))?;
+        Ok(PyShardStream {
+            url: shown,
+            reader: Mutex::new(Some(opened.reader)),
+        })
     }
 
     /// Shard URLs.
@@ -284,13 +362,326 @@ impl PyBatchIter {
         match next {
             Ok(Some(batch)) => batch_to_dict(py, batch).map(Some),
             Ok(None) => {
-                *guard = None;
+                drop_detached(py, guard.take());
                 Ok(None)
             }
             Err(e) => {
-                *guard = None;
+                drop_detached(py, guard.take());
                 Err(e)
             }
         }
     }
+}
+
+impl Drop for PyBatchIter {
+    fn drop(&mut self) {
+        let state = self.inner.get_mut().ok().and_then(Option::take);
+        if state.is_some() {
+            Python::attach(|py| drop_detached(py, state));
+        }
+    }
+}
+
+/// Drops an iterator's state with the GIL released: dropping stops and joins its reader
+/// threads, which may be waiting for the GIL to read a Python data source's stream.
+fn drop_detached(py: Python<'_>, state: Option<(Batches, Progress)>) {
+    py.detach(move || drop(state));
+}
+
+/// A shard's bytes as a read-only binary stream (what `DataSource.open_shard` returns): the
+/// core's reader of the shard, read with the GIL released.
+#[pyclass(name = "ShardStream", module = "atdata._core", frozen)]
+pub struct PyShardStream {
+    url: String,
+    reader: Mutex<Option<Box<dyn Read + Send>>>,
+}
+
+#[pymethods]
+impl PyShardStream {
+    /// Up to `size` bytes (all that remain when `size` is negative or None); `b""` at the end.
+    #[pyo3(signature = (size=-1))]
+    fn read<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut guard = self
+            .reader
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("shard stream was poisoned by a panic"))?;
+        let Some(reader) = guard.as_mut() else {
+            return Err(PyValueError::new_err(format!(
+                "read of closed shard stream '{}'",
+                self.url
+            )));
+        };
+        let url = self.url.clone();
+        let size = size.filter(|n| *n >= 0).map(|n| n as u64);
+        let bytes = run_core(py, move || {
+            let mut out = Vec::new();
+            let got = match size {
+                None => reader.read_to_end(&mut out),
+                Some(n) => reader.take(n).read_to_end(&mut out),
+            };
+            got.map(|_| out).map_err(|e| atdata::Error::io(url, e))
+        })?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn readable(&self) -> bool {
+        true
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn writable(&self) -> bool {
+        false
+    }
+
+    /// The shard's URL.
+    #[getter]
+    fn name(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Whether `close` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.reader.lock().map(|g| g.is_none()).unwrap_or(true)
+    }
+
+    /// Releases the connection or file; later reads raise `ValueError`.
+    fn close(&self) {
+        if let Ok(mut g) = self.reader.lock() {
+            *g = None;
+        }
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        _t: Option<&Bound<'_, PyAny>>,
+        _v: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) {
+        self.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ShardStream({:?})", self.url)
+    }
+}
+
+/// Set when the interpreter exits: a thread that takes the GIL once finalization has begun
+/// is ended by Python in a way the reader threads' Rust frames cannot survive (the process
+/// aborts), so from then on a Python data source's streams fail instead of being called.
+static PYTHON_EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` with the GIL, unless the interpreter is exiting (see [`PYTHON_EXITING`]).
+fn with_python<T>(f: impl FnOnce(Python<'_>) -> std::io::Result<T>) -> std::io::Result<T> {
+    let exiting = || {
+        PYTHON_EXITING
+            .load(Ordering::SeqCst)
+            .then(|| std::io::Error::other("the Python interpreter is exiting"))
+    };
+    if let Some(e) = exiting() {
+        return Err(e);
+    }
+    Python::attach(|py| match exiting() {
+        Some(e) => Err(e),
+        None => f(py),
+    })
+}
+
+/// A Python data source as a core [`ShardSource`]: its shard identifiers are the URLs, and a
+/// shard is the stream its `open_shard` returns, read (with the GIL taken for each `read`
+/// call) by whichever reader thread streams that shard.
+struct PyStreamSource {
+    obj: Py<PyAny>,
+    urls: HashSet<String>,
+    /// The source's class name, for messages.
+    what: String,
+}
+
+impl std::fmt::Debug for PyStreamSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PyStreamSource")
+            .field("source", &self.what)
+            .field("shards", &self.urls.len())
+            .finish()
+    }
+}
+
+/// A Python exception raised by a source's method, as a core error about `url`: `KeyError`
+/// (0.7's "no such shard") is `NotFound`, `FileNotFoundError` a missing file, anything else an
+/// I/O error carrying the exception's text.
+fn source_error(py: Python<'_>, e: PyErr, url: &str, what: &str, call: &str) -> atdata::Error {
+    let text = format!("{what}.{call} raised {e}");
+    if e.is_instance_of::<PyKeyError>(py) {
+        return atdata::Error::not_found(format!("shard '{url}' ({text})"));
+    }
+    let kind = if e.is_instance_of::<pyo3::exceptions::PyFileNotFoundError>(py) {
+        std::io::ErrorKind::NotFound
+    } else {
+        std::io::ErrorKind::Other
+    };
+    atdata::Error::io(url, std::io::Error::new(kind, text))
+}
+
+impl PyStreamSource {
+    /// `obj.open_shard(url)`, checked to be a stream.
+    fn open_in(&self, py: Python<'_>, url: &str) -> atdata::Result<Py<PyAny>> {
+        let s = self
+            .obj
+            .bind(py)
+            .call_method1("open_shard", (url,))
+            .map_err(|e| source_error(py, e, url, &self.what, "open_shard()"))?;
+        if !s.hasattr("read").unwrap_or(false) {
+            return Err(atdata::Error::invalid(format!(
+                "{}.open_shard('{url}') returned {}, not a binary stream with read()",
+                self.what,
+                s.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(s.unbind())
+    }
+}
+
+impl ShardSource for PyStreamSource {
+    fn check_url(&self, url: &str) -> atdata::Result<()> {
+        if self.urls.contains(url) {
+            return Ok(());
+        }
+        Err(atdata::Error::invalid(format!(
+            "'{url}' is not a shard of this {} (its list_shards() does not name it)",
+            self.what
+        )))
+    }
+
+    fn open(&self, url: &str) -> atdata::Result<OpenedShard> {
+        self.check_url(url)?;
+        let stream = with_python(|py| Ok(self.open_in(py, url)))
+            .map_err(|e| atdata::Error::io(url, e))??;
+        Ok(OpenedShard {
+            reader: Box::new(PyStreamReader {
+                stream,
+                url: url.to_string(),
+                what: self.what.clone(),
+            }),
+            len: None,
+        })
+    }
+
+    fn read_range(&self, url: &str, offset: u64, len: u64) -> atdata::Result<Vec<u8>> {
+        // Streams only: skip to `offset`, then read `len` bytes.
+        let mut r = self.open(url)?.reader;
+        let skipped = std::io::copy(&mut (&mut r).take(offset), &mut std::io::sink())
+            .map_err(|e| atdata::Error::io(url, e))?;
+        let mut out = Vec::new();
+        (&mut r)
+            .take(len)
+            .read_to_end(&mut out)
+            .map_err(|e| atdata::Error::io(url, e))?;
+        if skipped < offset || (out.len() as u64) < len {
+            return Err(atdata::Error::io(
+                url,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "range of {len} bytes at offset {offset} runs past the end ({} bytes)",
+                        skipped + out.len() as u64
+                    ),
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn size(&self, url: &str) -> atdata::Result<Option<u64>> {
+        self.check_url(url)?;
+        Err(atdata::Error::io(
+            url,
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!("size unknown: {} gives streams only", self.what),
+            ),
+        ))
+    }
+}
+
+/// A Python binary stream as a `Read`: each `read` takes the GIL and calls `stream.read(n)`.
+struct PyStreamReader {
+    stream: Py<PyAny>,
+    url: String,
+    what: String,
+}
+
+impl Read for PyStreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        with_python(|py| {
+            let fail = |text: String| std::io::Error::other(text);
+            let got = self
+                .stream
+                .bind(py)
+                .call_method1("read", (buf.len(),))
+                .map_err(|e| {
+                    let kind = if e.is_instance_of::<pyo3::exceptions::PyFileNotFoundError>(py) {
+                        std::io::ErrorKind::NotFound
+                    } else {
+                        std::io::ErrorKind::Other
+                    };
+                    std::io::Error::new(kind, format!("stream of {} raised {e}", self.what))
+                })?;
+            let n = if let Ok(b) = got.cast::<PyBytes>() {
+                let b = b.as_bytes();
+                copy_into(buf, b)
+            } else if let Ok(b) = got.cast::<PyByteArray>() {
+                copy_into(buf, &b.to_vec())
+            } else if got.is_none() {
+                return Err(fail(format!(
+                    "stream of {} for '{}' returned None from read() (a non-blocking stream \
+                     with no data ready cannot be read)",
+                    self.what, self.url
+                )));
+            } else if got.is_instance_of::<PyMemoryView>() {
+                let b = py
+                    .get_type::<PyBytes>()
+                    .call1((&got,))
+                    .map_err(|e| fail(format!("stream of {}: {e}", self.what)))?;
+                let b = b.cast::<PyBytes>().map_err(|e| fail(e.to_string()))?;
+                copy_into(buf, b.as_bytes())
+            } else {
+                return Err(fail(format!(
+                    "stream of {} for '{}' returned {} from read(), not bytes",
+                    self.what,
+                    self.url,
+                    got.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                )));
+            };
+            n.ok_or_else(|| {
+                fail(format!(
+                    "stream of {} for '{}' returned more bytes than asked from read({})",
+                    self.what,
+                    self.url,
+                    buf.len()
+                ))
+            })
+        })
+    }
+}
+
+/// Copies `from` into the start of `buf`; None when it does not fit.
+fn copy_into(buf: &mut [u8], from: &[u8]) -> Option<usize> {
+    buf.get_mut(..from.len())?.copy_from_slice(from);
+    Some(from.len())
 }
