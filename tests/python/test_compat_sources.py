@@ -104,7 +104,7 @@ def test_url_source_refuses_what_it_cannot_read_by_name(tmp_path):
         atdata.URLSource("pipe:curl -s https://example.com/a.tar")
     with pytest.raises(atdata.InvalidArgumentError, match="unsupported URL scheme 'gs'"):
         atdata.Dataset(atdata.URLSource("gs://bucket/a.tar"))
-    with pytest.raises(atdata.NotFoundError, match="nothing-here.tar"):
+    with pytest.raises(FileNotFoundError, match="nothing-here.tar"):
         atdata.URLSource(str(tmp_path / "nothing-here.tar")).list_shards()
     with pytest.raises(TypeError, match="url must be str"):
         atdata.URLSource(3)
