@@ -373,11 +373,22 @@ impl DataStore for LocalDiskStore {
         index: usize,
         shard: StagedShard,
     ) -> Result<String> {
+        self.publish_created(dataset, tag, index, shard)
+            .map(|(url, _)| url)
+    }
+
+    fn publish_created(
+        &self,
+        dataset: &str,
+        tag: &str,
+        index: usize,
+        shard: StagedShard,
+    ) -> Result<(String, bool)> {
         let rel = super::published_shard_path(dataset, tag, index)?;
         let dest = self.root.join(rel);
-        shard.publish(&dest)?;
+        let created = shard.publish_created(&dest)?;
         touch(&dest);
-        Ok(dest.display().to_string())
+        Ok((dest.display().to_string(), created))
     }
 
     fn shards(&self) -> Result<Vec<StoredFile>> {

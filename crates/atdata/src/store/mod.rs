@@ -30,6 +30,7 @@ pub mod open;
 pub mod remote;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod write;
 
 use std::fmt;
 use std::io::Read;
@@ -49,6 +50,7 @@ pub use open::{open_store_location, open_store_location_for_reading, StoreLocati
 pub use remote::UrlSource;
 #[cfg(feature = "s3")]
 pub use s3::{RetryPolicy, S3DataStore, S3Options, S3Source};
+pub use write::{write_shards, WrittenShard};
 
 /// The source a `Dataset` reads through when it was given none: [`LocalFiles`], or with the
 /// feature `s3` a [`UrlSource`] (local files, `s3://` from the AWS environment, `http(s)://`).
@@ -235,6 +237,22 @@ pub trait DataStore: ShardSource {
     /// its URL (see the contract).
     fn publish(&self, dataset: &str, tag: &str, index: usize, shard: StagedShard)
         -> Result<String>;
+
+    /// [`publish`](Self::publish), also saying whether this call created the file (`true`)
+    /// or found the same content already there (`false`). A write that fails after
+    /// publishing some shards removes only those it created: an identical file that was
+    /// there before may be referenced by another entry. A backend that cannot tell says
+    /// `false`, which is always safe (the file is then left to gc).
+    fn publish_created(
+        &self,
+        dataset: &str,
+        tag: &str,
+        index: usize,
+        shard: StagedShard,
+    ) -> Result<(String, bool)> {
+        self.publish(dataset, tag, index, shard)
+            .map(|url| (url, false))
+    }
 
     /// Every published shard file in the store.
     fn shards(&self) -> Result<Vec<StoredFile>>;
