@@ -101,12 +101,39 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path):
     for bad in [0, -1, True, 1.5, "10"]:
         with pytest.raises(atdata.InvalidArgumentError, match="maxcount"):
             store.write_shards(ds, prefix="d", maxcount=bad)
-    with pytest.raises(atdata.UnsupportedFeatureError, match=r"filter\(\) or \.map\(\)"):
-        store.write_shards(ds.filter(lambda s: True), prefix="d")
+    with pytest.raises(atdata.InvalidArgumentError):
+        store.write_shards(ds.filter(lambda s: True), prefix="a/b")
     assert _store_files(root) == []
     # 0.7's cache_local is taken and means nothing here.
     out = store.write_shards(ds, prefix="d", cache_local=True)
     assert len(out) == 1
+
+
+def test_filter_and_map_apply(tmp_path):
+    """A filtered or mapped dataset writes the samples its iteration yields, under the type
+    the map returns."""
+
+    @atdata.packable
+    class Upper:
+        text: str
+        n: int
+
+    store = atdata.LocalDiskStore(tmp_path / "data")
+    ds = _source(tmp_path, 20).filter(lambda s: s.language == "es")
+    want = [s for s in text_samples(20) if s.language == "es"]
+    assert 0 < len(want) < 20
+    out = store.write_shards(ds, prefix="filtered", maxcount=4)
+    assert sum(s[2] for s in out.shards) == len(want)
+    back = atdata.Dataset[TextSample](_pattern(out))
+    assert [s.text for s in back] == [s.text for s in want]
+
+    mapped = _source(tmp_path, 5, "m").map(lambda s: Upper(text=s.text.upper(), n=s.word_count))
+    out = store.write_shards(mapped, prefix="mapped")
+    back = list(atdata.Dataset[Upper](out[0]))
+    assert [s.text for s in back] == [s.text.upper() for s in text_samples(5)]
+    with pytest.raises(RuntimeError, match="no samples"):
+        store.write_shards(_source(tmp_path, 5, "m").filter(lambda s: False), prefix="none")
+    assert not (tmp_path / "data" / "none").exists()
 
 
 def test_an_empty_dataset_is_a_runtime_error_and_writes_nothing(tmp_path):

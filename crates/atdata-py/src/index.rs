@@ -206,7 +206,8 @@ const MANIFEST_KEYWORDS: &[&str] = &[
 ];
 
 /// `store.write_shards(ds, prefix=...)` for both store classes: checks the keywords, reads
-/// `ds` in order through the core and writes its samples as shards of `store` (the core's
+/// `ds` in order through the core (its stored bytes as they are; through Python only when a
+/// `.filter()` or `.map()` applies) and writes its samples as shards of `store` (the core's
 /// `store::write_shards`, GIL released), and returns `atdata.ShardWriteResult`.
 #[allow(clippy::too_many_arguments)]
 fn write_shards_into(
@@ -312,27 +313,47 @@ fn write_shards_into(
             }
         },
     };
-    for transform in ["_filter", "_map"] {
-        if ds.getattr(transform).is_ok_and(|t| !t.is_none()) {
-            return Err(crate::exceptions::unsupported(
-                py,
-                &format!(
-                    "{method}: a dataset with .filter() or .map() applied is not written by \
-                     the store yet; write its samples with Index.write_samples(ds, name=...)"
-                ),
-            ));
-        }
-    }
-    let dataset = core_ds.get().inner.clone();
     let location = store.location();
     let opts = atdata::shard::ShardOptions { maxcount, maxsize };
     let target = prefix.clone();
-    let written = run_core(py, move || {
-        let samples = dataset
-            .raw(atdata::dataset::Order::Ordered)
-            .map(|r| r.map(|s| s.raw.data));
-        atdata::store::write_shards(store.as_ref(), &target, samples, opts)
-    })?;
+    let transformed = ["_filter", "_map"]
+        .iter()
+        .any(|t| ds.getattr(*t).is_ok_and(|f| !f.is_none()));
+    let written = if transformed {
+        // `.filter()`/`.map()` are Python callables: the samples come from iterating `ds` in
+        // Python and are encoded as `Index.write_samples` encodes them, under the type of the
+        // first one (a map may change it). The prefix is checked before anything is read.
+        crate::util::core(py, store.check_name(&prefix))?;
+        let mut samples = ds.try_iter()?;
+        match samples.next().transpose()? {
+            None => Vec::new(),
+            Some(first) => {
+                let schema_json: String = py
+                    .import("atdata._packable")?
+                    .getattr("schema_json_of")?
+                    .call1((first.get_type(),))?
+                    .extract()?;
+                let schema = crate::util::core(py, atdata::Schema::from_json(&schema_json))?;
+                let all = py
+                    .import("itertools")?
+                    .getattr("chain")?
+                    .call1(((first,), samples))?;
+                let bar = Progress::new(Some(false), Kind::Write, &prefix, None);
+                let mut stream = EncodeStream::new(&all, schema, bar)?;
+                run_write(py, &mut stream, move |stream| {
+                    atdata::store::write_shards(store.as_ref(), &target, stream, opts)
+                })?
+            }
+        }
+    } else {
+        let dataset = core_ds.get().inner.clone();
+        run_core(py, move || {
+            let samples = dataset
+                .raw(atdata::dataset::Order::Ordered)
+                .map(|r| r.map(|s| s.raw.data));
+            atdata::store::write_shards(store.as_ref(), &target, samples, opts)
+        })?
+    };
     if written.is_empty() {
         // atdata 0.7 raises RuntimeError here; no class of ours is an error of the run
         // rather than of the arguments or the database, so it is RuntimeError itself.
