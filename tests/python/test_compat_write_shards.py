@@ -1,6 +1,6 @@
 """``LocalDiskStore.write_shards`` and ``S3DataStore.write_shards`` (atdata 0.7's way to put a
 Dataset's samples into a store as shards and index them afterwards): names, checksums,
-limits, errors, all-or-none publishing, indexing the written shards without a copy
+limits, errors, nothing published for a bad sample, indexing the written shards without a copy
 (``insert_dataset``, ``commit_entries``), and the real atdata 0.7 writing and reading the
 same way. gc of such shards is tested in Rust (crates/atdata/tests/store_write.rs)."""
 

@@ -424,8 +424,9 @@ impl PyLocalDiskStore {
     ///
     /// `maxcount` (default 100,000) and `maxsize` (bytes, default 3e9) roll over to a new
     /// shard, as WebDataset's `ShardWriter` does in 0.7. `prefix` is one folder name (the
-    /// rule dataset names follow). Each shard is complete before any is published and they are
-    /// published all or none; an empty dataset raises `RuntimeError` and writes nothing.
+    /// rule dataset names follow). Every shard is complete before any is published, so a bad sample
+    /// publishes nothing (a failure while publishing leaves the shards already published,
+    /// unreferenced, to gc); an empty dataset raises `RuntimeError` and writes nothing.
     /// `cache_local` (0.7's S3 option) is accepted and ignored; other keywords raise
     /// `TypeError`.
     ///
@@ -576,7 +577,7 @@ impl PyS3DataStore {
     /// and returns an `atdata.ShardWriteResult`: the `s3://` URLs in order, with
     /// `.checksums` (sha256 hex by URL) and `.shards` (`(url, sha256, samples, bytes)` per
     /// shard, the rows `Index.commit_entries` takes). Naming, limits (`maxcount` default
-    /// 100,000, `maxsize` default 3e9 bytes), all-or-none publishing and the empty-dataset
+    /// 100,000, `maxsize` default 3e9 bytes), publishing and the empty-dataset
     /// `RuntimeError` are those of `LocalDiskStore.write_shards`. Each shard is staged on
     /// local disk, then uploaded without replacing anything, so 0.7's `cache_local` is
     /// accepted and ignored; its manifest keywords (`manifest=True`, ...) raise

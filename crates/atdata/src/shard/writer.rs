@@ -348,15 +348,9 @@ impl StagedShard {
     /// the same sha256 this is Ok (temp dropped: dedup); if it exists with other content ->
     /// Error::AlreadyExists. fsync the dir.
     pub fn publish(self, dest: &Path) -> Result<()> {
-        self.publish_created(dest).map(|_| ())
-    }
-
-    /// [`publish`](Self::publish), saying whether this call created `dest` (`true`) or found
-    /// the same content there (`false`): what a caller undoing a failed write may remove.
-    pub fn publish_created(self, dest: &Path) -> Result<bool> {
         match self.place(dest)? {
-            Placed::New => sync_dir(parent_dir(dest)).map(|()| true),
-            Placed::Existing => Ok(false),
+            Placed::New => sync_dir(parent_dir(dest)),
+            Placed::Existing => Ok(()),
         }
     }
 

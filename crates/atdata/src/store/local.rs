@@ -373,22 +373,11 @@ impl DataStore for LocalDiskStore {
         index: usize,
         shard: StagedShard,
     ) -> Result<String> {
-        self.publish_created(dataset, tag, index, shard)
-            .map(|(url, _)| url)
-    }
-
-    fn publish_created(
-        &self,
-        dataset: &str,
-        tag: &str,
-        index: usize,
-        shard: StagedShard,
-    ) -> Result<(String, bool)> {
         let rel = super::published_shard_path(dataset, tag, index)?;
         let dest = self.root.join(rel);
-        let created = shard.publish_created(&dest)?;
+        shard.publish(&dest)?;
         touch(&dest);
-        Ok((dest.display().to_string(), created))
+        Ok(dest.display().to_string())
     }
 
     fn shards(&self) -> Result<Vec<StoredFile>> {

@@ -238,22 +238,6 @@ pub trait DataStore: ShardSource {
     fn publish(&self, dataset: &str, tag: &str, index: usize, shard: StagedShard)
         -> Result<String>;
 
-    /// [`publish`](Self::publish), also saying whether this call created the file (`true`)
-    /// or found the same content already there (`false`). A write that fails after
-    /// publishing some shards removes only those it created: an identical file that was
-    /// there before may be referenced by another entry. A backend that cannot tell says
-    /// `false`, which is always safe (the file is then left to gc).
-    fn publish_created(
-        &self,
-        dataset: &str,
-        tag: &str,
-        index: usize,
-        shard: StagedShard,
-    ) -> Result<(String, bool)> {
-        self.publish(dataset, tag, index, shard)
-            .map(|url| (url, false))
-    }
-
     /// Every published shard file in the store.
     fn shards(&self) -> Result<Vec<StoredFile>>;
 

@@ -934,25 +934,11 @@ impl DataStore for S3DataStore {
         index: usize,
         shard: StagedShard,
     ) -> Result<String> {
-        self.publish_created(dataset, tag, index, shard)
-            .map(|(url, _)| url)
-    }
-
-    fn publish_created(
-        &self,
-        dataset: &str,
-        tag: &str,
-        index: usize,
-        shard: StagedShard,
-    ) -> Result<(String, bool)> {
         let rel = super::published_shard_path(dataset, tag, index)?;
         let obj = self.located(self.key(&rel)?)?;
         for _ in 0..PUBLISH_ATTEMPTS {
-            if self.upload(&obj, &shard)? {
-                return Ok((obj.url, true));
-            }
-            if self.same_content(&obj, &shard)? {
-                return Ok((obj.url, false));
+            if self.upload(&obj, &shard)? || self.same_content(&obj, &shard)? {
+                return Ok(obj.url);
             }
         }
         Err(Error::Conflict {

@@ -3,17 +3,19 @@
 //! itself (or not).
 //!
 //! It runs the same pieces as the index's write path: [`stage_shards`] (the one write loop)
-//! into the store's staging area, then [`DataStore::publish_created`] under the one naming
+//! into the store's staging area, then [`DataStore::publish`] under the one naming
 //! rule of the store (`{prefix}/data--{content tag}--{i:06}.tar`). Every shard is complete and
-//! hashed before the first is published, and the shards are published all or none: when one
-//! cannot be published, the ones this call created are removed again (a file that was already
-//! there with the same content is left alone, since something else may reference it).
+//! hashed before the first is published, so a failed sample or encoding publishes nothing.
+//! When publishing itself fails midway (a full disk, a lost connection), the shards already
+//! published stay, unreferenced (the error names the one that failed): removing them could delete a file
+//! another writer adopted meanwhile, and `gc` removes them safely after its grace period, as
+//! it does for the index's own write path.
 //!
 //! Shards written here and never indexed are unreferenced files of the store: `gc` removes
 //! them once they are older than its grace period, as it does any write that was never
 //! committed. Indexed (their URLs committed in an entry), they are kept.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::index::entry::content_tag;
 use crate::shard::{stage_shards, ShardOptions, StagedShard};
 use crate::store::DataStore;
@@ -61,52 +63,25 @@ pub fn write_shards(
     publish_all_or_none(store, prefix, staged)
 }
 
-/// Publishes `staged` as shards `0..` of `prefix`; if one fails, removes the shards this call
-/// created and returns the error.
+/// Publishes `staged` as shards `0..` of `prefix`. If one fails, its error is returned and the
+/// shards this call had already published are left in place, unreferenced, for `gc`: removing
+/// them here could delete a file another writer adopted in the meantime (a publish of the same
+/// content accepts the file that is there).
 pub fn publish_all_or_none(
     store: &dyn DataStore,
     prefix: &str,
     staged: Vec<StagedShard>,
 ) -> Result<Vec<WrittenShard>> {
     let mut written = Vec::with_capacity(staged.len());
-    let mut created = Vec::new();
     for (i, shard) in staged.into_iter().enumerate() {
         let (sha256, samples, bytes) = (shard.sha256.clone(), shard.samples, shard.bytes);
-        match store.publish_created(prefix, &content_tag(&sha256), i, shard) {
-            Ok((url, new)) => {
-                if new {
-                    created.push(url.clone());
-                }
-                written.push(WrittenShard {
-                    url,
-                    sha256,
-                    samples,
-                    bytes,
-                });
-            }
-            Err(e) => {
-                let mut left = Vec::new();
-                for url in &created {
-                    match store.remove(url) {
-                        Ok(()) | Err(Error::NotFound { .. }) => {}
-                        Err(_) => left.push(url.as_str()),
-                    }
-                }
-                if left.is_empty() {
-                    return Err(e);
-                }
-                // The write failed and could not be undone whole: say which files remain
-                // (unreferenced, so `gc` removes them after its grace period).
-                return Err(Error::Conflict {
-                    what: format!(
-                        "writing shards under '{prefix}' in {} failed ({e}), and the shards \
-                         already published could not all be removed: {}",
-                        store.location(),
-                        left.join(", ")
-                    ),
-                });
-            }
-        }
+        let url = store.publish(prefix, &content_tag(&sha256), i, shard)?;
+        written.push(WrittenShard {
+            url,
+            sha256,
+            samples,
+            bytes,
+        });
     }
     Ok(written)
 }
@@ -114,6 +89,7 @@ pub fn publish_all_or_none(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::shard::{ShardReader, StagedShard};
     use crate::store::{LocalDiskStore, ShardSource, StoreOwner, StoredFile};
     use std::path::PathBuf;
@@ -266,19 +242,10 @@ mod tests {
             self.inner.staging_dir()
         }
         fn publish(&self, d: &str, t: &str, i: usize, s: StagedShard) -> Result<String> {
-            self.publish_created(d, t, i, s).map(|(u, _)| u)
-        }
-        fn publish_created(
-            &self,
-            d: &str,
-            t: &str,
-            i: usize,
-            s: StagedShard,
-        ) -> Result<(String, bool)> {
             if self.calls.fetch_add(1, Ordering::SeqCst) == self.fail_at {
                 return Err(Error::io("publish", std::io::Error::other("disk full")));
             }
-            self.inner.publish_created(d, t, i, s)
+            self.inner.publish(d, t, i, s)
         }
         fn shards(&self) -> Result<Vec<StoredFile>> {
             self.inner.shards()
@@ -298,16 +265,13 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_publish_removes_only_the_shards_this_call_created() {
+    fn a_failed_publish_leaves_what_was_published_for_gc() {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalDiskStore::new(dir.path()).unwrap();
         let opts = || ShardOptions {
             maxcount: Some(1),
             maxsize: None,
         };
-        // Shard 0 of the coming write is there already (same content, same name): written
-        // by someone else, so it must survive the failed write.
-        let before = write_shards(&local, "d", samples(1), opts()).unwrap();
         let store = FailingAt {
             inner: local.clone(),
             fail_at: 2,
@@ -315,8 +279,12 @@ mod tests {
         };
         let e = write_shards(&store, "d", samples(3), opts()).unwrap_err();
         assert!(e.to_string().contains("disk full"), "{e}");
-        let left: Vec<String> = local.shards().unwrap().into_iter().map(|f| f.url).collect();
-        assert_eq!(left, vec![before[0].url.clone()]);
+        // Shards 0 and 1 were published before the failure: complete files, left unreferenced
+        // (gc's to remove), never half-written; nothing stays in staging.
+        let left = local.shards().unwrap();
+        assert_eq!(left.len(), 2);
         assert!(local.staging_files().unwrap().is_empty());
+        let again = write_shards(&local, "d", samples(3), opts()).unwrap();
+        assert_eq!(again.len(), 3, "a retry adopts the two and adds the third");
     }
 }
