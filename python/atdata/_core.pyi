@@ -4,6 +4,8 @@ import tarfile
 from os import PathLike
 from typing import Any, Iterable, Iterator, Optional
 
+from ._integrity import ShardWriteResult
+
 __version__: str
 
 class AtdataError(Exception):
@@ -117,6 +119,15 @@ class LocalDiskStore:
     def root(self) -> Any: ...
     def read_url(self, url: str) -> str: ...
     def supports_streaming(self) -> bool: ...
+    def write_shards(
+        self,
+        ds: Any,
+        *,
+        prefix: str,
+        maxcount: Optional[int] = None,
+        maxsize: Optional[int | float] = None,
+        **kwargs: Any,
+    ) -> ShardWriteResult: ...
 
 class S3DataStore:
     def __init__(
@@ -134,6 +145,15 @@ class S3DataStore:
     def prefix(self) -> Optional[str]: ...
     def read_url(self, url: str) -> str: ...
     def supports_streaming(self) -> bool: ...
+    def write_shards(
+        self,
+        ds: Any,
+        *,
+        prefix: str,
+        maxcount: Optional[int] = None,
+        maxsize: Optional[int | float] = None,
+        **kwargs: Any,
+    ) -> ShardWriteResult: ...
 
 class IndexEntry:
     name: str

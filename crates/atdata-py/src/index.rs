@@ -191,6 +191,192 @@ fn store_of(store: &Bound<'_, PyAny>) -> PyResult<Arc<dyn DataStore>> {
     ))
 }
 
+/// Keywords of atdata 0.7's `write_shards` that this version takes and ignores: `cache_local`
+/// chose whether 0.7 staged S3 shards on local disk; shards are always staged locally here.
+const IGNORED_WRITE_KEYWORDS: &[&str] = &["cache_local"];
+
+/// Keywords of atdata 0.7's `S3DataStore.write_shards` for its per-shard manifests, which this
+/// version does not write; `manifest=False` (0.7's default) is accepted.
+const MANIFEST_KEYWORDS: &[&str] = &[
+    "manifest",
+    "schema_version",
+    "source_job_id",
+    "parent_shards",
+    "pipeline_version",
+];
+
+/// `store.write_shards(ds, prefix=...)` for both store classes: checks the keywords, reads
+/// `ds` in order through the core (its stored bytes as they are; through Python only when a
+/// `.filter()` or `.map()` applies) and writes its samples as shards of `store` (the core's
+/// `store::write_shards`, GIL released), and returns `atdata.ShardWriteResult`.
+#[allow(clippy::too_many_arguments)]
+fn write_shards_into(
+    py: Python<'_>,
+    method: &str,
+    store: Arc<dyn DataStore>,
+    ds: &Bound<'_, PyAny>,
+    prefix: &Bound<'_, PyAny>,
+    maxcount: Option<&Bound<'_, PyAny>>,
+    maxsize: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    manifest_keywords: bool,
+) -> PyResult<Py<PyAny>> {
+    let mut unknown = Vec::new();
+    let mut manifest = Vec::new();
+    for (k, v) in kwargs.into_iter().flat_map(|d| d.iter()) {
+        let k: String = k.extract()?;
+        if IGNORED_WRITE_KEYWORDS.contains(&k.as_str()) {
+            continue;
+        }
+        if manifest_keywords && MANIFEST_KEYWORDS.contains(&k.as_str()) {
+            let default_off =
+                k == "manifest" && v.is_instance_of::<pyo3::types::PyBool>() && !v.is_truthy()?;
+            if !default_off {
+                manifest.push(k);
+            }
+            continue;
+        }
+        unknown.push(k);
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{method}() got unexpected keyword argument(s): {}",
+            unknown.join(", ")
+        )));
+    }
+    if !manifest.is_empty() {
+        manifest.sort();
+        return Err(crate::exceptions::unsupported(
+            py,
+            &format!(
+                "{method}({}): per-shard manifests are not written by this version",
+                manifest
+                    .iter()
+                    .map(|k| format!("{k}=..."))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let prefix: String = prefix.extract().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "{method}: prefix must be a str, got {}",
+            prefix
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let limit = |name: &str, v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<u64>> {
+        let Some(v) = v.filter(|v| !v.is_none()) else {
+            return Ok(None);
+        };
+        // bool is an int in Python; True as a shard limit is a mistake, not 1.
+        let n: Option<i128> = if v.is_instance_of::<pyo3::types::PyBool>() {
+            None
+        } else if v.is_instance_of::<pyo3::types::PyFloat>() {
+            // 0.7 passes limits to WebDataset, which compares; 3e9 is a common float.
+            let f: f64 = v.extract()?;
+            (f.is_finite() && f.fract() == 0.0).then_some(f as i128)
+        } else {
+            v.extract().ok()
+        };
+        match n {
+            Some(n) if n >= 1 && n <= i128::from(u64::MAX) => Ok(Some(n as u64)),
+            _ => Err(crate::exceptions::to_pyerr(
+                py,
+                atdata::Error::invalid(format!(
+                    "{method}: {name} must be a whole number of at least 1, got {}",
+                    v.repr().map(|r| r.to_string()).unwrap_or_default()
+                )),
+            )),
+        }
+    };
+    let maxcount = limit("maxcount", maxcount)?.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    let maxsize = limit("maxsize", maxsize)?;
+    // A `Dataset` of the Python layer holds its core dataset as `_core`.
+    let core_ds = match ds.cast::<PyDataset>() {
+        Ok(d) => d.clone(),
+        Err(_) => match ds
+            .getattr("_core")
+            .ok()
+            .and_then(|c| c.cast_into::<PyDataset>().ok())
+        {
+            Some(d) => d,
+            None => {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "{method}: ds must be an atdata.Dataset, got {}",
+                    ds.get_type().name()?
+                )))
+            }
+        },
+    };
+    let location = store.location();
+    let opts = atdata::shard::ShardOptions { maxcount, maxsize };
+    let target = prefix.clone();
+    let transformed = ["_filter", "_map"]
+        .iter()
+        .any(|t| ds.getattr(*t).is_ok_and(|f| !f.is_none()));
+    let written = if transformed {
+        // `.filter()`/`.map()` are Python callables: the samples come from iterating `ds` in
+        // Python and are encoded as `Index.write_samples` encodes them, under the type of the
+        // first one (a map may change it). The prefix is checked before anything is read.
+        crate::util::core(py, store.check_name(&prefix))?;
+        let mut samples = ds.try_iter()?;
+        match samples.next().transpose()? {
+            None => Vec::new(),
+            Some(first) => {
+                let schema_json: String = py
+                    .import("atdata._packable")?
+                    .getattr("schema_json_of")?
+                    .call1((first.get_type(),))?
+                    .extract()?;
+                let schema = crate::util::core(py, atdata::Schema::from_json(&schema_json))?;
+                let all = py
+                    .import("itertools")?
+                    .getattr("chain")?
+                    .call1(((first,), samples))?;
+                let bar = Progress::new(Some(false), Kind::Write, &prefix, None);
+                let mut stream = EncodeStream::new(&all, schema, bar)?;
+                run_write(py, &mut stream, move |stream| {
+                    atdata::store::write_shards(store.as_ref(), &target, stream, opts)
+                })?
+            }
+        }
+    } else {
+        let dataset = core_ds.get().inner.clone();
+        run_core(py, move || {
+            let samples = dataset
+                .raw(atdata::dataset::Order::Ordered)
+                .map(|r| r.map(|s| s.raw.data));
+            atdata::store::write_shards(store.as_ref(), &target, samples, opts)
+        })?
+    };
+    if written.is_empty() {
+        // atdata 0.7 raises RuntimeError here; no class of ours is an error of the run
+        // rather than of the arguments or the database, so it is RuntimeError itself.
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "{method}: the dataset has no samples; nothing was written under '{prefix}' in \
+             {location}"
+        )));
+    }
+    let urls: Vec<&str> = written.iter().map(|s| s.url.as_str()).collect();
+    let checksums = PyDict::new(py);
+    let shards = PyList::empty(py);
+    for s in &written {
+        checksums.set_item(&s.url, &s.sha256)?;
+        shards.append((&s.url, &s.sha256, s.samples, s.bytes))?;
+    }
+    let result = py
+        .import("atdata._integrity")?
+        .getattr("ShardWriteResult")?
+        .call1((urls, checksums))?;
+    result.setattr("shards", shards)?;
+    Ok(result.unbind())
+}
+
 /// Shard files on a local disk, under `root` (default `$ATDATA_HOME/data`, `~/.atdata/data`).
 #[pyclass(name = "LocalDiskStore", module = "atdata", frozen)]
 pub struct PyLocalDiskStore {
@@ -226,6 +412,48 @@ impl PyLocalDiskStore {
     /// True: shards on a local disk are read as a stream (atdata 0.7's `supports_streaming`).
     fn supports_streaming(&self) -> bool {
         true
+    }
+
+    /// Writes the samples of `ds` (an `atdata.Dataset`, read in order) as shards under the
+    /// folder `prefix` of this store, as atdata 0.7 does, and returns an
+    /// `atdata.ShardWriteResult`: the shard paths in order, with `.checksums` (sha256 hex by
+    /// path) and `.shards` (`(url, sha256, samples, bytes)` per shard, the rows
+    /// `Index.commit_entries` takes). Shards are named `{prefix}/data--{tag}--{i:06}.tar`, the
+    /// tag being the start of each shard's sha256, the store's one naming rule, so writing
+    /// the same samples again reuses the same files.
+    ///
+    /// `maxcount` (default 100,000) and `maxsize` (bytes, default 3e9) roll over to a new
+    /// shard, as WebDataset's `ShardWriter` does in 0.7. `prefix` is one folder name (the
+    /// rule dataset names follow). Every shard is complete before any is published, so a bad sample
+    /// publishes nothing (a failure while publishing leaves the shards already published,
+    /// unreferenced, to gc); an empty dataset raises `RuntimeError` and writes nothing.
+    /// `cache_local` (0.7's S3 option) is accepted and ignored; other keywords raise
+    /// `TypeError`.
+    ///
+    /// The shards belong to no entry until indexed (`Index.insert_dataset`,
+    /// `Index.commit_entries`): `atdata gc` keeps indexed shards and removes ones never
+    /// indexed once they are older than its grace period.
+    #[pyo3(signature = (ds, *, prefix, maxcount=None, maxsize=None, **kwargs))]
+    fn write_shards(
+        &self,
+        py: Python<'_>,
+        ds: &Bound<'_, PyAny>,
+        prefix: &Bound<'_, PyAny>,
+        maxcount: Option<&Bound<'_, PyAny>>,
+        maxsize: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        write_shards_into(
+            py,
+            "LocalDiskStore.write_shards",
+            self.inner.clone(),
+            ds,
+            prefix,
+            maxcount,
+            maxsize,
+            kwargs,
+            false,
+        )
     }
 
     fn __repr__(&self) -> String {
@@ -342,6 +570,43 @@ impl PyS3DataStore {
     /// True: objects are read as a stream (atdata 0.7's `supports_streaming`).
     fn supports_streaming(&self) -> bool {
         true
+    }
+
+    /// Writes the samples of `ds` (an `atdata.Dataset`, read in order) as shards under the
+    /// folder `prefix` of this store (below the store's own key prefix), as atdata 0.7 does,
+    /// and returns an `atdata.ShardWriteResult`: the `s3://` URLs in order, with
+    /// `.checksums` (sha256 hex by URL) and `.shards` (`(url, sha256, samples, bytes)` per
+    /// shard, the rows `Index.commit_entries` takes). Naming, limits (`maxcount` default
+    /// 100,000, `maxsize` default 3e9 bytes), publishing and the empty-dataset
+    /// `RuntimeError` are those of `LocalDiskStore.write_shards`. Each shard is staged on
+    /// local disk, then uploaded without replacing anything, so 0.7's `cache_local` is
+    /// accepted and ignored; its manifest keywords (`manifest=True`, ...) raise
+    /// `UnsupportedFeatureError`, other keywords `TypeError`.
+    ///
+    /// The shards belong to no entry until indexed (`Index.commit_entries`): `atdata gc`
+    /// keeps indexed shards and removes ones never indexed once they are older than its grace
+    /// period.
+    #[pyo3(signature = (ds, *, prefix, maxcount=None, maxsize=None, **kwargs))]
+    fn write_shards(
+        &self,
+        py: Python<'_>,
+        ds: &Bound<'_, PyAny>,
+        prefix: &Bound<'_, PyAny>,
+        maxcount: Option<&Bound<'_, PyAny>>,
+        maxsize: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        write_shards_into(
+            py,
+            "S3DataStore.write_shards",
+            self.inner.clone(),
+            ds,
+            prefix,
+            maxcount,
+            maxsize,
+            kwargs,
+            true,
+        )
     }
 
     fn __repr__(&self) -> String {

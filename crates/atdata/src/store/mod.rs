@@ -30,6 +30,7 @@ pub mod open;
 pub mod remote;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod write;
 
 use std::fmt;
 use std::io::Read;
@@ -49,6 +50,7 @@ pub use open::{open_store_location, open_store_location_for_reading, StoreLocati
 pub use remote::UrlSource;
 #[cfg(feature = "s3")]
 pub use s3::{RetryPolicy, S3DataStore, S3Options, S3Source};
+pub use write::{write_shards, WrittenShard};
 
 /// The source a `Dataset` reads through when it was given none: [`LocalFiles`], or with the
 /// feature `s3` a [`UrlSource`] (local files, `s3://` from the AWS environment, `http(s)://`).
