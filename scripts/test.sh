@@ -37,7 +37,8 @@ echo "== server backends: PostgreSQL and Redis indexes, the S3 store (servers fr
 features=postgres,redis,s3,conformance
 cargo test -p atdata --features $features --locked --lib -- index::postgres index::redis store::
 cargo test -p atdata --features $features --locked \
-  --test index_postgres --test index_redis --test index_faults --test store_s3 --test store_s3_memory
+  --test index_postgres --test index_redis --test index_faults --test store_s3 --test store_s3_memory \
+  --test store_write
 
 echo "== Python package in a fresh venv"
 venv="${ATDATA_TEST_VENV:-$root/.venv-test}"
