@@ -22,7 +22,7 @@ from ._core import (
     UnsupportedFeatureError,
 )
 from ._exceptions import LensNotFoundError, PartialFailureError, SampleKeyError
-from ._core import IndexEntry, LocalDiskStore, S3DataStore, SqliteProvider, VerifyReport
+from ._core import IndexEntry, LocalDiskStore, S3DataStore, VerifyReport
 from ._dataset import Dataset, DatasetDict, DictSample, SampleBatch
 from ._packable import PackableSample, packable
 from ._hf import get_default_index, load_dataset, set_default_index

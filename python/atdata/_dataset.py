@@ -11,7 +11,6 @@ import dataclasses
 import itertools
 import operator
 import os
-import typing
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, Iterator, Optional, Sequence, TypeVar
 
@@ -20,7 +19,7 @@ import numpy as np
 from . import _core
 from ._args import check_int, check_progress
 from ._exceptions import PartialFailureError, SampleKeyError
-from ._packable import PackableSample, _values_equal, schema_json_of, type_from_schema
+from ._packable import PackableSample, _values_equal, field_hints, schema_json_of, type_from_schema
 from ._sources import dataset_source
 
 ST = TypeVar("ST")
@@ -438,7 +437,7 @@ class Dataset(Generic[ST]):
         if any(isinstance(f.type, str) for f in fields):
             # `from __future__ import annotations` left text: show the types it names.
             try:
-                hints = typing.get_type_hints(st)
+                hints = field_hints(st)
             except Exception:  # unresolvable annotations: show them as written
                 hints = {}
         return {

@@ -107,7 +107,7 @@ def _schema_attrs(cls: type, doc: Optional[str], localns: Optional[dict]) -> dic
     )
     # Array fields whose annotation fixes a dtype: written arrays of another dtype are cast
     # (numpy's same_kind) or refused by the core, see docs/values.md.
-    hints = _hints(cls, localns)
+    hints = field_hints(cls, localns)
     declared = {}
     for name in array_fields:
         tp = hints.get(name, cls.__dataclass_fields__[name].type)
@@ -295,15 +295,24 @@ def _field_type(tp: Any, where: str) -> dict:
     raise TypeError(f"unsupported annotation for field {where}: {tp!r}")
 
 
-def _hints(cls: type, localns: Optional[dict]) -> dict:
+def field_hints(
+    cls: type, localns: Optional[dict] = None, *, include_extras: bool = False
+) -> dict:
+    """The resolved annotations of a sample class: the one place that resolves them (schema,
+    manifests, ``describe``, ``atdata.testing``). Text annotations (``from __future__ import
+    annotations``) of a class made inside a function name that function's locals, which the
+    class keeps from its definition (``__atdata_localns__``)."""
+    if localns is None:
+        localns = getattr(cls, "__atdata_localns__", None)
     try:
-        return typing.get_type_hints(cls, localns=localns)
+        return typing.get_type_hints(cls, localns=localns, include_extras=include_extras)
     except NameError as e:
         raise TypeError(f"cannot resolve the annotations of {cls.__name__}: {e}") from None
 
 
+
 def _schema_of(cls: type, doc: Optional[str], localns: Optional[dict] = None) -> dict:
-    hints = _hints(cls, localns)
+    hints = field_hints(cls, localns)
     fields = []
     for f in dataclasses.fields(cls):
         tp, optional = _unwrap_optional(hints.get(f.name, f.type))
@@ -389,6 +398,8 @@ def packable(cls: type) -> type:
     caller = sys._getframe(1)
     localns = dict(caller.f_locals) if caller.f_locals is not caller.f_globals else None
     del caller
+    if localns is not None:
+        type.__setattr__(cls, "__atdata_localns__", localns)
     if isinstance(dc, _PackableMeta):
         # A PackableSample subclass decorated too: its schema is built now, by this rule.
         type.__setattr__(dc, "__atdata_built__", _schema_attrs(dc, doc, localns))

@@ -92,12 +92,12 @@ def resolve_manifest_fields(sample_type: type) -> dict:
                 f"manifests need a @packable sample class with declared fields; "
                 f"{getattr(sample_type, '__name__', sample_type)!r} has none"
             )
+    from ._packable import field_hints
+
     try:
-        hints = typing.get_type_hints(sample_type, include_extras=True)
-    except Exception as e:
-        raise TypeError(
-            f"cannot read the field types of {sample_type.__name__} for its manifest: {e}"
-        ) from None
+        hints = field_hints(sample_type, include_extras=True)
+    except TypeError as e:
+        raise TypeError(f"cannot read the field types for a manifest: {e}") from None
     out: dict = {}
     for name in names:
         tp = hints.get(name)

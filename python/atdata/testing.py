@@ -19,7 +19,7 @@ import numpy as np
 
 from ._dataset import Dataset
 from ._index import Index
-from ._packable import _is_ndarray, _unwrap_optional
+from ._packable import _is_ndarray, _unwrap_optional, field_hints
 from ._write import write_samples
 
 
@@ -72,7 +72,7 @@ def make_samples(sample_type: type, n: int = 10, seed: Optional[int] = None) -> 
     """
     if not dataclasses.is_dataclass(sample_type):
         raise TypeError(f"make_samples: {sample_type!r} is not a sample type (use @atdata.packable)")
-    hints = typing.get_type_hints(sample_type)
+    hints = field_hints(sample_type)
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):

@@ -8,7 +8,8 @@
 //! lists them in `__atdata_dtypes__`) stores its arrays in that dtype, by the core's one rule
 //! ([`atdata::value::cast`]: cast when numpy's `same_kind` allows it, refused otherwise).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use atdata::codec::{encode_sample, validate_sample};
 use atdata::value::cast::conform;
@@ -252,11 +253,32 @@ pub fn pack<'py>(
     schema_json: &str,
     sample: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let schema = Schema::from_json(schema_json).map_err(|e| to_pyerr(py, e))?;
+    let schema = parsed_schema(schema_json).map_err(|e| to_pyerr(py, e))?;
     let mut buf = Vec::new();
     encode_one(sample, &schema, &mut Declared::default(), 0, &mut buf)
         .map_err(|e| to_pyerr(py, e))?;
     Ok(PyBytes::new(py, &buf))
+}
+
+/// The schema a record's JSON text describes, parsed once per text: `pack` and `unpack` run
+/// once per sample (`sample.packed`, `from_bytes`), and parsing the record each time cost more
+/// than encoding a short text sample (benches/python/bench_api_07.py). A handful of sample
+/// types is usual; the map is emptied if a program makes thousands.
+fn parsed_schema(json: &str) -> atdata::Result<Arc<Schema>> {
+    const MAX_SCHEMAS: usize = 1024;
+    static PARSED: OnceLock<Mutex<HashMap<String, Arc<Schema>>>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(Default::default);
+    // A panic cannot leave the map half-updated (insert is one step): a poisoned lock is usable.
+    if let Some(schema) = parsed.lock().unwrap_or_else(|e| e.into_inner()).get(json) {
+        return Ok(schema.clone());
+    }
+    let schema = Arc::new(Schema::from_json(json)?);
+    let mut map = parsed.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= MAX_SCHEMAS {
+        map.clear();
+    }
+    map.insert(json.to_owned(), schema.clone());
+    Ok(schema)
 }
 
 /// Decodes msgpack sample bytes into a dict (arrays per `schema_json` when given).
@@ -268,10 +290,10 @@ pub fn unpack<'py>(
     schema_json: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let schema = schema_json
-        .map(Schema::from_json)
+        .map(parsed_schema)
         .transpose()
         .map_err(|e| to_pyerr(py, e))?;
-    let s = atdata::codec::decode_sample(data, schema.as_ref()).map_err(|e| to_pyerr(py, e))?;
+    let s = atdata::codec::decode_sample(data, schema.as_deref()).map_err(|e| to_pyerr(py, e))?;
     sample_to_dict(py, s)
 }
 
