@@ -165,7 +165,8 @@ def row_hashes(wl: Workload, cols: dict) -> list:
     for f in wl.fields:
         c = cols[f.name]
         if len(c) != n:
-            raise BenchError(f"{wl.name}: field {f.name} has {len(c)} rows, {wl.fields[0].name} {n}")
+            raise BenchError(f"{wl.name}: field {f.name} has {len(c)} rows, "
+                             f"{wl.fields[0].name} {n}")
         if f.kind == "str":
             per_field.append([str(v).encode() + b"\0" for v in c])
         elif f.kind == "int":
@@ -635,7 +636,7 @@ def versions() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="small sizes (5k text, 2k embeddings, 200 images), 1 repeat: a smoke check")
+                    help="5k text, 2k embeddings, 200 images, 1 repeat: a smoke check")
     ap.add_argument("--text", type=int, default=50_000)
     ap.add_argument("--emb", type=int, default=10_000)
     ap.add_argument("--img", type=int, default=2_000)
