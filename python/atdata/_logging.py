@@ -25,6 +25,10 @@ class LoggerProtocol(Protocol):
 
 
 _logger: Any = logging.getLogger("atdata")
+# A library's logger prints nothing until the application configures logging (the standard
+# library's advice): without this, Python's last-resort handler would print every failed
+# operation on stderr beside the exception the caller already gets.
+_logger.addHandler(logging.NullHandler())
 
 
 def configure_logging(logger: Any) -> None:

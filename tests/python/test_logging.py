@@ -58,3 +58,18 @@ def test_index_writes_are_reported(recorder, tmp_path):
     index.write_samples([TextSample(text="a", language="en", word_count=1)], name="docs")
     assert recorder.lines[0] == ("info", "write_samples started (name=docs)")
     assert recorder.lines[1][1].startswith("write_samples finished in ")
+
+
+def test_nothing_is_printed_unless_the_application_configures_logging(tmp_path):
+    from conftest import run_py
+
+    code = (
+        "import atdata\n"
+        "try:\n"
+        "    with atdata.log_operation('write_samples'):\n"
+        "        raise ValueError('x')\n"
+        "except ValueError:\n"
+        "    pass\n"
+    )
+    p = run_py(code)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
