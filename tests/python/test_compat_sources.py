@@ -44,6 +44,15 @@ def _run_ours(code: str):
     return run_py(code, env={"PYTHONPATH": OURS})
 
 
+def _same_output_as_07(code: str, ref_python: str) -> None:
+    """``code`` prints the same under the real atdata 0.7 and under ours."""
+    theirs = run_py(code, python=ref_python)
+    assert theirs.returncode == 0, theirs.stderr
+    ours = _run_ours(code)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+
+
 def _run_ours_with_timeout(code: str, seconds: int):
     try:
         return run_py(code, env={"PYTHONPATH": OURS}, timeout=seconds)
@@ -92,11 +101,7 @@ def test_url_source_lists_reads_and_opens_its_shards(shards, tmp_path):
 def test_url_source_expands_patterns_as_07_does(ref_python, tmp_path, shards):
     pattern = str(tmp_path / "data-{000000..000002}.tar")
     code = f"import atdata; print(atdata.URLSource({pattern!r}).list_shards())"
-    theirs = run_py(code, python=ref_python)
-    assert theirs.returncode == 0, theirs.stderr
-    ours = _run_ours(code)
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
+    _same_output_as_07(code, ref_python)
 
 
 def test_url_source_refuses_what_it_cannot_read_by_name(tmp_path):
@@ -258,11 +263,7 @@ ds = atdata.Dataset[TextSample](src)
 print(ds.list_shards())
 print([(s.text, s.label) for s in ds.ordered()])
 """
-    theirs = run_py(code, python=ref_python)
-    assert theirs.returncode == 0, theirs.stderr
-    ours = _run_ours(code)
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
+    _same_output_as_07(code, ref_python)
 
 
 def test_objects_that_are_not_sources_are_a_type_error_naming_what_is_missing(tmp_path):
@@ -459,11 +460,7 @@ src = atdata.S3Source(bucket={bucket!r}, keys={s3_shards!r}, endpoint={s3_endpoi
 print(src.list_shards())
 print([(s.text, s.label) for s in atdata.Dataset[TextSample](src).ordered()])
 """
-    theirs = run_py(code, python=ref_python)
-    assert theirs.returncode == 0, theirs.stderr
-    ours = _run_ours(code)
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
+    _same_output_as_07(code, ref_python)
 
 
 # ---------------------------------------------------------------- BlobSource
@@ -570,11 +567,7 @@ def test_blob_source_ids_are_07s(ref_python):
         f"[{{'did': {DID!r}, 'cid': 'bafy1'}}, {{'did': {DID!r}, 'cid': 'bafy2'}}], "
         "pds_endpoint='https://pds.example'); print(s.list_shards())"
     )
-    theirs = run_py(code, python=ref_python)
-    assert theirs.returncode == 0, theirs.stderr
-    ours = _run_ours(code)
-    assert ours.returncode == 0, ours.stderr
-    assert ours.stdout == theirs.stdout
+    _same_output_as_07(code, ref_python)
 
 
 def test_sources_are_exported_where_07_has_them():
