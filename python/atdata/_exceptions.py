@@ -18,8 +18,14 @@ class SampleKeyError(AtdataError, KeyError):
 
     def __init__(self, key: str, where: Optional[str] = None) -> None:
         self.key = key
+        self.where = where
         place = f" in {where}" if where else " in the dataset"
         super().__init__(f"no sample with key {key!r}{place}")
+
+    def __reduce__(self) -> Any:
+        # Rebuilt from what it was made of (pickling passes `args`, the message, by default):
+        # errors cross process boundaries in DataLoader workers and multiprocessing pools.
+        return (type(self), (self.key, self.where), self.__dict__)
 
     # KeyError quotes its message in str(); show it plainly like our other errors.
     __str__ = Exception.__str__
@@ -51,6 +57,9 @@ class LensNotFoundError(AtdataError, ValueError):
             msg += f"; no lens is registered for {name(source)} (declare one with @atdata.lens)"
         super().__init__(msg)
 
+    def __reduce__(self) -> Any:
+        return (LensNotFoundError, (self.source, self.view, self.available), self.__dict__)
+
 
 class PartialFailureError(AtdataError):
     """Some shards failed in ``Dataset.process_shards`` while others succeeded.
@@ -79,6 +88,10 @@ class PartialFailureError(AtdataError):
             lines.append(f"  and {len(self.failed_shards) - 5} more")
         lines.append("(.failed_shards and .errors name them; .results holds the rest)")
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> Any:
+        made_of = (self.succeeded_shards, self.failed_shards, self.errors, self.results)
+        return (type(self), made_of, self.__dict__)
 
 
 for _cls in (SampleKeyError, SplitNotFoundError, LensNotFoundError, PartialFailureError):

@@ -309,6 +309,10 @@ def _make_no_lens() -> type:
         __doc__ = LensNotFoundError.__doc__
         __str__ = Exception.__str__
 
+        def __reduce__(self) -> Any:
+            # Its name is the public class's, so pickle cannot find it by name: rebuild it.
+            return (_rebuild_no_lens, (self.args, self.__dict__))
+
     # Shown in tracebacks as what the caller catches.
     LensNotFoundError_.__name__ = LensNotFoundError_.__qualname__ = "LensNotFoundError"
     LensNotFoundError_.__module__ = "atdata"
@@ -316,6 +320,14 @@ def _make_no_lens() -> type:
 
 
 _NoLens = _make_no_lens()
+
+
+def _rebuild_no_lens(args: tuple, state: dict) -> Exception:
+    """Unpickles the error ``as_type`` raises (see ``_make_no_lens``)."""
+    err = _NoLens.__new__(_NoLens)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 def _lens_dataset_class() -> type:

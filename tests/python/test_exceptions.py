@@ -52,3 +52,39 @@ def test_lens_not_found_has_07s_attribute_names():
     err = atdata.LensNotFoundError(A, B, [int])
     assert (err.source_type, err.view_type, err.available_targets) == (A, B, [int])
     assert str(err) == "no lens from A to B; registered views of A: int"
+
+
+@atdata.packable
+class Have:
+    x: int
+
+
+@atdata.packable
+class Want:
+    y: str
+
+
+def test_errors_survive_pickling_with_their_message_and_attributes(tmp_path):
+    """Errors cross process boundaries (DataLoader workers, multiprocessing pools)."""
+    import pickle
+
+    ds = atdata.write_samples([Have(x=1)], tmp_path / "h.tar")
+    with pytest.raises(atdata.LensNotFoundError) as lens_error:
+        ds.as_type(Want)
+    raised = [
+        atdata.SampleKeyError("k1", "shard a.tar"),
+        atdata.PartialFailureError(["a"], ["b"], {"b": ValueError("boom")}, {"a": 1}),
+        atdata.LensNotFoundError(Have, Want, [int]),
+        lens_error.value,
+    ]
+    with pytest.raises(atdata.ShardNotFoundError) as missing:
+        list(atdata.Dataset(str(tmp_path / "none.tar")).ordered())
+    raised.append(missing.value)
+    for err in raised:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert str(back) == str(err)
+    assert pickle.loads(pickle.dumps(raised[0])).key == "k1"
+    assert pickle.loads(pickle.dumps(raised[1])).results == {"a": 1}
+    back = pickle.loads(pickle.dumps(lens_error.value))
+    assert isinstance(back, atdata.SchemaMismatchError) and back.view is Want
